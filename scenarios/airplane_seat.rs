@@ -1,0 +1,157 @@
+//! # The last seat on the plane
+//!
+//! **Story.** Two travel agents sell seats on the same flight. Each agent looks at the flight's
+//! counter of free seats and, if a seat is left, sells it: writes the ticket and lowers the
+//! counter. One seat is left. Both agents look at the counter at the same moment, both see
+//! "1 seat left", and both sell seat 1. Two passengers will board with the same seat.
+//!
+//! **Learning goal.** *Check-then-act* is a race: a decision taken on a value you read is stale
+//! by the time you act on it, unless the check and the act are one atomic step.
+//!
+//! **Source.** The airline-reservation race of the classic operating-systems lectures on threads;
+//! CS:APP 3e §12.5 (shared variables and synchronisation).
+//!
+//! **What goes wrong.** Between an agent's *check* (`load`) and its *act* (`store`), the other
+//! agent can run its own check. **Why it is bad:** tickets sold exceed seats.
+//! **What the checkers see:** loom and shuttle find the bad interleaving within a handful of
+//! executions; on real threads the window is a few nanoseconds wide and a stress run rarely
+//! hits it.
+//!
+//! **Invariant.** Tickets sold ≤ seats, and no seat is sold twice.
+
+use super::rt;
+use rt::sync::atomic::{AtomicUsize, Ordering};
+use rt::sync::{Arc, Mutex};
+use rt::thread;
+
+/// Agents selling at the same time (each tries to sell one ticket).
+pub const AGENTS: usize = 2;
+/// Free seats when the agents start: the last one.
+pub const SEATS: usize = 1;
+
+/// The flight: the counter the agents check, and the ledger of tickets written.
+pub struct Flight {
+    seats_left: AtomicUsize,
+    /// (seat number, agent) for every ticket sold.
+    ledger: Mutex<Vec<(usize, usize)>>,
+    /// The booking desk: only the first fix makes agents take it.
+    booking: Mutex<()>,
+}
+
+impl Flight {
+    fn new() -> Self {
+        Flight {
+            seats_left: AtomicUsize::named("seats_left", SEATS),
+            ledger: Mutex::named("ledger", Vec::new()),
+            booking: Mutex::named("booking", ()),
+        }
+    }
+
+    /// Writes the ticket, checking the invariant at the moment of the sale.
+    fn write_ticket(&self, seat: usize, agent: usize) {
+        rt::note(format!("sells seat {seat}"));
+        let mut ledger = self.ledger.lock();
+        if let Some(&(_, other)) = ledger.iter().find(|&&(s, _)| s == seat) {
+            rt::invariant(false, || format!("seat {seat} sold twice (agent-{other} and agent-{agent})"));
+        }
+        ledger.push((seat, agent));
+        rt::invariant(ledger.len() <= SEATS, || format!("{} tickets sold for {SEATS} seats", ledger.len()));
+    }
+}
+
+/// Runs every agent once against a fresh flight: the model each checker explores.
+fn run_agents(sell: fn(&Flight, usize)) {
+    let flight = Arc::new(Flight::new());
+    let agents: Vec<_> = (1..=AGENTS)
+        .map(|agent| {
+            let flight = flight.clone();
+            thread::Builder::new().name(format!("agent-{agent}")).spawn(move || sell(&flight, agent)).unwrap()
+        })
+        .collect();
+    for a in agents {
+        a.join().unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buggy: check, then act.
+// ---------------------------------------------------------------------------------------------
+
+/// Looks at the counter, then sells: two separate steps.
+fn sell_buggy(flight: &Flight, agent: usize) {
+    let left = flight.seats_left.load(Ordering::SeqCst); // check
+    if left > 0 {
+        // BUG: another agent can check the same `left` before the store below lands.
+        flight.seats_left.store(left - 1, Ordering::SeqCst); // act
+        flight.write_ticket(left, agent);
+    }
+}
+
+/// The buggy variant.
+pub fn buggy() {
+    run_agents(sell_buggy)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fix 1: one lock around the check and the act.
+// ---------------------------------------------------------------------------------------------
+
+/// Why it holds: while an agent holds the `booking` desk, no other agent can check, so the value it
+/// checked is still the value when it acts.
+fn sell_locked(flight: &Flight, agent: usize) {
+    let _desk = flight.booking.lock();
+    let left = flight.seats_left.load(Ordering::SeqCst);
+    if left > 0 {
+        flight.seats_left.store(left - 1, Ordering::SeqCst);
+        flight.write_ticket(left, agent);
+    }
+}
+
+/// The first fix: check-and-act under one mutex.
+pub fn fixed() {
+    run_agents(sell_locked)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fix 2: compare-and-swap.
+// ---------------------------------------------------------------------------------------------
+
+/// Why it holds: `compare_exchange` lowers the counter only if it still holds the value the
+/// agent checked; if another agent got there first, the CAS fails and the agent checks again.
+fn sell_cas(flight: &Flight, agent: usize) {
+    let mut left = flight.seats_left.load(Ordering::SeqCst);
+    while left > 0 {
+        match flight.seats_left.compare_exchange(left, left - 1, Ordering::SeqCst, Ordering::SeqCst) {
+            Ok(_) => return flight.write_ticket(left, agent),
+            Err(now) => left = now,
+        }
+    }
+}
+
+/// The second fix: a lock-free compare-and-swap loop.
+pub fn fixed_cas() {
+    run_agents(sell_cas)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalog entry.
+// ---------------------------------------------------------------------------------------------
+
+use crate::catalog::{Category, Engine, Entry, Variant};
+use crate::report::Kind;
+
+/// What the lab knows about this scenario.
+pub const ENTRY: Entry = Entry {
+    id: "airplane-seat",
+    title: "The last seat on the plane is sold twice",
+    category: Category::Race,
+    source: "CS:APP 3e §12.5; the airline-reservation race of the OS lectures",
+    invariant: "tickets sold ≤ seats, and no seat is sold twice",
+    expected: Kind::Assertion,
+    found_by: &[Engine::Loom, Engine::Shuttle],
+    variants: &[
+        Variant { name: "buggy", fixed: false, summary: "check (load) then act (store)", run: buggy },
+        Variant { name: "fixed", fixed: true, summary: "check and act under one mutex", run: fixed },
+        Variant { name: "fixed-cas", fixed: true, summary: "compare-and-swap loop", run: fixed_cas },
+    ],
+};

@@ -1,0 +1,160 @@
+//! The registry: every scenario file under `scenarios/`, compiled once per backend, with its
+//! metadata. Adding a scenario is one line in [`catalog!`] plus the file.
+
+use serde::Serialize;
+
+use crate::report::Kind;
+
+/// What family of bug a scenario teaches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Category {
+    /// A data race or atomicity violation: the result depends on the interleaving.
+    Race,
+    /// Threads wait for each other in a cycle.
+    Deadlock,
+    /// Threads keep running without making progress.
+    Livelock,
+    /// A thread waits without bound while others proceed.
+    Starvation,
+}
+
+/// An exploration engine, as scenario metadata names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    /// loom (DPOR, weak memory): the `loom` checker.
+    Loom,
+    /// shuttle: the `shuttle-random`, `shuttle-pct` and `shuttle-dfs` checkers.
+    Shuttle,
+    /// Real OS threads: the `stress` checker.
+    Stress,
+}
+
+/// One variant of a scenario: the model body every checker runs.
+#[derive(Clone, Copy, Debug)]
+pub struct Variant {
+    /// `buggy`, `fixed`, `fixed-…`.
+    pub name: &'static str,
+    /// Whether this variant must pass every checker.
+    pub fixed: bool,
+    /// One line on what the variant does.
+    pub summary: &'static str,
+    /// The model: spawns the threads, joins them, checks the invariant.
+    pub run: fn(),
+}
+
+/// A scenario as one backend's compilation of its file declares it.
+#[derive(Clone, Copy, Debug)]
+pub struct Entry {
+    /// Stable id used on the command line (`airplane-seat`).
+    pub id: &'static str,
+    /// One-line title.
+    pub title: &'static str,
+    /// Bug family.
+    pub category: Category,
+    /// Where the example comes from (book section or lecture).
+    pub source: &'static str,
+    /// The property the buggy variant breaks.
+    pub invariant: &'static str,
+    /// The kind of failure the buggy variant must be reported as.
+    pub expected: Kind,
+    /// The engines expected to find the buggy variant's failure.
+    pub found_by: &'static [Engine],
+    /// Buggy first, then the fixes.
+    pub variants: &'static [Variant],
+}
+
+/// A registered scenario: its metadata, its variants for each backend, and its source text.
+#[derive(Clone, Copy, Debug)]
+pub struct Scenario {
+    /// Metadata and the real-thread variants.
+    pub on_std: &'static Entry,
+    /// The same variants compiled for loom.
+    pub on_loom: &'static Entry,
+    /// The same variants compiled for shuttle.
+    pub on_shuttle: &'static Entry,
+    /// The scenario file: the teaching text `conclab show` prints.
+    pub source_text: &'static str,
+}
+
+impl Scenario {
+    /// The stable id.
+    pub fn id(&self) -> &'static str {
+        self.on_std.id
+    }
+
+    /// The variant named `name`, if the scenario has it.
+    pub fn variant(&self, name: &str) -> Option<&'static Variant> {
+        self.on_std.variants.iter().find(|v| v.name == name)
+    }
+
+    /// The body of variant `name` compiled for `engine`.
+    pub fn body(&self, engine: Engine, name: &str) -> Option<fn()> {
+        let entry = match engine {
+            Engine::Loom => self.on_loom,
+            Engine::Shuttle => self.on_shuttle,
+            Engine::Stress => self.on_std,
+        };
+        entry.variants.iter().find(|v| v.name == name).map(|v| v.run)
+    }
+
+    /// Names of every variant, buggy first.
+    pub fn variant_names(&self) -> Vec<&'static str> {
+        self.on_std.variants.iter().map(|v| v.name).collect()
+    }
+}
+
+macro_rules! catalog {
+    ($($module:ident),* $(,)?) => {
+        // One file, three compilations: that is the point.
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../scenarios"]
+        mod on_std {
+            use crate::rt::std_threads as rt;
+            $(pub mod $module;)*
+        }
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../scenarios"]
+        mod on_loom {
+            use crate::rt::loom as rt;
+            $(pub mod $module;)*
+        }
+        #[allow(clippy::duplicate_mod)]
+        #[path = "../scenarios"]
+        mod on_shuttle {
+            use crate::rt::shuttle as rt;
+            $(pub mod $module;)*
+        }
+        /// Every registered scenario, in catalog order.
+        pub fn all() -> &'static [Scenario] {
+            &[$(Scenario {
+                on_std: &on_std::$module::ENTRY,
+                on_loom: &on_loom::$module::ENTRY,
+                on_shuttle: &on_shuttle::$module::ENTRY,
+                source_text: include_str!(concat!("../scenarios/", stringify!($module), ".rs")),
+            }),*]
+        }
+        /// File names (without `.rs`) of the registered scenario modules, for the tidy tests.
+        pub const MODULES: &[&str] = &[$(stringify!($module)),*];
+    };
+}
+
+catalog!(airplane_seat);
+
+/// The scenario with this id.
+pub fn find(id: &str) -> Option<&'static Scenario> {
+    all().iter().find(|s| s.id() == id)
+}
+
+/// Looks up a scenario and variant, with an error that lists what exists.
+pub fn lookup(id: &str, variant: &str) -> anyhow::Result<&'static Scenario> {
+    let Some(s) = find(id) else {
+        let known: Vec<_> = all().iter().map(|s| s.id()).collect();
+        anyhow::bail!("unknown scenario `{id}`; known scenarios: {}", known.join(", "));
+    };
+    if s.variant(variant).is_none() {
+        anyhow::bail!("scenario `{id}` has no variant `{variant}`; its variants: {}", s.variant_names().join(", "));
+    }
+    Ok(s)
+}

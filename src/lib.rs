@@ -1,0 +1,11 @@
+//! conclab — a concurrency-bug laboratory. Classic bugs written once as std-like Rust against
+//! the [`rt`] facade, explored by loom, shuttle and real threads through the [`runner`], and
+//! shown as readable interleavings ([`trace`]) that replay from a token ([`replay`]).
+#![deny(missing_docs)]
+
+pub mod catalog;
+pub mod replay;
+pub mod report;
+pub mod rt;
+pub mod runner;
+pub mod trace;

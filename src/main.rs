@@ -1,0 +1,161 @@
+//! `conclab`: the command line over the runner. Parses arguments, calls the library, prints.
+//! Exit codes: 0 passed, 1 bug found, 2 usage or input error. A closed pipe is not an error.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+use conclab::catalog::{self, Category};
+use conclab::runner::{self, Checker, Options};
+
+/// A concurrency-bug laboratory: classic bugs, explored by loom, shuttle and real threads.
+#[derive(Parser)]
+#[command(name = "conclab", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// List the scenarios, grouped by category.
+    List {
+        /// One JSON array instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a scenario's source: its story, the buggy code and the fixes.
+    Show {
+        /// Scenario id (see `conclab list`).
+        id: String,
+    },
+    /// Check one variant of a scenario with one checker; print the verdict and the trace.
+    Check {
+        /// Scenario id (see `conclab list`).
+        id: String,
+        /// `buggy`, `fixed` or another variant the scenario lists.
+        #[arg(long, default_value = "buggy")]
+        variant: String,
+        /// The checker.
+        #[arg(long, value_enum, default_value_t = Checker::Portfolio)]
+        checker: Checker,
+        /// Schedules (shuttle), runs (stress) or the execution cap (loom).
+        #[arg(long)]
+        iterations: Option<usize>,
+        /// Seed of the randomised checkers.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// loom: explore only this preemption bound (default: 0, 1, 2, then unbounded).
+        #[arg(long)]
+        preemption_bound: Option<usize>,
+        /// shuttle-pct: the bug depth.
+        #[arg(long, default_value_t = 3)]
+        depth: usize,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Replay a token printed by `check`: the same execution, the same trace.
+    Replay {
+        /// Scenario id.
+        id: String,
+        /// The variant the token was recorded on.
+        #[arg(long, default_value = "buggy")]
+        variant: String,
+        /// The replay token.
+        token: String,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Internal: run one job sent on stdin (used by the runner to isolate loom and stress).
+    #[command(name = "__worker", hide = true)]
+    Worker,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("conclab: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+fn options(checker: Checker) -> Result<Options> {
+    Ok(Options::new(checker, std::env::current_exe()?))
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    // Not locked for the whole command: the worker's panic hook writes from model threads.
+    let mut out = std::io::stdout();
+    let report = match cli.command {
+        Cmd::Worker => {
+            runner::worker_main()?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::List { json } => {
+            if json {
+                let items: Vec<_> = catalog::all()
+                    .iter()
+                    .map(|s| {
+                        let e = s.on_std;
+                        serde_json::json!({
+                            "id": e.id, "title": e.title, "category": e.category, "source": e.source,
+                            "invariant": e.invariant, "expected": e.expected, "checkers": e.found_by,
+                            "variants": s.variant_names(),
+                        })
+                    })
+                    .collect();
+                writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
+            } else {
+                for cat in [Category::Race, Category::Deadlock, Category::Livelock, Category::Starvation] {
+                    let in_cat: Vec<_> = catalog::all().iter().filter(|s| s.on_std.category == cat).collect();
+                    if in_cat.is_empty() {
+                        continue;
+                    }
+                    writeln!(out, "{}", serde_json::to_value(cat)?.as_str().unwrap_or_default())?;
+                    for s in in_cat {
+                        let e = s.on_std;
+                        writeln!(
+                            out,
+                            "  {:<24} {} — expect {} ({})",
+                            e.id,
+                            e.title,
+                            e.expected,
+                            s.variant_names().join(", ")
+                        )?;
+                    }
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Show { id } => {
+            let s = catalog::lookup(&id, "buggy")?;
+            write!(out, "{}", s.source_text)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Check { id, variant, checker, iterations, seed, preemption_bound, depth, json } => {
+            let opts = Options { iterations, seed, preemption_bound, pct_depth: depth, ..options(checker)? };
+            (runner::check(&id, &variant, &opts)?, json)
+        }
+        Cmd::Replay { id, variant, token, json } => {
+            (runner::replay(&id, &variant, &token, &options(Checker::Loom)?)?, json)
+        }
+    };
+    let (report, json) = report;
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
+    } else {
+        write!(out, "{}", report.render())?;
+    }
+    Ok(if report.found_bug() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,208 @@
+//! What a check returns: the verdict and its kind, how much was explored, the trace and the
+//! replay token — and how a failure's panic message maps to a kind.
+
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::trace::{Blocked, Step, Trace};
+
+/// The kind of bug an execution showed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// The scenario's invariant broke (`rt::invariant`).
+    Assertion,
+    /// Threads blocked forever waiting on each other (or on themselves).
+    Deadlock,
+    /// Threads kept running without progress.
+    Livelock,
+    /// A thread was overtaken without bound.
+    Starvation,
+    /// Any other panic: a bug in the scenario, or one the invariant does not name.
+    Panic,
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Kind::Assertion => "assertion",
+            Kind::Deadlock => "deadlock",
+            Kind::Livelock => "livelock",
+            Kind::Starvation => "starvation",
+            Kind::Panic => "panic",
+        })
+    }
+}
+
+/// Classifies a failure by its panic message; returns the kind and the message to show.
+pub fn classify(message: &str) -> (Kind, String) {
+    if let Some(m) = message.strip_prefix(crate::rt::INVARIANT_PREFIX) {
+        return (Kind::Assertion, m.to_string());
+    }
+    let lower = message.to_lowercase();
+    if lower.starts_with("deadlock") || lower.contains("already holds") || lower.contains("hung with threads blocked") {
+        return (Kind::Deadlock, message.to_string());
+    }
+    if lower.contains("max_steps bound") || lower.contains("maximum number of branches") {
+        // Both checkers stop a run that never ends; that is a liveness failure, not a crash.
+        return (
+            Kind::Livelock,
+            format!("no end within the checker's step bound (a livelock or an unbounded spin): {message}"),
+        );
+    }
+    (Kind::Panic, message.to_string())
+}
+
+/// Passed, or a bug was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// No explored execution failed.
+    Passed,
+    /// An execution failed; see `kind`.
+    BugFound,
+}
+
+/// What the explored executions cover: the honest statement behind a `passed`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Coverage {
+    /// Every execution of the model (loom without a bound, shuttle DFS run to the end).
+    Exhaustive,
+    /// Every execution with at most `bound` preemptions (loom's preemption bounding).
+    PreemptionBounded {
+        /// The preemption bound.
+        bound: usize,
+    },
+    /// That many schedules were sampled (random, PCT, stress) or the exhaustive search was cut.
+    Sampled {
+        /// Schedules run.
+        schedules: usize,
+    },
+    /// The search stopped at the first failing execution.
+    StoppedAtBug {
+        /// Executions explored, the failing one included.
+        after: usize,
+    },
+}
+
+impl std::fmt::Display for Coverage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Coverage::Exhaustive => f.write_str("fully exhaustive"),
+            Coverage::PreemptionBounded { bound } => write!(f, "exhaustive up to {bound} preemption(s)"),
+            Coverage::Sampled { schedules } => write!(f, "{schedules} sampled schedule(s), not exhaustive"),
+            Coverage::StoppedAtBug { after } => write!(f, "stopped at the first bug, after {after} execution(s)"),
+        }
+    }
+}
+
+/// How often a bug showed on real threads.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StressStats {
+    /// Runs performed.
+    pub runs: usize,
+    /// Runs in which the bug showed.
+    pub failing_runs: usize,
+}
+
+/// The result of one `check(scenario, variant, checker)`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Report {
+    /// Scenario id.
+    pub scenario: String,
+    /// Variant name.
+    pub variant: String,
+    /// Checker name as on the command line.
+    pub checker: String,
+    /// For `portfolio`: the checker that decided the verdict.
+    pub found_by: Option<String>,
+    /// Passed or bug found.
+    pub verdict: Verdict,
+    /// The bug's kind; `None` when passed.
+    pub kind: Option<Kind>,
+    /// The failure message (the invariant's words, the deadlock, the panic).
+    pub message: Option<String>,
+    /// Executions explored (counted by the runner: loom has no API for it).
+    pub executions: usize,
+    /// Wall time of the check.
+    pub elapsed_ms: u64,
+    /// What was covered.
+    pub coverage: Coverage,
+    /// The failing execution's steps (empty when passed).
+    pub trace: Vec<Step>,
+    /// The trace's thread names, in spawn order.
+    pub threads: Vec<String>,
+    /// Threads blocked when the failing execution stopped.
+    pub blocked: Vec<Blocked>,
+    /// Token that `conclab replay` turns back into the same execution.
+    pub replay: Option<String>,
+    /// For `stress`: how often the bug showed.
+    pub stress: Option<StressStats>,
+    /// Anything the reader should know about how this report was obtained.
+    pub notes: Vec<String>,
+}
+
+impl Report {
+    /// The failing execution's trace.
+    pub fn trace(&self) -> Trace {
+        Trace { threads: self.threads.clone(), steps: self.trace.clone(), blocked: self.blocked.clone() }
+    }
+
+    /// Whether a bug was found.
+    pub fn found_bug(&self) -> bool {
+        self.verdict == Verdict::BugFound
+    }
+
+    /// The report for people: verdict line, the timeline, and how to replay.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let by = self.found_by.as_deref().map(|b| format!(" (by {b})")).unwrap_or_default();
+        match self.kind {
+            None => {
+                let _ = writeln!(out, "PASSED  {} / {} with {}{by}", self.scenario, self.variant, self.checker);
+            }
+            Some(kind) => {
+                let _ =
+                    writeln!(out, "BUG FOUND ({kind})  {} / {} with {}{by}", self.scenario, self.variant, self.checker);
+                if let Some(m) = &self.message {
+                    let _ = writeln!(out, "  {m}");
+                }
+            }
+        }
+        let _ = writeln!(
+            out,
+            "  executions: {}   time: {} ms   coverage: {}",
+            self.executions, self.elapsed_ms, self.coverage
+        );
+        if let Some(s) = &self.stress {
+            let _ = writeln!(out, "  on real threads the bug showed in {} of {} runs", s.failing_runs, s.runs);
+        }
+        for n in &self.notes {
+            let _ = writeln!(out, "  note: {n}");
+        }
+        if self.found_bug() {
+            out.push('\n');
+            out.push_str(&self.trace().render());
+            if let Some(token) = &self.replay {
+                let _ = writeln!(out, "\nreplay: conclab replay {} --variant {} {token}", self.scenario, self.variant);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_map_to_kinds() {
+        assert_eq!(classify("invariant violated: seat 1 sold twice").0, Kind::Assertion);
+        assert_eq!(classify("deadlock; threads = [(0, Blocked)]").0, Kind::Deadlock);
+        assert_eq!(classify("deadlock! blocked tasks: [main]").0, Kind::Deadlock);
+        assert_eq!(classify("exceeded max_steps bound 1000. this might be").0, Kind::Livelock);
+        assert_eq!(classify("called `Option::unwrap()` on a `None` value").0, Kind::Panic);
+    }
+}

@@ -1,0 +1,560 @@
+//! The backend facade: the only place scenarios get threads, locks, condition variables and
+//! atomics from. One recording layer (this file) sits over a small raw seam ([`Backend`],
+//! [`RawAtomic`]) that each engine — real threads, loom, shuttle — implements in `backends.rs`.
+//!
+//! A scenario file says `use super::rt;` and is compiled once per backend module below
+//! ([`std_threads`], [`loom`], [`shuttle`]), each of which exposes the same std-like API:
+//! `rt::sync::{Arc, Mutex, Condvar}`, `rt::sync::atomic::{AtomicUsize, AtomicBool, Ordering}`,
+//! `rt::thread::{spawn, Builder, yield_now}`, `rt::hint::spin_loop`, and the teaching helpers
+//! `rt::invariant` and `rt::note`. Every operation is recorded, with its `#[track_caller]`
+//! location, into the current [`trace::Recorder`](crate::trace::Recorder), when there is one.
+
+mod backends;
+
+use std::borrow::Cow;
+use std::marker::PhantomData;
+use std::ops::{Deref, DerefMut};
+use std::panic::Location;
+use std::sync::atomic::Ordering;
+
+pub use backends::{Loom, Shuttle, StdThreads};
+
+use crate::trace::{self, Op};
+
+/// The raw seam: what one engine must provide. Kept as small as lock_api's `RawMutex`.
+pub trait Backend: 'static {
+    /// The engine's mutex.
+    type Mutex<T>;
+    /// The engine's guard for [`Backend::Mutex`].
+    type Guard<'a, T: 'a>: DerefMut<Target = T>;
+    /// The engine's condition variable.
+    type Condvar;
+    /// The engine's join handle.
+    type JoinHandle<T>;
+    /// A new mutex.
+    fn mutex<T>(value: T) -> Self::Mutex<T>;
+    /// Blocks until the mutex is held.
+    fn lock<'a, T: 'a>(m: &'a Self::Mutex<T>) -> Self::Guard<'a, T>;
+    /// Takes the mutex if it is free.
+    fn try_lock<'a, T: 'a>(m: &'a Self::Mutex<T>) -> Option<Self::Guard<'a, T>>;
+    /// Consumes the mutex, returning its value.
+    fn into_inner<T>(m: Self::Mutex<T>) -> T;
+    /// A new condition variable.
+    fn condvar() -> Self::Condvar;
+    /// Releases the guard's mutex, sleeps until notified, re-acquires.
+    fn wait<'a, T: 'a>(c: &Self::Condvar, g: Self::Guard<'a, T>) -> Self::Guard<'a, T>;
+    /// Wakes one waiter (`all == false`) or every waiter.
+    fn notify(c: &Self::Condvar, all: bool);
+    /// Spawns a named thread.
+    fn spawn<F, T>(name: String, f: F) -> Self::JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static;
+    /// Waits for a thread to finish.
+    fn join<T>(h: Self::JoinHandle<T>) -> std::thread::Result<T>;
+    /// Yields (the checkers deprioritise a yielding thread).
+    fn yield_now();
+    /// A spin-loop hint (the checkers treat it as a yield).
+    fn spin_loop();
+    /// This thread's index in the current execution's thread table (`main` is 0).
+    fn thread_index() -> usize;
+    /// Sets this thread's index; called first thing in every spawned thread.
+    fn set_thread_index(index: usize);
+}
+
+/// A value an atomic holds, as the trace shows it.
+pub trait TraceValue: Copy {
+    /// The value as a number (`true` is 1).
+    fn as_u64(self) -> u64;
+}
+
+impl TraceValue for usize {
+    fn as_u64(self) -> u64 {
+        self as u64
+    }
+}
+
+impl TraceValue for bool {
+    fn as_u64(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+/// An engine's atomic cell of one value type.
+pub trait RawAtomic: Sized {
+    /// The value type (`usize`, `bool`).
+    type Value: TraceValue;
+    /// A new atomic.
+    fn new(v: Self::Value) -> Self;
+    /// Atomic load.
+    fn load(&self, o: Ordering) -> Self::Value;
+    /// Atomic store.
+    fn store(&self, v: Self::Value, o: Ordering);
+    /// Atomic swap.
+    fn swap(&self, v: Self::Value, o: Ordering) -> Self::Value;
+    /// Atomic compare-and-exchange.
+    fn compare_exchange(
+        &self,
+        cur: Self::Value,
+        new: Self::Value,
+        s: Ordering,
+        f: Ordering,
+    ) -> Result<Self::Value, Self::Value>;
+}
+
+/// An engine's atomic integer: a [`RawAtomic`] with arithmetic read-modify-writes.
+pub trait RawAtomicInt: RawAtomic {
+    /// Atomic add, returning the old value.
+    fn fetch_add(&self, v: Self::Value, o: Ordering) -> Self::Value;
+    /// Atomic subtract, returning the old value.
+    fn fetch_sub(&self, v: Self::Value, o: Ordering) -> Self::Value;
+}
+
+#[inline]
+fn record<B: Backend>(op: Op, object: &'static str, location: Option<&'static Location<'static>>) {
+    trace::with(|r| r.record(B::thread_index(), op, object, location));
+}
+
+/// A mutual-exclusion lock that records `lock`/`unlock`. `lock()` returns the guard directly
+/// (no poisoning), as parking_lot's does.
+pub struct Mutex<T, B: Backend> {
+    raw: B::Mutex<T>,
+    name: &'static str,
+}
+
+impl<T, B: Backend> Mutex<T, B> {
+    /// A mutex named `name` in traces.
+    pub fn named(name: &'static str, value: T) -> Self {
+        Self { raw: B::mutex(value), name }
+    }
+
+    /// A mutex called `mutex` in traces; prefer [`Mutex::named`] in scenarios.
+    pub fn new(value: T) -> Self {
+        Self::named("mutex", value)
+    }
+
+    /// Blocks until the lock is held; the guard releases it when dropped.
+    #[track_caller]
+    pub fn lock(&self) -> MutexGuard<'_, T, B> {
+        let loc = Location::caller();
+        let me = B::thread_index();
+        trace::with(|r| r.set_pending(me, "lock", Cow::Borrowed(self.name), loc));
+        let g = B::lock(&self.raw);
+        trace::with(|r| {
+            r.clear_pending(me);
+            r.acquired(self.name, me);
+            r.record(me, Op::Lock, self.name, Some(loc));
+        });
+        MutexGuard { inner: Some(g), name: self.name, thread: me, _b: PhantomData }
+    }
+
+    /// Takes the lock if it is free, without blocking.
+    #[track_caller]
+    pub fn try_lock(&self) -> Option<MutexGuard<'_, T, B>> {
+        let loc = Location::caller();
+        let me = B::thread_index();
+        let g = B::try_lock(&self.raw);
+        trace::with(|r| {
+            if g.is_some() {
+                r.acquired(self.name, me);
+            }
+            r.record(me, Op::TryLock(g.is_some()), self.name, Some(loc));
+        });
+        g.map(|g| MutexGuard { inner: Some(g), name: self.name, thread: me, _b: PhantomData })
+    }
+
+    /// Consumes the mutex, returning the value.
+    pub fn into_inner(self) -> T {
+        B::into_inner(self.raw)
+    }
+}
+
+/// Holds a [`Mutex`]; releases it (recording `unlock`) when dropped.
+pub struct MutexGuard<'a, T: 'a, B: Backend> {
+    inner: Option<B::Guard<'a, T>>,
+    name: &'static str,
+    thread: usize,
+    _b: PhantomData<B>,
+}
+
+impl<T, B: Backend> Deref for MutexGuard<'_, T, B> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.inner.as_deref().expect("guard is live")
+    }
+}
+
+impl<T, B: Backend> DerefMut for MutexGuard<'_, T, B> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.inner.as_deref_mut().expect("guard is live")
+    }
+}
+
+impl<T, B: Backend> Drop for MutexGuard<'_, T, B> {
+    fn drop(&mut self) {
+        if self.inner.take().is_some() {
+            trace::with(|r| {
+                r.released(self.name, self.thread);
+                r.record(self.thread, Op::Unlock, self.name, None);
+            });
+        }
+    }
+}
+
+/// A condition variable that records `wait`, `woken` and `notify`.
+pub struct Condvar<B: Backend> {
+    raw: B::Condvar,
+    name: &'static str,
+}
+
+impl<B: Backend> Condvar<B> {
+    /// A condition variable named `name` in traces.
+    pub fn named(name: &'static str) -> Self {
+        Self { raw: B::condvar(), name }
+    }
+
+    /// A condition variable called `condvar` in traces.
+    pub fn new() -> Self {
+        Self::named("condvar")
+    }
+
+    /// Releases the guard's lock and sleeps until notified; returns holding the lock again.
+    /// Wakeups can be spurious: wait in a `while` loop over the condition.
+    #[track_caller]
+    pub fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T, B>) -> MutexGuard<'a, T, B> {
+        let loc = Location::caller();
+        let me = guard.thread;
+        let raw = guard.inner.take().expect("guard is live");
+        trace::with(|r| {
+            r.released(guard.name, me);
+            r.record(me, Op::Wait, self.name, Some(loc));
+            r.set_pending(me, "wait on", Cow::Borrowed(self.name), loc);
+        });
+        let raw = B::wait(&self.raw, raw);
+        trace::with(|r| {
+            r.clear_pending(me);
+            r.acquired(guard.name, me);
+            r.record(me, Op::Woken, self.name, Some(loc));
+        });
+        guard.inner = Some(raw);
+        guard
+    }
+
+    /// Wakes one waiting thread.
+    #[track_caller]
+    pub fn notify_one(&self) {
+        record::<B>(Op::Notify(false), self.name, Some(Location::caller()));
+        B::notify(&self.raw, false);
+    }
+
+    /// Wakes every waiting thread.
+    #[track_caller]
+    pub fn notify_all(&self) {
+        record::<B>(Op::Notify(true), self.name, Some(Location::caller()));
+        B::notify(&self.raw, true);
+    }
+}
+
+impl<B: Backend> Default for Condvar<B> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// An atomic that records each access with the value it read or wrote.
+pub struct Atomic<A: RawAtomic, B: Backend> {
+    raw: A,
+    name: &'static str,
+    _b: PhantomData<fn() -> B>,
+}
+
+impl<A: RawAtomic, B: Backend> Atomic<A, B> {
+    /// An atomic named `name` in traces.
+    pub fn named(name: &'static str, v: A::Value) -> Self {
+        Self { raw: A::new(v), name, _b: PhantomData }
+    }
+
+    /// An atomic called `atomic` in traces; prefer [`Atomic::named`] in scenarios.
+    pub fn new(v: A::Value) -> Self {
+        Self::named("atomic", v)
+    }
+
+    /// Atomic load.
+    #[track_caller]
+    pub fn load(&self, o: Ordering) -> A::Value {
+        let v = self.raw.load(o);
+        record::<B>(Op::Load(v.as_u64()), self.name, Some(Location::caller()));
+        v
+    }
+
+    /// Atomic store.
+    #[track_caller]
+    pub fn store(&self, v: A::Value, o: Ordering) {
+        self.raw.store(v, o);
+        record::<B>(Op::Store(v.as_u64()), self.name, Some(Location::caller()));
+    }
+
+    /// Atomic swap; returns the old value.
+    #[track_caller]
+    pub fn swap(&self, v: A::Value, o: Ordering) -> A::Value {
+        let old = self.raw.swap(v, o);
+        record::<B>(Op::Swap(old.as_u64(), v.as_u64()), self.name, Some(Location::caller()));
+        old
+    }
+
+    /// Atomic compare-and-exchange: `Ok(old)` when the value was `current` and is now `new`.
+    #[track_caller]
+    pub fn compare_exchange(
+        &self,
+        current: A::Value,
+        new: A::Value,
+        s: Ordering,
+        f: Ordering,
+    ) -> Result<A::Value, A::Value> {
+        let r = self.raw.compare_exchange(current, new, s, f);
+        let actual = match r {
+            Ok(v) | Err(v) => v,
+        };
+        record::<B>(Op::Cas(current.as_u64(), new.as_u64(), actual.as_u64()), self.name, Some(Location::caller()));
+        r
+    }
+}
+
+impl<A: RawAtomicInt, B: Backend> Atomic<A, B>
+where
+    A::Value: std::ops::Add<Output = A::Value> + std::ops::Sub<Output = A::Value>,
+{
+    /// Atomic add; returns the old value.
+    #[track_caller]
+    pub fn fetch_add(&self, v: A::Value, o: Ordering) -> A::Value {
+        let old = self.raw.fetch_add(v, o);
+        record::<B>(Op::Rmw("fetch_add", old.as_u64(), (old + v).as_u64()), self.name, Some(Location::caller()));
+        old
+    }
+
+    /// Atomic subtract; returns the old value.
+    #[track_caller]
+    pub fn fetch_sub(&self, v: A::Value, o: Ordering) -> A::Value {
+        let old = self.raw.fetch_sub(v, o);
+        record::<B>(Op::Rmw("fetch_sub", old.as_u64(), (old - v).as_u64()), self.name, Some(Location::caller()));
+        old
+    }
+}
+
+/// A handle to a spawned thread; `join` records the join.
+pub struct JoinHandle<T, B: Backend> {
+    raw: B::JoinHandle<T>,
+    name: String,
+}
+
+impl<T, B: Backend> JoinHandle<T, B> {
+    /// Waits for the thread to finish; `Err` carries its panic.
+    #[track_caller]
+    pub fn join(self) -> std::thread::Result<T> {
+        let loc = Location::caller();
+        let me = B::thread_index();
+        trace::with(|r| r.set_pending(me, "join", Cow::Owned(self.name.clone()), loc));
+        let res = B::join(self.raw);
+        trace::with(|r| {
+            r.clear_pending(me);
+            r.record(me, Op::Join(self.name.clone()), "", Some(loc));
+        });
+        res
+    }
+
+    /// The thread's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+/// Spawns a named thread that records into the current recorder under its own column.
+#[track_caller]
+pub fn spawn_named<B, F, T>(name: String, f: F) -> JoinHandle<T, B>
+where
+    B: Backend,
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    let loc = Location::caller();
+    let rec = trace::current();
+    let index = match &rec {
+        Some(r) => {
+            let i = r.register_thread(name.clone());
+            r.record(B::thread_index(), Op::Spawn(name.clone()), "", Some(loc));
+            i
+        }
+        None => 0,
+    };
+    let raw = B::spawn(name.clone(), move || {
+        // Real threads need the recorder handed over; the checkers' threads share the OS thread.
+        trace::set_current(rec);
+        B::set_thread_index(index);
+        let v = f();
+        trace::with(|r| r.record(index, Op::Finish, "", None));
+        v
+    });
+    JoinHandle { raw, name }
+}
+
+/// Like `std::thread::Builder`: names a thread before spawning it.
+pub struct Builder<B: Backend> {
+    name: Option<String>,
+    _b: PhantomData<fn() -> B>,
+}
+
+impl<B: Backend> Builder<B> {
+    /// A builder for an unnamed thread.
+    pub fn new() -> Self {
+        Self { name: None, _b: PhantomData }
+    }
+
+    /// Names the thread (the name is its column in the trace).
+    pub fn name(mut self, name: String) -> Self {
+        self.name = Some(name);
+        self
+    }
+
+    /// Spawns the thread. Never fails on the checkers; kept `io::Result` to read like std.
+    #[track_caller]
+    pub fn spawn<F, T>(self, f: F) -> std::io::Result<JoinHandle<T, B>>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        let name = self.name.unwrap_or_else(|| "thread".to_string());
+        Ok(spawn_named(name, f))
+    }
+}
+
+impl<B: Backend> Default for Builder<B> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The prefix of every invariant failure's panic message: how the runner tells an
+/// `assertion` verdict from any other panic.
+pub const INVARIANT_PREFIX: &str = "invariant violated: ";
+
+/// Checks the scenario's invariant: when `holds` is false, records the violation at the
+/// caller's line and fails the execution with `message()`.
+#[track_caller]
+pub fn invariant<B: Backend>(holds: bool, message: impl FnOnce() -> String) {
+    if !holds {
+        let m = message();
+        record::<B>(Op::Violation(m.clone()), "", Some(Location::caller()));
+        panic!("{INVARIANT_PREFIX}{m}");
+    }
+}
+
+/// Adds the scenario's own words to the trace (e.g. `sells seat 1`).
+#[track_caller]
+pub fn note<B: Backend>(text: impl Into<String>) {
+    record::<B>(Op::Note(text.into()), "", Some(Location::caller()));
+}
+
+/// Spin-loop hint, recorded as a yield and passed to the checker.
+#[track_caller]
+pub fn spin_loop<B: Backend>() {
+    record::<B>(Op::Yield, "", Some(Location::caller()));
+    B::spin_loop();
+}
+
+/// Yields the processor, recorded and passed to the checker.
+#[track_caller]
+pub fn yield_now<B: Backend>() {
+    record::<B>(Op::Yield, "", Some(Location::caller()));
+    B::yield_now();
+}
+
+/// Builds one backend's `rt` module: the same std-like names over the recording layer.
+macro_rules! backend_module {
+    ($(#[$doc:meta])* $module:ident, $backend:ty, $arc:path, $atomic_usize:ty, $atomic_bool:ty) => {
+        $(#[$doc])*
+        pub mod $module {
+            /// Threads.
+            pub mod thread {
+                /// A handle to a spawned thread.
+                pub type JoinHandle<T> = crate::rt::JoinHandle<T, $backend>;
+                /// Names a thread before spawning it.
+                pub type Builder = crate::rt::Builder<$backend>;
+                /// Spawns a thread called `thread`; name it with [`Builder`] for readable traces.
+                #[track_caller]
+                pub fn spawn<F, T>(f: F) -> JoinHandle<T>
+                where
+                    F: FnOnce() -> T + Send + 'static,
+                    T: Send + 'static,
+                {
+                    crate::rt::spawn_named::<$backend, F, T>("thread".to_string(), f)
+                }
+                /// Yields the processor.
+                #[track_caller]
+                pub fn yield_now() {
+                    crate::rt::yield_now::<$backend>()
+                }
+            }
+            /// Locks, condition variables, atomics and `Arc`.
+            pub mod sync {
+                pub use $arc;
+                /// A mutex whose `lock()` returns the guard.
+                pub type Mutex<T> = crate::rt::Mutex<T, $backend>;
+                /// The guard of [`Mutex`].
+                pub type MutexGuard<'a, T> = crate::rt::MutexGuard<'a, T, $backend>;
+                /// A condition variable.
+                pub type Condvar = crate::rt::Condvar<$backend>;
+                /// Atomics.
+                pub mod atomic {
+                    pub use std::sync::atomic::Ordering;
+                    /// An atomic `usize`.
+                    pub type AtomicUsize = crate::rt::Atomic<$atomic_usize, $backend>;
+                    /// An atomic `bool`.
+                    pub type AtomicBool = crate::rt::Atomic<$atomic_bool, $backend>;
+                }
+            }
+            /// Hints.
+            pub mod hint {
+                /// A spin-loop hint.
+                #[track_caller]
+                pub fn spin_loop() {
+                    crate::rt::spin_loop::<$backend>()
+                }
+            }
+            /// Checks the scenario's invariant; see [`crate::rt::invariant`].
+            #[track_caller]
+            pub fn invariant(holds: bool, message: impl FnOnce() -> String) {
+                crate::rt::invariant::<$backend>(holds, message)
+            }
+            /// Annotates the trace; see [`crate::rt::note`].
+            #[track_caller]
+            pub fn note(text: impl Into<String>) {
+                crate::rt::note::<$backend>(text)
+            }
+        }
+    };
+}
+
+backend_module!(
+    /// Real OS threads, parking_lot locks, std atomics: the `stress` checker's world.
+    std_threads,
+    crate::rt::StdThreads,
+    std::sync::Arc,
+    std::sync::atomic::AtomicUsize,
+    std::sync::atomic::AtomicBool
+);
+backend_module!(
+    /// loom's model: exhaustive DPOR exploration with a weak-memory model.
+    loom,
+    crate::rt::Loom,
+    ::loom::sync::Arc,
+    ::loom::sync::atomic::AtomicUsize,
+    ::loom::sync::atomic::AtomicBool
+);
+backend_module!(
+    /// shuttle's model: randomised, PCT and DFS schedulers (every atomic is SeqCst).
+    shuttle,
+    crate::rt::Shuttle,
+    ::shuttle::sync::Arc,
+    ::shuttle::sync::atomic::AtomicUsize,
+    ::shuttle::sync::atomic::AtomicBool
+);

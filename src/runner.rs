@@ -1,0 +1,559 @@
+//! The runner: `check(scenario, variant, checker) -> Report`. Every front end (CLI, tests,
+//! bench, later fuzz and grading) goes through here.
+//!
+//! Checks that can kill their process — loom aborts on a deadlock while its `Arc`s are alive
+//! (loom#291, #52), and a real-thread deadlock never returns — run in a child process of the
+//! `conclab` binary (`conclab __worker`, fed a [`Job`] on stdin). The child's panic hook writes
+//! the first failure to stdout *before* any abort, so the parent still gets a verdict and a trace.
+
+use std::io::{BufRead, Read, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::{self, Engine, Scenario};
+use crate::replay::{Playback, Point, Recording, Token};
+use crate::report::{classify, Coverage, Report, StressStats, Verdict};
+use crate::rt::{Backend, Loom, Shuttle, StdThreads};
+use crate::trace::{self, Failure, Recorder, ReplayBase};
+
+/// A checker: an engine and a search strategy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum Checker {
+    /// loom: iterative preemption bounding (0, 1, 2, then unbounded) — finds with few
+    /// preemptions first, and a pass is fully exhaustive. `--preemption-bound B` runs bound B only.
+    Loom,
+    /// shuttle's random scheduler, seeded.
+    ShuttleRandom,
+    /// shuttle's PCT scheduler (probabilistic concurrency testing), seeded, depth `--depth`.
+    ShuttlePct,
+    /// shuttle's depth-first search: exhaustive when it ends before `--iterations`.
+    ShuttleDfs,
+    /// The model on real OS threads, `--iterations` runs: shows how rarely real runs hit the bug.
+    Stress,
+    /// loom (when the scenario expects it to find the bug), then shuttle PCT, then shuttle random.
+    Portfolio,
+}
+
+impl Checker {
+    /// The name used on the command line and in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Checker::Loom => "loom",
+            Checker::ShuttleRandom => "shuttle-random",
+            Checker::ShuttlePct => "shuttle-pct",
+            Checker::ShuttleDfs => "shuttle-dfs",
+            Checker::Stress => "stress",
+            Checker::Portfolio => "portfolio",
+        }
+    }
+
+    /// The engine behind the checker (`None` for the portfolio).
+    pub fn engine(self) -> Option<Engine> {
+        match self {
+            Checker::Loom => Some(Engine::Loom),
+            Checker::ShuttleRandom | Checker::ShuttlePct | Checker::ShuttleDfs => Some(Engine::Shuttle),
+            Checker::Stress => Some(Engine::Stress),
+            Checker::Portfolio => None,
+        }
+    }
+}
+
+/// Where a check runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Isolation {
+    /// In a child process of this `conclab` binary (`conclab __worker`): loom's aborts and
+    /// real-thread hangs cannot take the caller down, and the checkers' own stderr chatter
+    /// stays out of the caller's output.
+    Subprocess(PathBuf),
+    /// In this process: only for checks that cannot abort or hang (shuttle; loom on fixed
+    /// variants that cannot deadlock). Used by tests that want no process boundary.
+    InProcess,
+}
+
+/// Default number of schedules for shuttle's random and PCT checkers.
+pub const DEFAULT_SHUTTLE_ITERATIONS: usize = 10_000;
+/// Default cap on loom executions (over all its bounding stages).
+pub const DEFAULT_LOOM_BUDGET: usize = 1_000_000;
+/// Default number of real-thread runs for `stress`.
+pub const DEFAULT_STRESS_RUNS: usize = 1_000;
+
+/// How to run a check.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Options {
+    /// The checker.
+    pub checker: Checker,
+    /// Schedules (shuttle), runs (stress) or the execution cap (loom); `None`: the default.
+    pub iterations: Option<usize>,
+    /// Seed of the randomised checkers.
+    pub seed: u64,
+    /// loom: explore only this preemption bound.
+    pub preemption_bound: Option<usize>,
+    /// PCT's bug depth.
+    pub pct_depth: usize,
+    /// shuttle's step bound per execution (exceeding it is reported as a livelock).
+    pub max_steps: usize,
+    /// stress: a run that makes no progress for this long is reported as a hang (deadlock).
+    pub hang_timeout_ms: u64,
+    /// Where to run.
+    #[serde(skip, default = "default_isolation")]
+    pub isolation: Isolation,
+}
+
+fn default_isolation() -> Isolation {
+    Isolation::InProcess
+}
+
+impl Options {
+    /// Defaults for `checker`, running the check in a child process of `exe` (the `conclab` binary).
+    pub fn new(checker: Checker, exe: impl Into<PathBuf>) -> Self {
+        Options {
+            checker,
+            iterations: None,
+            seed: 0,
+            preemption_bound: None,
+            pct_depth: 3,
+            max_steps: 100_000,
+            hang_timeout_ms: 10_000,
+            isolation: Isolation::Subprocess(exe.into()),
+        }
+    }
+}
+
+/// One unit of work for a worker process.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Job {
+    /// Scenario id.
+    pub scenario: String,
+    /// Variant name.
+    pub variant: String,
+    /// How to check it.
+    pub options: Options,
+    /// Replay this token instead of searching.
+    pub replay: Option<String>,
+}
+
+/// Checks one variant of one scenario with one checker.
+pub fn check(scenario: &str, variant: &str, options: &Options) -> Result<Report> {
+    let s = catalog::lookup(scenario, variant)?;
+    if options.checker == Checker::Portfolio {
+        return portfolio(s, variant, options);
+    }
+    dispatch(Job { scenario: scenario.into(), variant: variant.into(), options: options.clone(), replay: None })
+}
+
+/// Replays a token: the same execution, the same trace.
+pub fn replay(scenario: &str, variant: &str, token: &str, options: &Options) -> Result<Report> {
+    catalog::lookup(scenario, variant)?;
+    let t: Token = token.parse()?;
+    if t.scenario != scenario || t.variant != variant {
+        bail!(
+            "this token was recorded for `{}` variant `{}`, not `{scenario}` variant `{variant}`; \
+             run `conclab replay {} --variant {} {token}`",
+            t.scenario,
+            t.variant,
+            t.scenario,
+            t.variant
+        );
+    }
+    let checker = match t.point {
+        Point::Loom { .. } => Checker::Loom,
+        Point::Shuttle { .. } => Checker::ShuttleRandom,
+    };
+    let options = Options { checker, ..options.clone() };
+    dispatch(Job { scenario: scenario.into(), variant: variant.into(), options, replay: Some(token.to_string()) })
+}
+
+fn dispatch(job: Job) -> Result<Report> {
+    match &job.options.isolation {
+        Isolation::Subprocess(exe) => run_in_child(exe, &job),
+        Isolation::InProcess => run_job(&job, false),
+    }
+}
+
+fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
+    let started = Instant::now();
+    let mut stages = vec![];
+    if s.on_std.found_by.contains(&Engine::Loom) {
+        stages.push(Checker::Loom);
+    }
+    stages.extend([Checker::ShuttlePct, Checker::ShuttleRandom]);
+    let mut executions = 0;
+    let mut last = None;
+    let mut notes = vec![];
+    for checker in stages {
+        let mut r = check(s.id(), variant, &Options { checker, ..options.clone() })?;
+        executions += r.executions;
+        notes.push(format!("{}: {} execution(s), {}", checker.name(), r.executions, r.coverage));
+        r.found_by = Some(checker.name().to_string());
+        let found = r.found_bug();
+        last = Some(r);
+        if found {
+            break;
+        }
+    }
+    let mut r = last.expect("the portfolio has at least one stage");
+    r.checker = Checker::Portfolio.name().into();
+    r.executions = executions;
+    r.elapsed_ms = started.elapsed().as_millis() as u64;
+    r.notes = notes;
+    Ok(r)
+}
+
+/// Runs a job in a child `conclab __worker` and reads its report — or, if the child died
+/// (loom's abort), the failure its panic hook wrote before dying.
+fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
+    let started = Instant::now();
+    let mut child = Command::new(exe)
+        .arg("__worker")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("could not start the worker `{}`", exe.display()))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    serde_json::to_writer(&mut stdin, job)?;
+    drop(stdin);
+    let mut stderr = child.stderr.take().expect("piped");
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut report = None;
+    let mut failure = None;
+    for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines() {
+        let line = line?;
+        match serde_json::from_str::<WorkerLine>(&line) {
+            Ok(WorkerLine::Report(r)) => report = Some(r),
+            Ok(WorkerLine::Failure(f)) => failure = failure.or(Some(f)),
+            Err(_) => {} // stray output of the model under test
+        }
+    }
+    let status = child.wait()?;
+    let stderr = err_reader.join().unwrap_or_default();
+    if let Some(r) = report {
+        return Ok(r);
+    }
+    let Some(f) = failure else {
+        let tail: String =
+            stderr.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
+        bail!("the {} worker died ({status}) before reporting; its last output:\n{tail}", job.options.checker.name());
+    };
+    let mut r = report_from(job, Some(f.clone()), f.execution, Coverage::StoppedAtBug { after: f.execution }, started);
+    r.notes.push(format!(
+        "the checker ended its process ({status}) after the failure was recorded; the report was captured before that"
+    ));
+    Ok(r)
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum WorkerLine {
+    Failure(Failure),
+    Report(Report),
+}
+
+/// Entry point of `conclab __worker`: reads a [`Job`] from stdin, prints JSON lines.
+pub fn worker_main() -> Result<()> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let job: Job = serde_json::from_str(&input).context("the worker's job is not valid JSON")?;
+    let report = run_job(&job, true)?;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer(&mut out, &WorkerLine::Report(report))?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let Some(rec) = trace::current() else { return previous(info) };
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(a panic without a message)".to_string());
+            let location = info.location().map(|l| trace::short_location(l)).unwrap_or_default();
+            if let Some(f) = rec.fail(message, location) {
+                if rec.emit_failures() {
+                    emit_failure(&f);
+                }
+            }
+        }));
+    });
+}
+
+fn emit_failure(f: &Failure) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer(&mut out, &WorkerLine::Failure(f.clone()));
+    let _ = writeln!(out);
+    let _ = out.flush();
+}
+
+/// What one engine's search produced.
+struct Outcome {
+    failure: Option<Failure>,
+    executions: usize,
+    coverage: Coverage,
+    stress: Option<StressStats>,
+    notes: Vec<String>,
+}
+
+/// Runs a job in this process. `worker`: this is a worker child (failures are streamed to stdout
+/// and a real-thread hang may end the process).
+fn run_job(job: &Job, worker: bool) -> Result<Report> {
+    let s = catalog::lookup(&job.scenario, &job.variant)?;
+    let engine = job.options.checker.engine().context("the portfolio is run by `check`, not by a worker")?;
+    let body = s.body(engine, &job.variant).expect("lookup checked the variant");
+    install_panic_hook();
+    let rec = Recorder::new();
+    rec.set_emit_failures(worker);
+    let previous = trace::set_current(Some(rec.clone()));
+    let started = Instant::now();
+    let token = job.replay.as_deref().map(str::parse::<Token>).transpose()?;
+    let base = |point| Some(ReplayBase { scenario: job.scenario.clone(), variant: job.variant.clone(), point });
+    let o = &job.options;
+    let outcome = match (job.options.checker, token.map(|t| t.point)) {
+        (_, Some(Point::Loom { bound, execution })) => {
+            rec.set_replay_base(base(Point::Loom { bound, execution: 0 }));
+            let out = run_loom(&rec, body, &[bound], execution);
+            Outcome { notes: vec!["replayed".into()], ..out }
+        }
+        (_, Some(Point::Shuttle { choices })) => {
+            rec.set_replay_base(base(Point::Shuttle { choices: vec![] }));
+            let diverged = Arc::new(parking_lot::Mutex::new(false));
+            let mut out = run_shuttle(&rec, body, Playback::new(choices, diverged.clone()), o);
+            out.notes.push("replayed".into());
+            if *diverged.lock() {
+                out.notes.push(
+                    "the token's schedule did not fit this program: it has changed since the token was made".into(),
+                );
+            }
+            out
+        }
+        (Checker::Loom, None) => {
+            let stages: Vec<Option<usize>> = match o.preemption_bound {
+                Some(b) => vec![Some(b)],
+                None => vec![Some(0), Some(1), Some(2), None],
+            };
+            rec.set_replay_base(base(Point::Loom { bound: None, execution: 0 }));
+            run_loom(&rec, body, &stages, o.iterations.unwrap_or(DEFAULT_LOOM_BUDGET))
+        }
+        (Checker::ShuttleRandom | Checker::ShuttlePct | Checker::ShuttleDfs, None) => {
+            rec.set_replay_base(base(Point::Shuttle { choices: vec![] }));
+            let n = o.iterations.unwrap_or(DEFAULT_SHUTTLE_ITERATIONS);
+            let mut out = match o.checker {
+                Checker::ShuttleRandom => {
+                    run_shuttle(&rec, body, shuttle::scheduler::RandomScheduler::new_from_seed(o.seed, n), o)
+                }
+                Checker::ShuttlePct => {
+                    run_shuttle(&rec, body, shuttle::scheduler::PctScheduler::new_from_seed(o.seed, o.pct_depth, n), o)
+                }
+                _ => run_shuttle(&rec, body, shuttle::scheduler::DfsScheduler::new(Some(n), false), o),
+            };
+            if o.checker == Checker::ShuttleDfs && out.failure.is_none() && out.executions < n {
+                out.coverage = Coverage::Exhaustive;
+            }
+            out
+        }
+        (Checker::Stress, None) => run_stress(&rec, body, o, worker),
+        (Checker::Portfolio, None) => unreachable!("handled by check"),
+    };
+    trace::set_current(previous);
+    let mut r = report_from(job, outcome.failure, outcome.executions, outcome.coverage, started);
+    r.stress = outcome.stress;
+    r.notes.extend(outcome.notes);
+    Ok(r)
+}
+
+fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage: Coverage, started: Instant) -> Report {
+    let mut r = Report {
+        scenario: job.scenario.clone(),
+        variant: job.variant.clone(),
+        checker: job.options.checker.name().to_string(),
+        found_by: None,
+        verdict: Verdict::Passed,
+        kind: None,
+        message: None,
+        executions,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        coverage,
+        trace: vec![],
+        threads: vec![],
+        blocked: vec![],
+        replay: None,
+        stress: None,
+        notes: vec![],
+    };
+    if let Some(f) = failure {
+        let (kind, message) = classify(&f.message);
+        r.verdict = Verdict::BugFound;
+        r.kind = Some(kind);
+        r.message = Some(if f.location.is_empty() || kind == crate::report::Kind::Assertion {
+            message
+        } else {
+            format!("{message} (raised at {} in {})", f.location, f.thread)
+        });
+        r.trace = f.trace.steps;
+        r.threads = f.trace.threads;
+        // Who waits for whom explains a deadlock; after any other failure it is noise.
+        r.blocked = if kind == crate::report::Kind::Deadlock { f.trace.blocked } else { vec![] };
+        r.replay = f.replay;
+    }
+    r
+}
+
+/// loom, stage by stage (one preemption bound each), until a failure or the budget is spent.
+fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: usize) -> Outcome {
+    let mut coverage = Coverage::Exhaustive;
+    for &bound in stages {
+        let start = rec.executions();
+        let remaining = budget.saturating_sub(start);
+        if remaining == 0 {
+            break;
+        }
+        rec.set_loom_stage(bound, start);
+        let mut b = loom::model::Builder::new();
+        b.preemption_bound = bound;
+        // loom checks its cap before each execution, so N+1 lets N run; interval 1 makes it check every time.
+        b.max_permutations = Some(remaining + 1);
+        b.checkpoint_interval = 1;
+        b.checkpoint_file = None;
+        b.log = false;
+        let r2 = rec.clone();
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            b.check(move || {
+                r2.begin_execution();
+                Loom::set_thread_index(0);
+                body();
+            })
+        }));
+        let ran = rec.executions() - start;
+        if let Some(f) = rec.take_failure() {
+            return Outcome {
+                failure: Some(f),
+                executions: rec.executions(),
+                coverage: Coverage::StoppedAtBug { after: rec.executions() },
+                stress: None,
+                notes: vec![],
+            };
+        }
+        if let Err(p) = result {
+            let failure = rec.fail(panic_text(&p), String::new());
+            return Outcome {
+                failure,
+                executions: rec.executions(),
+                coverage: Coverage::StoppedAtBug { after: rec.executions() },
+                stress: None,
+                notes: vec![],
+            };
+        }
+        coverage = match bound {
+            _ if ran >= remaining => Coverage::Sampled { schedules: rec.executions() },
+            None => Coverage::Exhaustive,
+            Some(b) => Coverage::PreemptionBounded { bound: b },
+        };
+        if ran >= remaining {
+            break;
+        }
+    }
+    Outcome { failure: None, executions: rec.executions(), coverage, stress: None, notes: vec![] }
+}
+
+fn shuttle_config(o: &Options) -> shuttle::Config {
+    let mut config = shuttle::Config::new();
+    config.failure_persistence = shuttle::FailurePersistence::None;
+    config.max_steps = shuttle::MaxSteps::FailAfter(o.max_steps);
+    config.silence_warnings = true;
+    config.ungraceful_shutdown_config.immediately_return_on_panic = true;
+    config
+}
+
+fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
+    rec: &Arc<Recorder>,
+    body: fn(),
+    scheduler: S,
+    o: &Options,
+) -> Outcome {
+    let runner = shuttle::Runner::new(Recording::new(scheduler, rec.choices()), shuttle_config(o));
+    let r2 = rec.clone();
+    let result = panic::catch_unwind(AssertUnwindSafe(|| {
+        runner.run(move || {
+            r2.begin_execution();
+            Shuttle::set_thread_index(0);
+            body();
+        })
+    }));
+    let executions = rec.executions();
+    let failure = rec.take_failure().or_else(|| result.err().and_then(|p| rec.fail(panic_text(&p), String::new())));
+    let coverage = match failure {
+        Some(_) => Coverage::StoppedAtBug { after: executions },
+        None => Coverage::Sampled { schedules: executions },
+    };
+    Outcome { failure, executions, coverage, stress: None, notes: vec![] }
+}
+
+/// The model on real threads, run after run. In a worker, a watchdog turns a run that stops
+/// making progress into a reported hang, naming what each blocked thread waits for.
+fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Outcome {
+    let runs = o.iterations.unwrap_or(DEFAULT_STRESS_RUNS);
+    let progress = Arc::new(AtomicU64::new(0));
+    if worker {
+        let (rec, progress, timeout) = (rec.clone(), progress.clone(), Duration::from_millis(o.hang_timeout_ms));
+        std::thread::spawn(move || {
+            let mut seen = progress.load(Ordering::Relaxed);
+            let mut since = Instant::now();
+            loop {
+                std::thread::sleep(Duration::from_millis(50).min(timeout));
+                let now = progress.load(Ordering::Relaxed);
+                if now != seen {
+                    (seen, since) = (now, Instant::now());
+                } else if since.elapsed() >= timeout {
+                    let message =
+                        format!("hung with threads blocked for {} ms (run {})", timeout.as_millis(), rec.executions());
+                    let f = rec
+                        .fail(message.clone(), String::new())
+                        .unwrap_or_else(|| rec.failure_now(message, String::new()));
+                    emit_failure(&f);
+                    std::process::exit(3);
+                }
+            }
+        });
+    }
+    let mut failing_runs = 0;
+    for _ in 0..runs {
+        rec.begin_execution();
+        StdThreads::set_thread_index(0);
+        let result = panic::catch_unwind(body);
+        if result.is_err() || rec.failed_this_execution() {
+            failing_runs += 1;
+        }
+        progress.fetch_add(1, Ordering::Relaxed);
+    }
+    let failure = rec.take_failure();
+    let coverage = Coverage::Sampled { schedules: runs };
+    let notes = vec![
+        "real threads: the trace's order is the order events were recorded, not a replayable schedule".to_string()
+    ];
+    Outcome { failure, executions: runs, coverage, stress: Some(StressStats { runs, failing_runs }), notes }
+}
+
+fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+    p.downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(a panic without a message)".to_string())
+}

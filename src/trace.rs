@@ -1,0 +1,511 @@
+//! What the facade records during one execution, and how a failing execution is rendered as a
+//! timeline with one column per thread.
+//!
+//! A [`Recorder`] is the context of one check: the facade finds it through a thread-local
+//! (`loom` and `shuttle` run every model thread on the caller's OS thread; the real-thread
+//! backend hands it to each thread it spawns). Events go into a lock-free queue so that
+//! recording on real threads adds as little synchronisation as possible.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::fmt::Write as _;
+use std::panic::Location;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use crossbeam::queue::SegQueue;
+
+use crate::replay::{Point, Token};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+/// One operation a thread performed through the facade.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Spawned the named thread.
+    Spawn(String),
+    /// Joined the named thread (it had finished).
+    Join(String),
+    /// Acquired a mutex.
+    Lock,
+    /// Tried to acquire a mutex without blocking; `true` when it got it.
+    TryLock(bool),
+    /// Released a mutex (its guard was dropped).
+    Unlock,
+    /// Released the mutex and went to sleep on a condition variable.
+    Wait,
+    /// Woke up from a condition-variable wait, holding the mutex again.
+    Woken,
+    /// Signalled a condition variable (`true`: all waiters).
+    Notify(bool),
+    /// Read an atomic.
+    Load(u64),
+    /// Wrote an atomic.
+    Store(u64),
+    /// Swapped an atomic: old value, new value.
+    Swap(u64, u64),
+    /// Compare-and-swap: expected, new, actual value seen; success when expected == actual.
+    Cas(u64, u64, u64),
+    /// Read-modify-write: the old value and the new one.
+    Rmw(&'static str, u64, u64),
+    /// Yielded the processor (a hint that it is spinning).
+    Yield,
+    /// A scenario's own annotation of what the thread is doing.
+    Note(String),
+    /// The scenario's invariant broke here.
+    Violation(String),
+    /// The thread's body returned.
+    Finish,
+}
+
+impl std::fmt::Display for Op {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Op::Spawn(t) => write!(f, "spawn {t}"),
+            Op::Join(t) => write!(f, "join {t}"),
+            Op::Lock => f.write_str("lock"),
+            Op::TryLock(true) => f.write_str("try_lock → ok"),
+            Op::TryLock(false) => f.write_str("try_lock → busy"),
+            Op::Unlock => f.write_str("unlock"),
+            Op::Wait => f.write_str("wait"),
+            Op::Woken => f.write_str("woken"),
+            Op::Notify(false) => f.write_str("notify_one"),
+            Op::Notify(true) => f.write_str("notify_all"),
+            Op::Load(v) => write!(f, "load → {v}"),
+            Op::Store(v) => write!(f, "store ← {v}"),
+            Op::Swap(old, new) => write!(f, "swap {old} ← {new}"),
+            Op::Cas(exp, new, actual) if exp == actual => write!(f, "cas {exp} → {new} ok"),
+            Op::Cas(exp, _, actual) => write!(f, "cas {exp} → fail (was {actual})"),
+            Op::Rmw(name, old, new) => write!(f, "{name} {old} → {new}"),
+            Op::Yield => f.write_str("yield"),
+            Op::Note(n) => f.write_str(n),
+            Op::Violation(m) => write!(f, "✗ {m}"),
+            Op::Finish => f.write_str("done"),
+        }
+    }
+}
+
+/// One recorded event, as it was captured (cheap to make: no allocation on the common path).
+#[derive(Clone, Debug)]
+pub struct Event {
+    seq: usize,
+    thread: usize,
+    op: Op,
+    object: &'static str,
+    location: Option<&'static Location<'static>>,
+}
+
+/// One step of a rendered trace, as reports and JSON carry it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Step {
+    /// 1-based position in the execution.
+    pub step: usize,
+    /// Name of the thread that acted.
+    pub thread: String,
+    /// The operation with its values, e.g. `load → 1` (the object is in `object`).
+    pub op: String,
+    /// The object acted on (`seats`, `ledger`), empty for thread-level operations.
+    pub object: String,
+    /// `file:line` of the scenario source that performed it, empty when unknown (e.g. a guard drop).
+    pub location: String,
+}
+
+/// A thread that could not go on when the execution stopped, and what it was waiting for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Blocked {
+    /// The waiting thread.
+    pub thread: String,
+    /// What it was doing (`lock`, `join`, `wait`).
+    pub op: String,
+    /// The object it waits on.
+    pub object: String,
+    /// Who holds that object, when it is a mutex held by a known thread.
+    pub held_by: Option<String>,
+    /// Where it waits.
+    pub location: String,
+}
+
+/// The trace of one execution: its steps and, when it stopped with threads stuck, who waited on what.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Trace {
+    /// Thread names, in spawn order (`main` first): the timeline's columns.
+    pub threads: Vec<String>,
+    /// The steps, in execution order.
+    pub steps: Vec<Step>,
+    /// Threads that were blocked when the execution stopped (a deadlock's cycle).
+    pub blocked: Vec<Blocked>,
+}
+
+/// Shortens a caller location to `file.rs:line` relative to the crate (`scenarios/x.rs:12`).
+pub fn short_location(loc: &Location<'_>) -> String {
+    let file = loc.file().replace('\\', "/");
+    // Scenario files are compiled through `#[path]` (`src/catalog/../../scenarios/x.rs`).
+    let file = file.rfind("scenarios/").map_or(file.as_str(), |i| &file[i..]);
+    format!("{}:{}", file, loc.line())
+}
+
+impl Trace {
+    /// Renders the trace as a timeline: one row per step, one column per thread, the source
+    /// location at the right. Deterministic for a given trace.
+    pub fn render(&self) -> String {
+        if self.steps.is_empty() {
+            return "(no steps recorded)\n".to_string();
+        }
+        let cells: Vec<String> = self
+            .steps
+            .iter()
+            .map(|s| if s.object.is_empty() { s.op.clone() } else { format!("{} {}", s.object, s.op) })
+            .collect();
+        let col = |name: &str| self.threads.iter().position(|t| t == name).unwrap_or(0);
+        let mut widths: Vec<usize> = self.threads.iter().map(|t| t.chars().count()).collect();
+        for (s, cell) in self.steps.iter().zip(&cells) {
+            let c = col(&s.thread);
+            widths[c] = widths[c].max(cell.chars().count());
+        }
+        let step_w = self.steps.len().to_string().len().max(4);
+        let mut out = String::new();
+        let row = |out: &mut String, step: &str, col_idx: Option<usize>, text: &str, loc: &str| {
+            let _ = write!(out, "{step:>step_w$} │");
+            for (i, w) in widths.iter().enumerate() {
+                let t = if Some(i) == col_idx { text } else { "" };
+                let pad = w.saturating_sub(t.chars().count());
+                let _ = write!(out, " {t}{} │", " ".repeat(pad));
+            }
+            if !loc.is_empty() {
+                let _ = write!(out, " {loc}");
+            }
+            out.truncate(out.trim_end().len());
+            out.push('\n');
+        };
+        // Header row: thread names.
+        let _ = write!(out, "{:>step_w$} │", "step");
+        for (name, w) in self.threads.iter().zip(&widths) {
+            let pad = w.saturating_sub(name.chars().count());
+            let _ = write!(out, " {name}{} │", " ".repeat(pad));
+        }
+        out.push_str(" at\n");
+        let rule: usize = step_w + 1 + widths.iter().map(|w| w + 3).sum::<usize>() + 4;
+        out.push_str(&"─".repeat(rule));
+        out.push('\n');
+        for (s, cell) in self.steps.iter().zip(&cells) {
+            row(&mut out, &s.step.to_string(), Some(col(&s.thread)), cell, &s.location);
+        }
+        if !self.blocked.is_empty() {
+            out.push_str("\nblocked when the execution stopped:\n");
+            for b in &self.blocked {
+                let holder = b.held_by.as_deref().map(|h| format!(", held by {h}")).unwrap_or_default();
+                let at = if b.location.is_empty() { String::new() } else { format!(" at {}", b.location) };
+                let _ = writeln!(out, "  {} waits to {} {}{holder}{at}", b.thread, b.op, b.object);
+            }
+        }
+        out
+    }
+}
+
+/// The value last written to `object` among `events`, and by which thread.
+fn latest_write(events: &[Event], object: &str) -> Option<(u64, usize)> {
+    events.iter().rev().filter(|e| e.object == object).find_map(|e| match e.op {
+        Op::Store(v) | Op::Swap(_, v) | Op::Rmw(_, _, v) => Some((v, e.thread)),
+        Op::Cas(exp, new, actual) if exp == actual => Some((new, e.thread)),
+        _ => None,
+    })
+}
+
+/// What a thread is about to do when it may block: kept so a deadlock can name its cycle.
+#[derive(Clone, Debug)]
+struct Pending {
+    op: &'static str,
+    object: Cow<'static, str>,
+    location: &'static Location<'static>,
+}
+
+/// How a check's execution failed, captured at the moment of the first panic.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Failure {
+    /// The panic message (`invariant violated: …`, loom's `deadlock; …`, shuttle's `deadlock! …`).
+    pub message: String,
+    /// Where the panic was raised.
+    pub location: String,
+    /// The thread that panicked.
+    pub thread: String,
+    /// Which execution of the check (1-based) failed.
+    pub execution: usize,
+    /// The failing execution's trace up to the failure.
+    pub trace: Trace,
+    /// The token that replays this execution, when the engine can replay.
+    pub replay: Option<String>,
+}
+
+/// What a recorder needs to write a failing execution's replay token.
+#[derive(Clone, Debug)]
+pub struct ReplayBase {
+    /// Scenario id.
+    pub scenario: String,
+    /// Variant name.
+    pub variant: String,
+    /// The engine; its position fields are filled in at the failure.
+    pub point: Point,
+}
+
+/// The recording context of one check: events of the current execution, thread names, what
+/// blocked threads wait for, the execution counter and the first failure.
+#[derive(Default)]
+pub struct Recorder {
+    events: SegQueue<Event>,
+    seq: AtomicUsize,
+    threads: Mutex<Vec<String>>,
+    pending: Mutex<Vec<Option<Pending>>>,
+    holders: Mutex<Vec<(&'static str, usize)>>,
+    executions: AtomicUsize,
+    failure: Mutex<Option<Failure>>,
+    failed_this_execution: AtomicBool,
+    emit_failures: AtomicBool,
+    replay_base: Mutex<Option<ReplayBase>>,
+    loom_stage_start: AtomicUsize,
+    choices: Arc<Mutex<Vec<usize>>>,
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<Recorder>>> = const { RefCell::new(None) };
+}
+
+/// The recorder of the check running on this thread, if any.
+pub fn current() -> Option<Arc<Recorder>> {
+    CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Makes `rec` this thread's recorder (or clears it); returns the previous one.
+pub fn set_current(rec: Option<Arc<Recorder>>) -> Option<Arc<Recorder>> {
+    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), rec))
+}
+
+/// Runs `f` with the current recorder, if there is one. The facade's hot path.
+#[inline]
+pub(crate) fn with<R>(f: impl FnOnce(&Recorder) -> R) -> Option<R> {
+    CURRENT.with(|c| c.borrow().as_deref().map(f))
+}
+
+impl Recorder {
+    /// A fresh recorder, shareable with the threads of a check.
+    pub fn new() -> Arc<Self> {
+        Arc::new(Self::default())
+    }
+
+    /// Starts a new execution: clears the events and thread table, counts the execution.
+    pub fn begin_execution(&self) -> usize {
+        while self.events.pop().is_some() {}
+        self.seq.store(0, Ordering::Relaxed);
+        *self.threads.lock() = vec!["main".to_string()];
+        self.pending.lock().clear();
+        self.holders.lock().clear();
+        self.failed_this_execution.store(false, Ordering::Relaxed);
+        self.executions.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    /// Executions begun so far.
+    pub fn executions(&self) -> usize {
+        self.executions.load(Ordering::Relaxed)
+    }
+
+    /// Whether the first failure is also written to stdout as a JSON line at once: a worker
+    /// process does this so that a failure survives loom aborting the process.
+    pub fn set_emit_failures(&self, on: bool) {
+        self.emit_failures.store(on, Ordering::Relaxed);
+    }
+
+    /// See [`Recorder::set_emit_failures`].
+    pub fn emit_failures(&self) -> bool {
+        self.emit_failures.load(Ordering::Relaxed)
+    }
+
+    /// Whether the current execution has failed.
+    pub fn failed_this_execution(&self) -> bool {
+        self.failed_this_execution.load(Ordering::Relaxed)
+    }
+
+    /// Sets what replay tokens of failures name (scenario, variant, engine).
+    pub fn set_replay_base(&self, base: Option<ReplayBase>) {
+        *self.replay_base.lock() = base;
+    }
+
+    /// loom: a new bounded search starts after `start` executions; tokens count from there.
+    pub fn set_loom_stage(&self, bound: Option<usize>, start: usize) {
+        self.loom_stage_start.store(start, Ordering::Relaxed);
+        if let Some(b) = self.replay_base.lock().as_mut() {
+            b.point = Point::Loom { bound, execution: 0 };
+        }
+    }
+
+    /// The shuttle scheduling choices of the current execution (filled by [`crate::replay::Recording`]).
+    pub fn choices(&self) -> Arc<Mutex<Vec<usize>>> {
+        self.choices.clone()
+    }
+
+    fn replay_token(&self) -> Option<String> {
+        let base = self.replay_base.lock().clone()?;
+        let point = match base.point {
+            Point::Loom { bound, .. } => {
+                Point::Loom { bound, execution: self.executions() - self.loom_stage_start.load(Ordering::Relaxed) }
+            }
+            Point::Shuttle { .. } => Point::Shuttle { choices: self.choices.lock().clone() },
+        };
+        Some(Token { scenario: base.scenario, variant: base.variant, point }.to_string())
+    }
+
+    /// Registers a thread about to be spawned; returns its index (its column in the timeline).
+    pub(crate) fn register_thread(&self, name: String) -> usize {
+        let mut t = self.threads.lock();
+        t.push(name);
+        t.len() - 1
+    }
+
+    pub(crate) fn record(
+        &self,
+        thread: usize,
+        op: Op,
+        object: &'static str,
+        location: Option<&'static Location<'static>>,
+    ) {
+        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        self.events.push(Event { seq, thread, op, object, location });
+    }
+
+    pub(crate) fn set_pending(
+        &self,
+        thread: usize,
+        op: &'static str,
+        object: Cow<'static, str>,
+        location: &'static Location<'static>,
+    ) {
+        let mut p = self.pending.lock();
+        if p.len() <= thread {
+            p.resize(thread + 1, None);
+        }
+        p[thread] = Some(Pending { op, object, location });
+    }
+
+    pub(crate) fn clear_pending(&self, thread: usize) {
+        if let Some(slot) = self.pending.lock().get_mut(thread) {
+            *slot = None;
+        }
+    }
+
+    pub(crate) fn acquired(&self, object: &'static str, thread: usize) {
+        self.holders.lock().push((object, thread));
+    }
+
+    pub(crate) fn released(&self, object: &'static str, thread: usize) {
+        let mut h = self.holders.lock();
+        if let Some(i) = h.iter().rposition(|&(o, t)| o == object && t == thread) {
+            h.remove(i);
+        }
+    }
+
+    /// Takes the events of the current execution and turns them into a [`Trace`].
+    pub fn snapshot(&self) -> Trace {
+        let mut events = Vec::new();
+        while let Some(e) = self.events.pop() {
+            events.push(e);
+        }
+        events.sort_by_key(|e| e.seq);
+        let threads = self.threads.lock().clone();
+        let name = |i: usize| threads.get(i).cloned().unwrap_or_else(|| format!("thread-{i}"));
+        let steps = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| Step {
+                step: i + 1,
+                thread: name(e.thread),
+                op: match (&e.op, latest_write(&events[..i], e.object)) {
+                    // A weak-memory checker (loom) may let a load read an older value than the
+                    // last write in this timeline: say so, or the trace seems to contradict itself.
+                    (Op::Load(v), Some((w, by))) if *v != w => {
+                        format!("{} (stale: {} wrote {w} earlier)", e.op, name(by))
+                    }
+                    (op, _) => op.to_string(),
+                },
+                object: e.object.to_string(),
+                location: e.location.map(short_location).unwrap_or_default(),
+            })
+            .collect();
+        let holders = self.holders.lock().clone();
+        let blocked = self
+            .pending
+            .lock()
+            .iter()
+            .enumerate()
+            .filter_map(|(t, p)| p.as_ref().map(|p| (t, p)))
+            .map(|(t, p)| Blocked {
+                thread: name(t),
+                op: p.op.to_string(),
+                object: p.object.to_string(),
+                held_by: holders.iter().rev().find(|(o, h)| *o == p.object && *h != t).map(|&(_, h)| name(h)),
+                location: short_location(p.location),
+            })
+            .collect();
+        Trace { threads, steps, blocked }
+    }
+
+    /// Records a failure of the current execution. Later panics of the same execution
+    /// (unwinding, teardown) and failures after the check's first are ignored; returns the
+    /// failure when it is the check's first.
+    pub fn fail(&self, message: String, location: String) -> Option<Failure> {
+        if self.failed_this_execution.swap(true, Ordering::Relaxed) {
+            return None;
+        }
+        let mut slot = self.failure.lock();
+        if slot.is_some() {
+            return None;
+        }
+        let failure = self.failure_now(message, location);
+        *slot = Some(failure.clone());
+        Some(failure)
+    }
+
+    /// A failure of the current execution as it stands, without recording it.
+    pub fn failure_now(&self, message: String, location: String) -> Failure {
+        let trace = self.snapshot();
+        // The thread that acted last is the one that panicked (model threads run one at a time).
+        let thread = trace.steps.last().map_or_else(|| "main".to_string(), |s| s.thread.clone());
+        Failure { message, location, thread, execution: self.executions(), trace, replay: self.replay_token() }
+    }
+
+    /// The first failure of the check, if any execution failed.
+    pub fn take_failure(&self) -> Option<Failure> {
+        self.failure.lock().take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn render_puts_each_step_in_its_thread_column() {
+        let t = Trace {
+            threads: vec!["main".into(), "a".into(), "b".into()],
+            steps: vec![
+                Step {
+                    step: 1,
+                    thread: "a".into(),
+                    op: "load → 1".into(),
+                    object: "x".into(),
+                    location: "s.rs:1".into(),
+                },
+                Step {
+                    step: 2,
+                    thread: "b".into(),
+                    op: "load → 1".into(),
+                    object: "x".into(),
+                    location: "s.rs:1".into(),
+                },
+            ],
+            blocked: vec![],
+        };
+        let r = t.render();
+        let lines: Vec<&str> = r.lines().collect();
+        assert_eq!(lines.len(), 4, "{r}");
+        // Step 2's text sits further right than step 1's: a different column.
+        assert!(lines[3].find("x load").unwrap() > lines[2].find("x load").unwrap(), "{r}");
+    }
+}

@@ -1,0 +1,139 @@
+//! Every registered scenario against every checker its metadata names: the buggy variant is
+//! found with the expected kind, the fixed variants pass after more than one execution, and
+//! replay tokens give back the same execution. Driven by the catalog, so a new scenario is
+//! tested by registering it.
+
+use conclab::catalog::{self, Engine, Scenario};
+use conclab::report::{Coverage, Report, Verdict};
+use conclab::runner::{self, Checker, Options};
+
+const SHUTTLE: [Checker; 3] = [Checker::ShuttleRandom, Checker::ShuttlePct, Checker::ShuttleDfs];
+
+fn options(checker: Checker, iterations: Option<usize>) -> Options {
+    Options { seed: 7, iterations, ..Options::new(checker, env!("CARGO_BIN_EXE_conclab")) }
+}
+
+fn check(s: &Scenario, variant: &str, checker: Checker, iterations: Option<usize>) -> Report {
+    runner::check(s.id(), variant, &options(checker, iterations))
+        .unwrap_or_else(|e| panic!("{} {variant} {}: {e:#}", s.id(), checker.name()))
+}
+
+fn expects(s: &Scenario, engine: Engine) -> bool {
+    s.on_std.found_by.contains(&engine)
+}
+
+fn assert_found(s: &Scenario, checker: Checker) {
+    let r = check(s, "buggy", checker, None);
+    assert_eq!(r.verdict, Verdict::BugFound, "{} missed {}:\n{}", checker.name(), s.id(), r.render());
+    assert_eq!(
+        r.kind,
+        Some(s.on_std.expected),
+        "{} found the wrong kind in {}:\n{}",
+        checker.name(),
+        s.id(),
+        r.render()
+    );
+    assert!(!r.trace.is_empty(), "a found bug comes with its trace");
+    if checker != Checker::Stress {
+        assert!(r.replay.is_some(), "a model checker's bug comes with a replay token");
+    }
+}
+
+fn assert_passes(s: &Scenario, checker: Checker, iterations: Option<usize>) -> Report {
+    let mut last = None;
+    for v in s.on_std.variants.iter().filter(|v| v.fixed) {
+        let r = check(s, v.name, checker, iterations);
+        assert_eq!(r.verdict, Verdict::Passed, "{} / {} fails {}:\n{}", s.id(), v.name, checker.name(), r.render());
+        assert!(r.executions > 1, "{} / {}: only {} execution(s) explored", s.id(), v.name, r.executions);
+        last = Some(r);
+    }
+    last.expect("every scenario has a fixed variant")
+}
+
+#[test]
+fn loom_finds_each_buggy_variant_with_the_expected_kind() {
+    for s in catalog::all().iter().filter(|s| expects(s, Engine::Loom)) {
+        assert_found(s, Checker::Loom);
+    }
+}
+
+#[test]
+fn shuttle_schedulers_find_each_buggy_variant_with_the_expected_kind() {
+    for s in catalog::all().iter().filter(|s| expects(s, Engine::Shuttle)) {
+        for checker in SHUTTLE {
+            assert_found(s, checker);
+        }
+    }
+}
+
+#[test]
+fn the_portfolio_finds_each_buggy_variant() {
+    for s in catalog::all() {
+        let r = check(s, "buggy", Checker::Portfolio, None);
+        assert_eq!(r.kind, Some(s.on_std.expected), "{}:\n{}", s.id(), r.render());
+        assert!(r.found_by.is_some());
+    }
+}
+
+#[test]
+fn loom_verifies_each_fix_exhaustively() {
+    for s in catalog::all().iter().filter(|s| expects(s, Engine::Loom)) {
+        let r = assert_passes(s, Checker::Loom, None);
+        assert_eq!(r.coverage, Coverage::Exhaustive, "{}", r.render());
+    }
+}
+
+#[test]
+fn shuttle_passes_each_fix_for_a_thousand_seeded_schedules_per_mode() {
+    for s in catalog::all().iter().filter(|s| expects(s, Engine::Shuttle)) {
+        for checker in SHUTTLE {
+            let r = assert_passes(s, checker, Some(1_000));
+            if checker != Checker::ShuttleDfs {
+                assert_eq!(r.executions, 1_000, "{}", r.render());
+            }
+        }
+    }
+}
+
+#[test]
+fn real_threads_never_fail_a_fixed_variant() {
+    for s in catalog::all() {
+        assert_passes(s, Checker::Stress, Some(200));
+    }
+}
+
+#[test]
+fn replay_tokens_give_back_the_same_execution() {
+    for s in catalog::all() {
+        for checker in [Checker::Loom, Checker::ShuttlePct, Checker::ShuttleRandom] {
+            let found = check(s, "buggy", checker, None);
+            let token = found.replay.clone().expect("a token");
+            let again = runner::replay(s.id(), "buggy", &token, &options(Checker::Loom, None)).unwrap();
+            assert_eq!(again.kind, found.kind, "{token}");
+            assert_eq!(
+                again.trace,
+                found.trace,
+                "{token} replayed differently:\n{}\n{}",
+                found.render(),
+                again.render()
+            );
+            assert_eq!(again.replay.as_deref(), Some(token.as_str()));
+        }
+    }
+}
+
+#[test]
+fn a_token_for_another_scenario_or_variant_is_refused_clearly() {
+    let s = &catalog::all()[0];
+    let token = check(s, "buggy", Checker::ShuttlePct, None).replay.unwrap();
+    let err = runner::replay(s.id(), "fixed", &token, &options(Checker::Loom, None)).unwrap_err();
+    assert!(format!("{err:#}").contains("was recorded for"), "{err:#}");
+}
+
+#[test]
+fn the_same_seed_finds_the_same_execution() {
+    let s = catalog::find("airplane-seat").unwrap();
+    let a = check(s, "buggy", Checker::ShuttleRandom, None);
+    let b = check(s, "buggy", Checker::ShuttleRandom, None);
+    assert_eq!((a.executions, &a.trace, &a.replay), (b.executions, &b.trace, &b.replay));
+}

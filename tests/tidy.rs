@@ -1,0 +1,74 @@
+//! Architecture invariants, checked as tests rather than remembered by reviewers.
+
+use std::fs;
+use std::path::Path;
+
+use conclab::catalog;
+
+fn scenario_files() -> Vec<(String, String)> {
+    let mut files: Vec<_> = fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| (p.file_stem().unwrap().to_string_lossy().into_owned(), fs::read_to_string(&p).unwrap()))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Architecture Invariant: scenarios get every concurrency primitive from `rt`, so the same
+/// file means the same thing on every backend.
+#[test]
+fn scenarios_name_only_the_facade() {
+    for (name, text) in scenario_files() {
+        for forbidden in ["std::sync", "std::thread", "loom::", "shuttle::", "parking_lot", "crossbeam", "unsafe"] {
+            assert!(!text.contains(forbidden), "scenarios/{name}.rs names `{forbidden}`: use `rt` instead");
+        }
+    }
+}
+
+/// Architecture Invariant: every file in `scenarios/` is registered, and only those.
+#[test]
+fn every_scenario_file_is_registered() {
+    let files: Vec<_> = scenario_files().into_iter().map(|(n, _)| n).collect();
+    let mut registered: Vec<_> = catalog::MODULES.iter().map(|m| m.to_string()).collect();
+    registered.sort();
+    assert_eq!(files, registered);
+}
+
+/// Architecture Invariant: every scenario is complete teaching material: story, a buggy
+/// variant with its `// BUG:` line, at least one fix, metadata, and a snapshot of its trace.
+#[test]
+fn every_scenario_is_complete() {
+    let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    for s in catalog::all() {
+        let e = s.on_std;
+        let id = e.id;
+        assert_eq!(e.variants.first().map(|v| (v.name, v.fixed)), Some(("buggy", false)), "{id}: buggy first");
+        assert!(e.variants.iter().any(|v| v.fixed), "{id}: no fixed variant");
+        assert!(e.variants.iter().all(|v| v.name == "buggy" || (v.fixed && v.name.starts_with("fixed"))), "{id}");
+        for (what, text) in [("title", e.title), ("source", e.source), ("invariant", e.invariant)] {
+            assert!(!text.trim().is_empty(), "{id}: empty {what}");
+        }
+        assert!(!e.found_by.is_empty(), "{id}: which engines find it?");
+        for part in ["**Story.**", "**Learning goal.**", "**Source.**", "**Invariant.**", "// BUG:"] {
+            assert!(s.source_text.contains(part), "{id}: its file lacks {part}");
+        }
+        for checker in ["loom", "shuttle_pct"] {
+            let snap = snapshots.join(format!("traces__{id}__{checker}.snap"));
+            assert!(snap.exists(), "{id}: no trace snapshot {}", snap.display());
+        }
+    }
+}
+
+/// Architecture Invariant: the ids are the CLI contract: lowercase words joined by `-`, unique.
+#[test]
+fn scenario_ids_are_stable_kebab_case_and_unique() {
+    let mut ids: Vec<_> = catalog::all().iter().map(|s| s.id()).collect();
+    for id in &ids {
+        assert!(id.chars().all(|c| c.is_ascii_lowercase() || c == '-'), "{id}");
+    }
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n);
+}

@@ -140,7 +140,7 @@ macro_rules! catalog {
     };
 }
 
-catalog!(airplane_seat);
+catalog!(airplane_seat, lock_order_gridlock);
 
 /// The scenario with this id.
 pub fn find(id: &str) -> Option<&'static Scenario> {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{self, Engine, Scenario};
 use crate::replay::{Playback, Point, Recording, Token};
-use crate::report::{classify, Coverage, Report, StressStats, Verdict};
+use crate::report::{classify, Coverage, Kind, Report, StressStats, Verdict};
 use crate::rt::{Backend, Loom, Shuttle, StdThreads};
 use crate::trace::{self, Failure, Recorder, ReplayBase};
 
@@ -400,17 +400,26 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
     };
     if let Some(f) = failure {
         let (kind, message) = classify(&f.message);
+        let cycle: Vec<String> = f
+            .trace
+            .blocked
+            .iter()
+            .filter_map(|b| b.held_by.as_ref().map(|h| format!("{} waits for {} held by {h}", b.thread, b.object)))
+            .collect();
         r.verdict = Verdict::BugFound;
         r.kind = Some(kind);
-        r.message = Some(if f.location.is_empty() || kind == crate::report::Kind::Assertion {
-            message
+        r.message = Some(if kind == Kind::Deadlock && !cycle.is_empty() {
+            r.notes.push(format!("the checker said: {message}"));
+            format!("deadlock: {}", cycle.join("; "))
+        } else if f.location.starts_with("scenarios/") && kind != Kind::Assertion {
+            format!("{message} (at {} in {})", f.location, f.thread)
         } else {
-            format!("{message} (raised at {} in {})", f.location, f.thread)
+            message
         });
         r.trace = f.trace.steps;
         r.threads = f.trace.threads;
         // Who waits for whom explains a deadlock; after any other failure it is noise.
-        r.blocked = if kind == crate::report::Kind::Deadlock { f.trace.blocked } else { vec![] };
+        r.blocked = if kind == Kind::Deadlock { f.trace.blocked } else { vec![] };
         r.replay = f.replay;
     }
     r

@@ -1,0 +1,101 @@
+//! # Gridlock at the crossroads
+//!
+//! **Story.** Two cars reach a junction with two crossing points, North and South. The
+//! eastbound car enters North, then needs South; the westbound car enters South, then needs
+//! North. Each holds the square the other needs, and neither backs up: traffic stops for good.
+//!
+//! **Learning goal.** A deadlock needs a *cycle* of waiting: each thread holds one lock and
+//! waits for a lock another holds. Taking locks in one global order makes the cycle impossible.
+//!
+//! **Source.** CS:APP 3e §12.7.5 (deadlocks, the progress graph and the lock-ordering rule).
+//!
+//! **What goes wrong.** Each car locks its first square, then blocks on the second, which the
+//! other car holds. **Why it is bad:** both threads wait forever. **What the checkers see:** loom
+//! and shuttle find the cycle in a few executions and name who holds what; on real threads the
+//! window is narrow, and a run that does hit it never returns (the `stress` watchdog reports it).
+//!
+//! **Invariant.** Every car gets through the junction (no deadlock).
+
+use super::rt;
+use rt::sync::{Arc, Mutex};
+use rt::thread;
+
+/// The two squares of the junction.
+pub struct Junction {
+    north: Mutex<()>,
+    south: Mutex<()>,
+}
+
+fn junction() -> Arc<Junction> {
+    Arc::new(Junction { north: Mutex::named("north", ()), south: Mutex::named("south", ()) })
+}
+
+/// Runs the two cars; `route(junction, eastbound)` drives one car through.
+fn run_cars(route: fn(&Junction, bool)) {
+    let j = junction();
+    let cars: Vec<_> = [("eastbound", true), ("westbound", false)]
+        .into_iter()
+        .map(|(name, east)| {
+            let j = j.clone();
+            thread::Builder::new().name(name.to_string()).spawn(move || route(&j, east)).unwrap()
+        })
+        .collect();
+    for c in cars {
+        c.join().unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buggy: each car takes the squares in the order it meets them.
+// ---------------------------------------------------------------------------------------------
+
+fn drive_in_meeting_order(j: &Junction, east: bool) {
+    let (first, second) = if east { (&j.north, &j.south) } else { (&j.south, &j.north) };
+    let _entered = first.lock();
+    // BUG: the other car may hold `second` while waiting for `first`: a cycle.
+    let _crossed = second.lock();
+    rt::note("through the junction");
+}
+
+/// The buggy variant.
+pub fn buggy() {
+    run_cars(drive_in_meeting_order)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fix: one global order — North before South, whatever the direction.
+// ---------------------------------------------------------------------------------------------
+
+/// Why it holds: a car holding South never waits for North, so no cycle can form.
+fn drive_in_global_order(j: &Junction, _east: bool) {
+    let _north = j.north.lock();
+    let _south = j.south.lock();
+    rt::note("through the junction");
+}
+
+/// The fixed variant.
+pub fn fixed() {
+    run_cars(drive_in_global_order)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalog entry.
+// ---------------------------------------------------------------------------------------------
+
+use crate::catalog::{Category, Engine, Entry, Variant};
+use crate::report::Kind;
+
+/// What the lab knows about this scenario.
+pub const ENTRY: Entry = Entry {
+    id: "lock-order-gridlock",
+    title: "Two cars gridlock a junction (AB/BA lock order)",
+    category: Category::Deadlock,
+    source: "CS:APP 3e §12.7.5",
+    invariant: "every car gets through (no deadlock)",
+    expected: Kind::Deadlock,
+    found_by: &[Engine::Loom, Engine::Shuttle],
+    variants: &[
+        Variant { name: "buggy", fixed: false, summary: "locks taken in meeting order (AB/BA)", run: buggy },
+        Variant { name: "fixed", fixed: true, summary: "one global lock order", run: fixed },
+    ],
+};

@@ -211,6 +211,13 @@ fn latest_write(events: &[Event], object: &str) -> Option<(u64, usize)> {
     })
 }
 
+/// Who waits for what and who holds which lock: what names a deadlock's cycle.
+#[derive(Default)]
+struct Blocking {
+    pending: Vec<Option<Pending>>,
+    holders: Vec<(&'static str, usize)>,
+}
+
 /// What a thread is about to do when it may block: kept so a deadlock can name its cycle.
 #[derive(Clone, Debug)]
 struct Pending {
@@ -254,8 +261,7 @@ pub struct Recorder {
     events: SegQueue<Event>,
     seq: AtomicUsize,
     threads: Mutex<Vec<String>>,
-    pending: Mutex<Vec<Option<Pending>>>,
-    holders: Mutex<Vec<(&'static str, usize)>>,
+    blocking: Mutex<Blocking>,
     executions: AtomicUsize,
     failure: Mutex<Option<Failure>>,
     failed_this_execution: AtomicBool,
@@ -295,9 +301,17 @@ impl Recorder {
     pub fn begin_execution(&self) -> usize {
         while self.events.pop().is_some() {}
         self.seq.store(0, Ordering::Relaxed);
-        *self.threads.lock() = vec!["main".to_string()];
-        self.pending.lock().clear();
-        self.holders.lock().clear();
+        // Cleared, not rebuilt: shuttle runs ~100k executions a second, so allocations show.
+        let mut threads = self.threads.lock();
+        threads.truncate(1);
+        if threads.is_empty() {
+            threads.push("main".to_string());
+        }
+        drop(threads);
+        let mut blocking = self.blocking.lock();
+        blocking.pending.clear();
+        blocking.holders.clear();
+        drop(blocking);
         self.failed_this_execution.store(false, Ordering::Relaxed);
         self.executions.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -377,25 +391,26 @@ impl Recorder {
         object: Cow<'static, str>,
         location: &'static Location<'static>,
     ) {
-        let mut p = self.pending.lock();
+        let p = &mut self.blocking.lock().pending;
         if p.len() <= thread {
             p.resize(thread + 1, None);
         }
         p[thread] = Some(Pending { op, object, location });
     }
 
-    pub(crate) fn clear_pending(&self, thread: usize) {
-        if let Some(slot) = self.pending.lock().get_mut(thread) {
+    /// The thread stopped waiting; `acquired` names the lock it now holds.
+    pub(crate) fn unblocked(&self, thread: usize, acquired: Option<&'static str>) {
+        let mut b = self.blocking.lock();
+        if let Some(slot) = b.pending.get_mut(thread) {
             *slot = None;
+        }
+        if let Some(lock) = acquired {
+            b.holders.push((lock, thread));
         }
     }
 
-    pub(crate) fn acquired(&self, object: &'static str, thread: usize) {
-        self.holders.lock().push((object, thread));
-    }
-
     pub(crate) fn released(&self, object: &'static str, thread: usize) {
-        let mut h = self.holders.lock();
+        let h = &mut self.blocking.lock().holders;
         if let Some(i) = h.iter().rposition(|&(o, t)| o == object && t == thread) {
             h.remove(i);
         }
@@ -428,10 +443,10 @@ impl Recorder {
                 location: e.location.map(short_location).unwrap_or_default(),
             })
             .collect();
-        let holders = self.holders.lock().clone();
-        let blocked = self
+        let blocking = self.blocking.lock();
+        let holders = &blocking.holders;
+        let blocked = blocking
             .pending
-            .lock()
             .iter()
             .enumerate()
             .filter_map(|(t, p)| p.as_ref().map(|p| (t, p)))

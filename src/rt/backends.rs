@@ -22,9 +22,6 @@ std::thread_local! {
 ::loom::thread_local! {
     static LOOM_INDEX: Cell<usize> = Cell::new(0);
 }
-::shuttle::thread_local! {
-    static SHUTTLE_INDEX: Cell<usize> = Cell::new(0);
-}
 
 impl Backend for StdThreads {
     type Mutex<T> = parking_lot::Mutex<T>;
@@ -85,7 +82,7 @@ impl Backend for StdThreads {
 /// loom and shuttle mirror std's poisoning API; a poisoned lock here only means another model
 /// thread panicked, which the runner has already recorded as the failure.
 macro_rules! model_backend {
-    ($backend:ty, $krate:ident, $index:ident) => {
+    ($backend:ty, $krate:ident, $index:expr, $set_index:expr) => {
         impl Backend for $backend {
             type Mutex<T> = ::$krate::sync::Mutex<T>;
             type Guard<'a, T: 'a> = ::$krate::sync::MutexGuard<'a, T>;
@@ -138,17 +135,22 @@ macro_rules! model_backend {
                 ::$krate::hint::spin_loop()
             }
             fn thread_index() -> usize {
-                $index.with(Cell::get)
+                $index()
             }
             fn set_thread_index(index: usize) {
-                $index.with(|c| c.set(index))
+                $set_index(index)
             }
         }
     };
 }
 
-model_backend!(Loom, loom, LOOM_INDEX);
-model_backend!(Shuttle, shuttle, SHUTTLE_INDEX);
+model_backend!(Loom, loom, || LOOM_INDEX.with(Cell::get), |i| LOOM_INDEX.with(|c| c.set(i)));
+// shuttle numbers tasks in spawn order from 0 (main), exactly as the facade numbers threads,
+// and its own task id is far cheaper to read than a task-local.
+model_backend!(Shuttle, shuttle, || usize::from(::shuttle::current::me()), |i: usize| debug_assert_eq!(
+    i,
+    usize::from(::shuttle::current::me())
+));
 
 macro_rules! raw_atomics {
     ($($ty:ty: $v:ty $(, $int:ident)?;)*) => {$(

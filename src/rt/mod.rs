@@ -137,30 +137,35 @@ impl<T, B: Backend> Mutex<T, B> {
     #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T, B> {
         let loc = Location::caller();
-        let me = B::thread_index();
-        trace::with(|r| r.set_pending(me, "lock", Cow::Borrowed(self.name), loc));
-        let g = B::lock(&self.raw);
-        trace::with(|r| {
-            r.clear_pending(me);
-            r.acquired(self.name, me);
-            r.record(me, Op::Lock, self.name, Some(loc));
+        let me = trace::with(|r| {
+            let me = B::thread_index();
+            r.set_pending(me, "lock", Cow::Borrowed(self.name), loc);
+            me
         });
-        MutexGuard { inner: Some(g), name: self.name, thread: me, _b: PhantomData }
+        let g = B::lock(&self.raw);
+        if let Some(me) = me {
+            trace::with(|r| {
+                r.unblocked(me, Some(self.name));
+                r.record(me, Op::Lock, self.name, Some(loc));
+            });
+        }
+        MutexGuard { inner: Some(g), name: self.name, thread: me.unwrap_or(0), _b: PhantomData }
     }
 
     /// Takes the lock if it is free, without blocking.
     #[track_caller]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T, B>> {
         let loc = Location::caller();
-        let me = B::thread_index();
         let g = B::try_lock(&self.raw);
-        trace::with(|r| {
+        let me = trace::with(|r| {
+            let me = B::thread_index();
             if g.is_some() {
-                r.acquired(self.name, me);
+                r.unblocked(me, Some(self.name));
             }
             r.record(me, Op::TryLock(g.is_some()), self.name, Some(loc));
+            me
         });
-        g.map(|g| MutexGuard { inner: Some(g), name: self.name, thread: me, _b: PhantomData })
+        g.map(|g| MutexGuard { inner: Some(g), name: self.name, thread: me.unwrap_or(0), _b: PhantomData })
     }
 
     /// Consumes the mutex, returning the value.
@@ -232,8 +237,7 @@ impl<B: Backend> Condvar<B> {
         });
         let raw = B::wait(&self.raw, raw);
         trace::with(|r| {
-            r.clear_pending(me);
-            r.acquired(guard.name, me);
+            r.unblocked(me, Some(guard.name));
             r.record(me, Op::Woken, self.name, Some(loc));
         });
         guard.inner = Some(raw);
@@ -352,13 +356,18 @@ impl<T, B: Backend> JoinHandle<T, B> {
     #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
         let loc = Location::caller();
-        let me = B::thread_index();
-        trace::with(|r| r.set_pending(me, "join", Cow::Owned(self.name.clone()), loc));
-        let res = B::join(self.raw);
-        trace::with(|r| {
-            r.clear_pending(me);
-            r.record(me, Op::Join(self.name.clone()), "", Some(loc));
+        let me = trace::with(|r| {
+            let me = B::thread_index();
+            r.set_pending(me, "join", Cow::Owned(self.name.clone()), loc);
+            me
         });
+        let res = B::join(self.raw);
+        if let Some(me) = me {
+            trace::with(|r| {
+                r.unblocked(me, None);
+                r.record(me, Op::Join(self.name.clone()), "", Some(loc));
+            });
+        }
         res
     }
 

@@ -188,18 +188,26 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
     let mut executions = 0;
     let mut last = None;
     let mut notes = vec![];
+    // A pass is as strong as the strongest stage: loom's exhaustive proof beats later samples.
+    let mut strongest = None;
     for checker in stages {
         let mut r = check(s.id(), variant, &Options { checker, ..options.clone() })?;
         executions += r.executions;
         notes.push(format!("{}: {} execution(s), {}", checker.name(), r.executions, r.coverage));
-        r.found_by = Some(checker.name().to_string());
-        let found = r.found_bug();
-        last = Some(r);
-        if found {
+        if r.found_bug() {
+            r.found_by = Some(checker.name().to_string());
+            last = Some(r);
             break;
         }
+        if strongest.is_none() && matches!(r.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }) {
+            strongest = Some(r.coverage.clone());
+        }
+        last = Some(r);
     }
     let mut r = last.expect("the portfolio has at least one stage");
+    if let (false, Some(c)) = (r.found_bug(), strongest) {
+        r.coverage = c;
+    }
     r.checker = Checker::Portfolio.name().into();
     r.executions = executions;
     r.elapsed_ms = started.elapsed().as_millis() as u64;

@@ -76,6 +76,14 @@ fn the_portfolio_finds_each_buggy_variant() {
 }
 
 #[test]
+fn the_portfolio_reports_loom_s_proof_for_a_fix() {
+    for s in catalog::all().iter().filter(|s| expects(s, Engine::Loom)) {
+        let r = check(s, "fixed", Checker::Portfolio, None);
+        assert_eq!((r.verdict, &r.coverage), (Verdict::Passed, &Coverage::Exhaustive), "{}", r.render());
+    }
+}
+
+#[test]
 fn loom_verifies_each_fix_exhaustively() {
     for s in catalog::all().iter().filter(|s| expects(s, Engine::Loom)) {
         let r = assert_passes(s, Checker::Loom, None);

@@ -288,12 +288,7 @@ fn install_panic_hook() {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             let Some(rec) = trace::current() else { return previous(info) };
-            let message = info
-                .payload()
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| info.payload().downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "(a panic without a message)".to_string());
+            let message = panic_text(info.payload());
             let location = info.location().map(|l| trace::short_location(l)).unwrap_or_default();
             if let Some(f) = rec.fail(message, location) {
                 if rec.emit_failures() {
@@ -469,7 +464,7 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
             };
         }
         if let Err(p) = result {
-            let failure = rec.fail(panic_text(&p), String::new());
+            let failure = rec.fail(panic_text(&*p), String::new());
             return Outcome {
                 failure,
                 executions: rec.executions(),
@@ -515,7 +510,7 @@ fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
         })
     }));
     let executions = rec.executions();
-    let failure = rec.take_failure().or_else(|| result.err().and_then(|p| rec.fail(panic_text(&p), String::new())));
+    let failure = rec.take_failure().or_else(|| result.err().and_then(|p| rec.fail(panic_text(&*p), String::new())));
     let coverage = match failure {
         Some(_) => Coverage::StoppedAtBug { after: executions },
         None => Coverage::Sampled { schedules: executions },
@@ -568,7 +563,7 @@ fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Out
     Outcome { failure, executions: runs, coverage, stress: Some(StressStats { runs, failing_runs }), notes }
 }
 
-fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())

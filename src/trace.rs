@@ -164,10 +164,10 @@ impl Trace {
         }
         let step_w = self.steps.len().to_string().len().max(4);
         let mut out = String::new();
-        let row = |out: &mut String, step: &str, col_idx: Option<usize>, text: &str, loc: &str| {
+        let row = |out: &mut String, step: usize, column: usize, text: &str, loc: &str| {
             let _ = write!(out, "{step:>step_w$} │");
             for (i, w) in widths.iter().enumerate() {
-                let t = if Some(i) == col_idx { text } else { "" };
+                let t = if i == column { text } else { "" };
                 let pad = w.saturating_sub(t.chars().count());
                 let _ = write!(out, " {t}{} │", " ".repeat(pad));
             }
@@ -188,7 +188,7 @@ impl Trace {
         out.push_str(&"─".repeat(rule));
         out.push('\n');
         for (s, cell) in self.steps.iter().zip(&cells) {
-            row(&mut out, &s.step.to_string(), Some(col(&s.thread)), cell, &s.location);
+            row(&mut out, s.step, col(&s.thread), cell, &s.location);
         }
         if !self.blocked.is_empty() {
             out.push_str("\nblocked when the execution stopped:\n");

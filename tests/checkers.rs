@@ -34,9 +34,7 @@ fn assert_found(s: &Scenario, checker: Checker) {
         r.render()
     );
     assert!(!r.trace.is_empty(), "a found bug comes with its trace");
-    if checker != Checker::Stress {
-        assert!(r.replay.is_some(), "a model checker's bug comes with a replay token");
-    }
+    assert!(r.replay.is_some(), "a model checker's bug comes with a replay token");
 }
 
 fn assert_passes(s: &Scenario, checker: Checker, iterations: Option<usize>) -> Report {

@@ -366,11 +366,14 @@ impl Recorder {
         Some(Token { scenario: base.scenario, variant: base.variant, point }.to_string())
     }
 
-    /// Registers a thread about to be spawned; returns its index (its column in the timeline).
-    pub(crate) fn register_thread(&self, name: String) -> usize {
+    /// Registers a thread about to be spawned; returns its index (its column in the timeline)
+    /// and its name (`thread-<index>` when it has none).
+    pub(crate) fn register_thread(&self, name: Option<String>) -> (usize, String) {
         let mut t = self.threads.lock();
-        t.push(name);
-        t.len() - 1
+        let index = t.len();
+        let name = name.unwrap_or_else(|| format!("thread-{index}"));
+        t.push(name.clone());
+        (index, name)
     }
 
     pub(crate) fn record(

@@ -377,9 +377,10 @@ impl<T, B: Backend> JoinHandle<T, B> {
     }
 }
 
-/// Spawns a named thread that records into the current recorder under its own column.
+/// Spawns a thread that records into the current recorder under its own column. An unnamed
+/// thread is called `thread-<n>` after its column, so two of them never share one.
 #[track_caller]
-pub fn spawn_named<B, F, T>(name: String, f: F) -> JoinHandle<T, B>
+pub fn spawn_thread<B, F, T>(name: Option<String>, f: F) -> JoinHandle<T, B>
 where
     B: Backend,
     F: FnOnce() -> T + Send + 'static,
@@ -387,13 +388,13 @@ where
 {
     let loc = Location::caller();
     let rec = trace::current();
-    let index = match &rec {
+    let (index, name) = match &rec {
         Some(r) => {
-            let i = r.register_thread(name.clone());
+            let (i, name) = r.register_thread(name);
             r.record(B::thread_index(), Op::Spawn(name.clone()), "", Some(loc));
-            i
+            (i, name)
         }
-        None => 0,
+        None => (0, name.unwrap_or_else(|| "thread".to_string())),
     };
     let raw = B::spawn(name.clone(), move || {
         // Real threads need the recorder handed over; the checkers' threads share the OS thread.
@@ -431,8 +432,7 @@ impl<B: Backend> Builder<B> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        let name = self.name.unwrap_or_else(|| "thread".to_string());
-        Ok(spawn_named(name, f))
+        Ok(spawn_thread(self.name, f))
     }
 }
 
@@ -488,14 +488,14 @@ macro_rules! backend_module {
                 pub type JoinHandle<T> = crate::rt::JoinHandle<T, $backend>;
                 /// Names a thread before spawning it.
                 pub type Builder = crate::rt::Builder<$backend>;
-                /// Spawns a thread called `thread`; name it with [`Builder`] for readable traces.
+                /// Spawns a thread called `thread-<n>`; name it with [`Builder`] for readable traces.
                 #[track_caller]
                 pub fn spawn<F, T>(f: F) -> JoinHandle<T>
                 where
                     F: FnOnce() -> T + Send + 'static,
                     T: Send + 'static,
                 {
-                    crate::rt::spawn_named::<$backend, F, T>("thread".to_string(), f)
+                    crate::rt::spawn_thread::<$backend, F, T>(None, f)
                 }
                 /// Yields the processor.
                 #[track_caller]
@@ -567,3 +567,24 @@ backend_module!(
     ::shuttle::sync::atomic::AtomicUsize,
     ::shuttle::sync::atomic::AtomicBool
 );
+
+#[cfg(test)]
+mod tests {
+    use super::std_threads::thread;
+    use crate::trace::{self, Recorder};
+
+    #[test]
+    fn unnamed_threads_get_columns_of_their_own() {
+        let rec = Recorder::new();
+        let previous = trace::set_current(Some(rec.clone()));
+        rec.begin_execution();
+        let handles: Vec<_> = (0..2).map(|_| thread::spawn(|| ())).collect();
+        let names: Vec<String> = handles.iter().map(|h| h.name().to_string()).collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        trace::set_current(previous);
+        assert_eq!(names, ["thread-1", "thread-2"]);
+        assert_eq!(rec.snapshot().threads, ["main", "thread-1", "thread-2"]);
+    }
+}

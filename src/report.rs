@@ -40,6 +40,13 @@ pub fn classify(message: &str) -> (Kind, String) {
     if let Some(m) = message.strip_prefix(crate::rt::INVARIANT_PREFIX) {
         return (Kind::Assertion, m.to_string());
     }
+    // The facade's own liveness verdicts (see `liveness.rs`) say what they are.
+    if message.starts_with("livelock: ") {
+        return (Kind::Livelock, message.to_string());
+    }
+    if message.starts_with("starvation: ") {
+        return (Kind::Starvation, message.to_string());
+    }
     let lower = message.to_lowercase();
     if lower.starts_with("deadlock") || lower.contains("already holds") || lower.contains("hung with threads blocked") {
         return (Kind::Deadlock, message.to_string());

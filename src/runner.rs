@@ -411,7 +411,8 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
             .collect();
         r.verdict = Verdict::BugFound;
         r.kind = Some(kind);
-        r.message = Some(if kind == Kind::Deadlock && !cycle.is_empty() {
+        // The facade's own deadlock messages ("deadlock: …") already explain; an engine's gets the cycle.
+        r.message = Some(if kind == Kind::Deadlock && !cycle.is_empty() && !message.starts_with("deadlock: ") {
             r.notes.push(format!("the checker said: {message}"));
             format!("deadlock: {}", cycle.join("; "))
         } else if f.location.starts_with("scenarios/") && kind != Kind::Assertion {
@@ -426,6 +427,24 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         r.replay = f.replay;
     }
     r
+}
+
+/// One execution's lifetime: counted when it begins; the modelled process's signal state is
+/// dropped when it ends (even by a panic), inside the engine's execution, as its objects must be.
+struct Execution;
+
+impl Execution {
+    fn begin(rec: &Recorder) -> Execution {
+        crate::rt::signal::reset();
+        rec.begin_execution();
+        Execution
+    }
+}
+
+impl Drop for Execution {
+    fn drop(&mut self) {
+        crate::rt::signal::reset();
+    }
 }
 
 /// loom, stage by stage (one preemption bound each), until a failure or the budget is spent.
@@ -448,7 +467,7 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
         let r2 = rec.clone();
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             b.check(move || {
-                r2.begin_execution();
+                let _execution = Execution::begin(&r2);
                 Loom::set_thread_index(0);
                 body();
             })
@@ -504,7 +523,7 @@ fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
     let r2 = rec.clone();
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
         runner.run(move || {
-            r2.begin_execution();
+            let _execution = Execution::begin(&r2);
             Shuttle::set_thread_index(0);
             body();
         })
@@ -547,9 +566,10 @@ fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Out
     }
     let mut failing_runs = 0;
     for _ in 0..runs {
-        rec.begin_execution();
+        let execution = Execution::begin(rec);
         StdThreads::set_thread_index(0);
         let result = panic::catch_unwind(body);
+        drop(execution);
         if result.is_err() || rec.failed_this_execution() {
             failing_runs += 1;
         }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use crossbeam::queue::SegQueue;
 
+use crate::liveness::Liveness;
 use crate::replay::{Point, Token};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
@@ -56,6 +57,28 @@ pub enum Op {
     Violation(String),
     /// The thread's body returned.
     Finish,
+    /// Backed off to try again (the scenario's declared retry).
+    Retry(&'static str),
+    /// Made progress (the scenario's declared progress).
+    Progress(&'static str),
+    /// Started waiting in a line (a lock, a queue) whose fairness the scenario declared.
+    Arrive,
+    /// Got in: left the line.
+    Enter,
+    /// Sent a signal to the process.
+    Kill(&'static str),
+    /// A pending signal was delivered: its handler runs now, on this thread.
+    Deliver(&'static str),
+    /// The signal's handler returned; the interrupted code goes on.
+    HandlerReturn(&'static str),
+    /// Changed the signal mask (`sigprocmask`), e.g. `block {SIGCHLD}`.
+    Mask(String),
+    /// Forked the named child process.
+    Fork(String),
+    /// Exited; the kernel raises SIGCHLD at the parent.
+    Exit,
+    /// `waitpid(-1, WNOHANG)`: the child it reaped, or none.
+    Waitpid(Option<String>),
 }
 
 impl std::fmt::Display for Op {
@@ -81,6 +104,18 @@ impl std::fmt::Display for Op {
             Op::Note(n) => f.write_str(n),
             Op::Violation(m) => write!(f, "✗ {m}"),
             Op::Finish => f.write_str("done"),
+            Op::Retry(what) => write!(f, "↺ {what}"),
+            Op::Progress(what) => write!(f, "✓ {what}"),
+            Op::Arrive => f.write_str("arrives"),
+            Op::Enter => f.write_str("gets in"),
+            Op::Kill(sig) => write!(f, "kill → {sig}"),
+            Op::Deliver(sig) => write!(f, "⚡ {sig} handler runs"),
+            Op::HandlerReturn(sig) => write!(f, "↩ {sig} handler returns"),
+            Op::Mask(m) => write!(f, "sigprocmask {m}"),
+            Op::Fork(child) => write!(f, "fork {child}"),
+            Op::Exit => f.write_str("exit → SIGCHLD to parent"),
+            Op::Waitpid(Some(child)) => write!(f, "waitpid → reaps {child}"),
+            Op::Waitpid(None) => f.write_str("waitpid → none"),
         }
     }
 }
@@ -215,7 +250,8 @@ fn latest_write(events: &[Event], object: &str) -> Option<(u64, usize)> {
 #[derive(Default)]
 struct Blocking {
     pending: Vec<Option<Pending>>,
-    holders: Vec<(&'static str, usize)>,
+    /// Held locks: name, holding thread, the lock's address (its identity).
+    holders: Vec<(&'static str, usize, usize)>,
 }
 
 /// What a thread is about to do when it may block: kept so a deadlock can name its cycle.
@@ -269,6 +305,7 @@ pub struct Recorder {
     replay_base: Mutex<Option<ReplayBase>>,
     loom_stage_start: AtomicUsize,
     choices: Arc<Mutex<Vec<usize>>>,
+    liveness: Mutex<Liveness>,
 }
 
 thread_local! {
@@ -312,6 +349,7 @@ impl Recorder {
         blocking.pending.clear();
         blocking.holders.clear();
         drop(blocking);
+        self.liveness.lock().reset();
         self.failed_this_execution.store(false, Ordering::Relaxed);
         self.executions.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -401,22 +439,73 @@ impl Recorder {
         p[thread] = Some(Pending { op, object, location });
     }
 
-    /// The thread stopped waiting; `acquired` names the lock it now holds.
-    pub(crate) fn unblocked(&self, thread: usize, acquired: Option<&'static str>) {
+    /// The thread stopped waiting; `acquired` names the lock (and its address) it now holds.
+    pub(crate) fn unblocked(&self, thread: usize, acquired: Option<(&'static str, usize)>) {
         let mut b = self.blocking.lock();
         if let Some(slot) = b.pending.get_mut(thread) {
             *slot = None;
         }
-        if let Some(lock) = acquired {
-            b.holders.push((lock, thread));
+        if let Some((lock, addr)) = acquired {
+            b.holders.push((lock, thread, addr));
         }
     }
 
-    pub(crate) fn released(&self, object: &'static str, thread: usize) {
+    pub(crate) fn released(&self, addr: usize, thread: usize) {
         let h = &mut self.blocking.lock().holders;
-        if let Some(i) = h.iter().rposition(|&(o, t)| o == object && t == thread) {
+        if let Some(i) = h.iter().rposition(|&(_, t, a)| a == addr && t == thread) {
             h.remove(i);
         }
+    }
+
+    /// Whether `thread` holds the lock at `addr` (a second `lock()` would wait for itself).
+    pub(crate) fn holds(&self, addr: usize, thread: usize) -> bool {
+        self.blocking.lock().holders.iter().any(|&(_, t, a)| a == addr && t == thread)
+    }
+
+    pub(crate) fn thread_name(&self, i: usize) -> String {
+        self.threads.lock().get(i).cloned().unwrap_or_else(|| format!("thread-{i}"))
+    }
+
+    fn names(&self, threads: impl IntoIterator<Item = usize>) -> String {
+        let names: Vec<String> = threads.into_iter().map(|t| self.thread_name(t)).collect();
+        match names.as_slice() {
+            [] => String::new(),
+            [one] => one.clone(),
+            [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        }
+    }
+
+    /// `thread` made the scenario's declared progress.
+    pub(crate) fn progress(&self) {
+        self.liveness.lock().progress();
+    }
+
+    /// `thread` retried; the livelock message when two or more threads have now each retried
+    /// `rounds` times with no progress by anyone.
+    pub(crate) fn retry(&self, thread: usize, what: &str, rounds: usize) -> Option<String> {
+        let l = self.liveness.lock().retry(thread, rounds)?;
+        let who = self.names(l.threads.iter().map(|&(t, _)| t));
+        Some(format!(
+            "livelock: {who} each retried ({what}) {rounds} times in a row, and no one made progress in between"
+        ))
+    }
+
+    /// `thread` started waiting in `line`.
+    pub(crate) fn arrive(&self, line: &'static str, thread: usize) {
+        self.liveness.lock().arrive(line, thread);
+    }
+
+    /// `thread` got in; the starvation message when a waiter was overtaken more than `max_bypass` times.
+    pub(crate) fn enter(&self, line: &'static str, thread: usize, max_bypass: usize) -> Option<String> {
+        let s = self.liveness.lock().enter(line, thread, max_bypass)?;
+        let mut by: Vec<usize> = s.overtaken_by.clone();
+        by.dedup();
+        Some(format!(
+            "starvation: {} waited at {line} while {} went in {} times (the line allows {max_bypass})",
+            self.thread_name(s.thread),
+            self.names(by),
+            s.overtaken_by.len(),
+        ))
     }
 
     /// Takes the events of the current execution and turns them into a [`Trace`].
@@ -457,7 +546,12 @@ impl Recorder {
                 thread: name(t),
                 op: p.op.to_string(),
                 object: p.object.to_string(),
-                held_by: holders.iter().rev().find(|(o, h)| *o == p.object && *h != t).map(|&(_, h)| name(h)),
+                // A thread can wait for a lock it holds itself: a signal handler's self-deadlock.
+                held_by: holders
+                    .iter()
+                    .rev()
+                    .find(|(o, h, _)| *o == p.object && (*h != t || p.op == "lock"))
+                    .map(|&(_, h, _)| name(h)),
                 location: short_location(p.location),
             })
             .collect();

@@ -27,7 +27,8 @@ impl Backend for StdThreads {
     type Mutex<T> = parking_lot::Mutex<T>;
     type Guard<'a, T: 'a> = parking_lot::MutexGuard<'a, T>;
     type Condvar = parking_lot::Condvar;
-    type JoinHandle<T> = std::thread::JoinHandle<T>;
+    type JoinHandle<T: Send + 'static> = std::thread::JoinHandle<T>;
+    type AtomicUsize = std::sync::atomic::AtomicUsize;
 
     fn mutex<T>(value: T) -> Self::Mutex<T> {
         parking_lot::Mutex::new(value)
@@ -62,7 +63,7 @@ impl Backend for StdThreads {
     {
         std::thread::Builder::new().name(name).spawn(f).expect("the OS could not spawn a thread")
     }
-    fn join<T>(h: Self::JoinHandle<T>) -> std::thread::Result<T> {
+    fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T> {
         h.join()
     }
     fn yield_now() {
@@ -87,7 +88,8 @@ macro_rules! model_backend {
             type Mutex<T> = ::$krate::sync::Mutex<T>;
             type Guard<'a, T: 'a> = ::$krate::sync::MutexGuard<'a, T>;
             type Condvar = ::$krate::sync::Condvar;
-            type JoinHandle<T> = ::$krate::thread::JoinHandle<T>;
+            type JoinHandle<T: Send + 'static> = ::$krate::thread::JoinHandle<T>;
+            type AtomicUsize = ::$krate::sync::atomic::AtomicUsize;
 
             fn mutex<T>(value: T) -> Self::Mutex<T> {
                 ::$krate::sync::Mutex::new(value)
@@ -125,7 +127,7 @@ macro_rules! model_backend {
             {
                 ::$krate::thread::Builder::new().name(name).spawn(f).expect("the checker could not spawn a thread")
             }
-            fn join<T>(h: Self::JoinHandle<T>) -> std::thread::Result<T> {
+            fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T> {
                 h.join()
             }
             fn yield_now() {

@@ -10,6 +10,7 @@
 //! location, into the current [`trace::Recorder`](crate::trace::Recorder), when there is one.
 
 mod backends;
+pub mod signal;
 
 use std::borrow::Cow;
 use std::marker::PhantomData;
@@ -30,7 +31,9 @@ pub trait Backend: 'static {
     /// The engine's condition variable.
     type Condvar;
     /// The engine's join handle.
-    type JoinHandle<T>;
+    type JoinHandle<T: Send + 'static>: Send;
+    /// The engine's atomic `usize`, for the facade's own model state (pending signals).
+    type AtomicUsize: RawAtomicInt<Value = usize> + Send + Sync + 'static;
     /// A new mutex.
     fn mutex<T>(value: T) -> Self::Mutex<T>;
     /// Blocks until the mutex is held.
@@ -51,7 +54,7 @@ pub trait Backend: 'static {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static;
     /// Waits for a thread to finish.
-    fn join<T>(h: Self::JoinHandle<T>) -> std::thread::Result<T>;
+    fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T>;
     /// Yields (the checkers deprioritise a yielding thread).
     fn yield_now();
     /// A spin-loop hint (the checkers treat it as a yield).
@@ -110,6 +113,13 @@ pub trait RawAtomicInt: RawAtomic {
     fn fetch_sub(&self, v: Self::Value, o: Ordering) -> Self::Value;
 }
 
+/// The start of every facade operation: on the thread that takes signals, a pending signal's
+/// handler runs here first (as a kernel delivers on the way back to user code).
+#[inline]
+fn op_start<B: Backend>() {
+    signal::deliver::<B>();
+}
+
 #[inline]
 fn record<B: Backend>(op: Op, object: &'static str, location: Option<&'static Location<'static>>) {
     trace::with(|r| r.record(B::thread_index(), op, object, location));
@@ -136,36 +146,58 @@ impl<T, B: Backend> Mutex<T, B> {
     /// Blocks until the lock is held; the guard releases it when dropped.
     #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T, B> {
+        op_start::<B>();
         let loc = Location::caller();
         let me = trace::with(|r| {
             let me = B::thread_index();
             r.set_pending(me, "lock", Cow::Borrowed(self.name), loc);
+            if r.holds(self.addr(), me) {
+                // Waiting for yourself never ends; every engine would hang or abort here.
+                let who = r.thread_name(me);
+                panic!(
+                    "deadlock: {who} waits to lock {name}, which {who} itself already holds \
+                     (the lock is not reentrant: a signal handler or a nested call took it again)",
+                    name = self.name
+                );
+            }
             me
         });
         let g = B::lock(&self.raw);
         if let Some(me) = me {
             trace::with(|r| {
-                r.unblocked(me, Some(self.name));
+                r.unblocked(me, Some((self.name, self.addr())));
                 r.record(me, Op::Lock, self.name, Some(loc));
             });
         }
-        MutexGuard { inner: Some(g), name: self.name, thread: me.unwrap_or(0), _b: PhantomData }
+        MutexGuard { inner: Some(g), name: self.name, addr: self.addr(), thread: me.unwrap_or(0), _b: PhantomData }
     }
 
     /// Takes the lock if it is free, without blocking.
     #[track_caller]
     pub fn try_lock(&self) -> Option<MutexGuard<'_, T, B>> {
+        op_start::<B>();
         let loc = Location::caller();
         let g = B::try_lock(&self.raw);
         let me = trace::with(|r| {
             let me = B::thread_index();
             if g.is_some() {
-                r.unblocked(me, Some(self.name));
+                r.unblocked(me, Some((self.name, self.addr())));
             }
             r.record(me, Op::TryLock(g.is_some()), self.name, Some(loc));
             me
         });
-        g.map(|g| MutexGuard { inner: Some(g), name: self.name, thread: me.unwrap_or(0), _b: PhantomData })
+        g.map(|g| MutexGuard {
+            inner: Some(g),
+            name: self.name,
+            addr: self.addr(),
+            thread: me.unwrap_or(0),
+            _b: PhantomData,
+        })
+    }
+
+    /// The lock's identity in the recorder (names need not be unique).
+    fn addr(&self) -> usize {
+        self as *const Self as *const () as usize
     }
 
     /// Consumes the mutex, returning the value.
@@ -178,6 +210,7 @@ impl<T, B: Backend> Mutex<T, B> {
 pub struct MutexGuard<'a, T: 'a, B: Backend> {
     inner: Option<B::Guard<'a, T>>,
     name: &'static str,
+    addr: usize,
     thread: usize,
     _b: PhantomData<B>,
 }
@@ -199,7 +232,7 @@ impl<T, B: Backend> Drop for MutexGuard<'_, T, B> {
     fn drop(&mut self) {
         if self.inner.take().is_some() {
             trace::with(|r| {
-                r.released(self.name, self.thread);
+                r.released(self.addr, self.thread);
                 r.record(self.thread, Op::Unlock, self.name, None);
             });
         }
@@ -227,17 +260,18 @@ impl<B: Backend> Condvar<B> {
     /// Wakeups can be spurious: wait in a `while` loop over the condition.
     #[track_caller]
     pub fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T, B>) -> MutexGuard<'a, T, B> {
+        op_start::<B>();
         let loc = Location::caller();
         let me = guard.thread;
         let raw = guard.inner.take().expect("guard is live");
         trace::with(|r| {
-            r.released(guard.name, me);
+            r.released(guard.addr, me);
             r.record(me, Op::Wait, self.name, Some(loc));
             r.set_pending(me, "wait on", Cow::Borrowed(self.name), loc);
         });
         let raw = B::wait(&self.raw, raw);
         trace::with(|r| {
-            r.unblocked(me, Some(guard.name));
+            r.unblocked(me, Some((guard.name, guard.addr)));
             r.record(me, Op::Woken, self.name, Some(loc));
         });
         guard.inner = Some(raw);
@@ -247,6 +281,7 @@ impl<B: Backend> Condvar<B> {
     /// Wakes one waiting thread.
     #[track_caller]
     pub fn notify_one(&self) {
+        op_start::<B>();
         record::<B>(Op::Notify(false), self.name, Some(Location::caller()));
         B::notify(&self.raw, false);
     }
@@ -254,6 +289,7 @@ impl<B: Backend> Condvar<B> {
     /// Wakes every waiting thread.
     #[track_caller]
     pub fn notify_all(&self) {
+        op_start::<B>();
         record::<B>(Op::Notify(true), self.name, Some(Location::caller()));
         B::notify(&self.raw, true);
     }
@@ -286,6 +322,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     /// Atomic load.
     #[track_caller]
     pub fn load(&self, o: Ordering) -> A::Value {
+        op_start::<B>();
         let v = self.raw.load(o);
         record::<B>(Op::Load(v.as_u64()), self.name, Some(Location::caller()));
         v
@@ -294,6 +331,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     /// Atomic store.
     #[track_caller]
     pub fn store(&self, v: A::Value, o: Ordering) {
+        op_start::<B>();
         self.raw.store(v, o);
         record::<B>(Op::Store(v.as_u64()), self.name, Some(Location::caller()));
     }
@@ -301,6 +339,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     /// Atomic swap; returns the old value.
     #[track_caller]
     pub fn swap(&self, v: A::Value, o: Ordering) -> A::Value {
+        op_start::<B>();
         let old = self.raw.swap(v, o);
         record::<B>(Op::Swap(old.as_u64(), v.as_u64()), self.name, Some(Location::caller()));
         old
@@ -315,6 +354,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
         s: Ordering,
         f: Ordering,
     ) -> Result<A::Value, A::Value> {
+        op_start::<B>();
         let r = self.raw.compare_exchange(current, new, s, f);
         let actual = match r {
             Ok(v) | Err(v) => v,
@@ -331,6 +371,7 @@ where
     /// Atomic add; returns the old value.
     #[track_caller]
     pub fn fetch_add(&self, v: A::Value, o: Ordering) -> A::Value {
+        op_start::<B>();
         let old = self.raw.fetch_add(v, o);
         record::<B>(Op::Rmw("fetch_add", old.as_u64(), (old + v).as_u64()), self.name, Some(Location::caller()));
         old
@@ -339,6 +380,7 @@ where
     /// Atomic subtract; returns the old value.
     #[track_caller]
     pub fn fetch_sub(&self, v: A::Value, o: Ordering) -> A::Value {
+        op_start::<B>();
         let old = self.raw.fetch_sub(v, o);
         record::<B>(Op::Rmw("fetch_sub", old.as_u64(), (old - v).as_u64()), self.name, Some(Location::caller()));
         old
@@ -346,15 +388,16 @@ where
 }
 
 /// A handle to a spawned thread; `join` records the join.
-pub struct JoinHandle<T, B: Backend> {
+pub struct JoinHandle<T: Send + 'static, B: Backend> {
     raw: B::JoinHandle<T>,
     name: String,
 }
 
-impl<T, B: Backend> JoinHandle<T, B> {
+impl<T: Send + 'static, B: Backend> JoinHandle<T, B> {
     /// Waits for the thread to finish; `Err` carries its panic.
     #[track_caller]
     pub fn join(self) -> std::thread::Result<T> {
+        op_start::<B>();
         let loc = Location::caller();
         let me = trace::with(|r| {
             let me = B::thread_index();
@@ -368,6 +411,8 @@ impl<T, B: Backend> JoinHandle<T, B> {
                 r.record(me, Op::Join(self.name.clone()), "", Some(loc));
             });
         }
+        // Back from a blocking call: a signal that arrived meanwhile is delivered now.
+        op_start::<B>();
         res
     }
 
@@ -386,12 +431,25 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    spawn_recorded(name, Op::Spawn, f)
+}
+
+/// [`spawn_thread`], recording the spawn as `op(name)` (`fork` spawns children this way).
+#[track_caller]
+fn spawn_recorded<B, F, T>(name: Option<String>, op: fn(String) -> Op, f: F) -> JoinHandle<T, B>
+where
+    B: Backend,
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    op_start::<B>();
     let loc = Location::caller();
     let rec = trace::current();
+    let process = signal::inherit();
     let (index, name) = match &rec {
         Some(r) => {
             let (i, name) = r.register_thread(name);
-            r.record(B::thread_index(), Op::Spawn(name.clone()), "", Some(loc));
+            r.record(B::thread_index(), op(name.clone()), "", Some(loc));
             (i, name)
         }
         None => (0, name.unwrap_or_else(|| "thread".to_string())),
@@ -399,6 +457,7 @@ where
     let raw = B::spawn(name.clone(), move || {
         // Real threads need the recorder handed over; the checkers' threads share the OS thread.
         trace::set_current(rec);
+        signal::adopt(process);
         B::set_thread_index(index);
         let v = f();
         trace::with(|r| r.record(index, Op::Finish, "", None));
@@ -460,12 +519,14 @@ pub fn invariant<B: Backend>(holds: bool, message: impl FnOnce() -> String) {
 /// Adds the scenario's own words to the trace (e.g. `sells seat 1`).
 #[track_caller]
 pub fn note<B: Backend>(text: impl Into<String>) {
+    op_start::<B>();
     record::<B>(Op::Note(text.into()), "", Some(Location::caller()));
 }
 
 /// Spin-loop hint, recorded as a yield and passed to the checker.
 #[track_caller]
 pub fn spin_loop<B: Backend>() {
+    op_start::<B>();
     record::<B>(Op::Yield, "", Some(Location::caller()));
     B::spin_loop();
 }
@@ -473,8 +534,65 @@ pub fn spin_loop<B: Backend>() {
 /// Yields the processor, recorded and passed to the checker.
 #[track_caller]
 pub fn yield_now<B: Backend>() {
+    op_start::<B>();
     record::<B>(Op::Yield, "", Some(Location::caller()));
     B::yield_now();
+}
+
+/// Declares progress: what the scenario counts as getting somewhere (e.g. `crossed`). Any
+/// thread's progress restarts every thread's retry count.
+#[track_caller]
+pub fn progress<B: Backend>(what: &'static str) {
+    op_start::<B>();
+    trace::with(|r| {
+        r.progress();
+        r.record(B::thread_index(), Op::Progress(what), "", Some(Location::caller()));
+    });
+}
+
+/// Declares a retry: this thread backs off (`what`, e.g. `steps aside`) and tries again. When two
+/// or more threads have each retried `rounds` times with no progress in between, the execution
+/// fails as a livelock. Yielding is the caller's business, as it is in real code.
+#[track_caller]
+pub fn retry<B: Backend>(what: &'static str, rounds: usize) {
+    op_start::<B>();
+    let loc = Location::caller();
+    let livelock = trace::with(|r| {
+        let me = B::thread_index();
+        r.record(me, Op::Retry(what), "", Some(loc));
+        r.retry(me, what, rounds)
+    });
+    if let Some(Some(message)) = livelock {
+        panic!("{message}");
+    }
+}
+
+/// Declares that this thread starts waiting in `line` (a lock, a queue) whose fairness the
+/// scenario bounds. Idempotent while it waits.
+#[track_caller]
+pub fn arrive<B: Backend>(line: &'static str) {
+    op_start::<B>();
+    trace::with(|r| {
+        let me = B::thread_index();
+        r.arrive(line, me);
+        r.record(me, Op::Arrive, line, Some(Location::caller()));
+    });
+}
+
+/// Declares that this thread got in at `line`. A thread still waiting there that has now been
+/// overtaken more than `max_bypass` times starved: the execution fails as starvation.
+#[track_caller]
+pub fn enter<B: Backend>(line: &'static str, max_bypass: usize) {
+    op_start::<B>();
+    let loc = Location::caller();
+    let starved = trace::with(|r| {
+        let me = B::thread_index();
+        r.record(me, Op::Enter, line, Some(loc));
+        r.enter(line, me, max_bypass)
+    });
+    if let Some(Some(message)) = starved {
+        panic!("{message}");
+    }
 }
 
 /// Builds one backend's `rt` module: the same std-like names over the recording layer.
@@ -527,6 +645,68 @@ macro_rules! backend_module {
                 #[track_caller]
                 pub fn spin_loop() {
                     crate::rt::spin_loop::<$backend>()
+                }
+            }
+            /// The scenario's liveness declarations: what progress is, and how fair a line must be.
+            pub mod liveness {
+                /// See [`crate::rt::progress`].
+                #[track_caller]
+                pub fn progress(what: &'static str) {
+                    crate::rt::progress::<$backend>(what)
+                }
+                /// See [`crate::rt::retry`].
+                #[track_caller]
+                pub fn retry(what: &'static str, rounds: usize) {
+                    crate::rt::retry::<$backend>(what, rounds)
+                }
+                /// See [`crate::rt::arrive`].
+                #[track_caller]
+                pub fn arrive(line: &'static str) {
+                    crate::rt::arrive::<$backend>(line)
+                }
+                /// See [`crate::rt::enter`].
+                #[track_caller]
+                pub fn enter(line: &'static str, max_bypass: usize) {
+                    crate::rt::enter::<$backend>(line, max_bypass)
+                }
+            }
+            /// Signals of a modelled process; see [`crate::rt::signal`].
+            pub mod signal {
+                pub use crate::rt::signal::{Pid, SigSet, Signal, Signal::*};
+                /// Installs `handler` for `sig` (`sigaction`); it runs on `main`, inline.
+                #[track_caller]
+                pub fn signal(sig: Signal, handler: impl Fn(Signal) + Send + Sync + 'static) {
+                    crate::rt::signal::signal::<$backend>(sig, handler)
+                }
+                /// Sends `sig` to the process (`kill`); `main` takes it at its next operation.
+                #[track_caller]
+                pub fn kill(sig: Signal) {
+                    crate::rt::signal::kill::<$backend>(sig)
+                }
+                /// Adds `set` to the blocked signals (`sigprocmask(SIG_BLOCK)`); returns the old mask.
+                #[track_caller]
+                pub fn block(set: SigSet) -> SigSet {
+                    crate::rt::signal::block::<$backend>(set)
+                }
+                /// Sets the blocked signals (`sigprocmask(SIG_SETMASK)`); unblocked pending signals are delivered.
+                #[track_caller]
+                pub fn set_mask(set: SigSet) {
+                    crate::rt::signal::set_mask::<$backend>(set)
+                }
+                /// Forks a child process running `body`; its exit raises SIGCHLD at the parent.
+                #[track_caller]
+                pub fn fork(name: &str, body: impl FnOnce() + Send + 'static) -> Pid {
+                    crate::rt::signal::fork::<$backend>(name, body)
+                }
+                /// `waitpid(-1, WNOHANG)`: reaps one child that has exited, if any.
+                #[track_caller]
+                pub fn waitpid_nohang() -> Option<Pid> {
+                    crate::rt::signal::waitpid_nohang::<$backend>()
+                }
+                /// Waits until every child has exited (`sigsuspend` in a loop), taking signals meanwhile.
+                #[track_caller]
+                pub fn wait_for_children() {
+                    crate::rt::signal::wait_for_children::<$backend>()
                 }
             }
             /// Checks the scenario's invariant; see [`crate::rt::invariant`].

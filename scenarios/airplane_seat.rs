@@ -137,8 +137,9 @@ pub fn fixed_cas() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Engine, Entry, Variant};
+use crate::catalog::{Category, Entry, Variant};
 use crate::report::Kind;
+use crate::runner::Checker;
 
 /// What the lab knows about this scenario.
 pub const ENTRY: Entry = Entry {
@@ -148,7 +149,8 @@ pub const ENTRY: Entry = Entry {
     source: "CS:APP 3e §12.5; the airline-reservation race of the OS lectures",
     invariant: "tickets sold ≤ seats, and no seat is sold twice",
     expected: Kind::Assertion,
-    found_by: &[Engine::Loom, Engine::Shuttle],
+    found_by: &[Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct, Checker::ShuttleDfs],
+    waits_by_spinning: false,
     variants: &[
         Variant { name: "buggy", fixed: false, summary: "check (load) then act (store)", run: buggy },
         Variant { name: "fixed", fixed: true, summary: "check and act under one mutex", run: fixed },

@@ -82,8 +82,9 @@ pub fn fixed() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Engine, Entry, Variant};
+use crate::catalog::{Category, Entry, Variant};
 use crate::report::Kind;
+use crate::runner::Checker;
 
 /// What the lab knows about this scenario.
 pub const ENTRY: Entry = Entry {
@@ -93,7 +94,8 @@ pub const ENTRY: Entry = Entry {
     source: "CS:APP 3e §12.7.5",
     invariant: "every car gets through (no deadlock)",
     expected: Kind::Deadlock,
-    found_by: &[Engine::Loom, Engine::Shuttle],
+    found_by: &[Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct, Checker::ShuttleDfs],
+    waits_by_spinning: false,
     variants: &[
         Variant { name: "buggy", fixed: false, summary: "locks taken in meeting order (AB/BA)", run: buggy },
         Variant { name: "fixed", fixed: true, summary: "one global lock order", run: fixed },

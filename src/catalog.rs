@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use crate::report::Kind;
+use crate::runner::Checker;
 
 /// What family of bug a scenario teaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -59,8 +60,11 @@ pub struct Entry {
     pub invariant: &'static str,
     /// The kind of failure the buggy variant must be reported as.
     pub expected: Kind,
-    /// The engines expected to find the buggy variant's failure.
-    pub found_by: &'static [Engine],
+    /// The checkers expected to find the buggy variant's failure (the tests hold them to it).
+    pub found_by: &'static [Checker],
+    /// Whether threads wait by spinning (a spinlock, a retry loop). shuttle's DFS never
+    /// deprioritises a spinning thread, so it cannot explore such a model and is not run on it.
+    pub waits_by_spinning: bool,
     /// Buggy first, then the fixes.
     pub variants: &'static [Variant],
 }
@@ -140,7 +144,16 @@ macro_rules! catalog {
     };
 }
 
-catalog!(airplane_seat, lock_order_gridlock);
+catalog!(
+    airplane_seat,
+    lost_update,
+    lock_order_gridlock,
+    polite_livelock,
+    line_jumping_starvation,
+    readers_writers_starvation,
+    job_list_reap,
+    printf_signal_deadlock
+);
 
 /// The scenario with this id.
 pub fn find(id: &str) -> Option<&'static Scenario> {

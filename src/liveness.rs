@@ -18,11 +18,15 @@ pub struct Liveness {
 struct Line {
     name: &'static str,
     waiting: Vec<Waiter>,
+    /// Arrivals so far: a waiter's place in line.
+    arrivals: usize,
 }
 
 #[derive(Debug)]
 struct Waiter {
     thread: usize,
+    /// When it arrived (the line's arrival count at the time).
+    arrived: usize,
     overtaken_by: Vec<usize>,
 }
 
@@ -71,17 +75,22 @@ impl Liveness {
     pub fn arrive(&mut self, name: &'static str, thread: usize) {
         let line = self.line(name);
         if !line.waiting.iter().any(|w| w.thread == thread) {
-            line.waiting.push(Waiter { thread, overtaken_by: vec![] });
+            line.arrivals += 1;
+            line.waiting.push(Waiter { thread, arrived: line.arrivals, overtaken_by: vec![] });
         }
     }
 
-    /// `thread` got in. Everyone else still waiting in the line was overtaken once more; the
-    /// first whose count exceeds `max_bypass` starved.
+    /// `thread` got in. It *overtook* every waiter that arrived before it (someone who jumps
+    /// the line); the first waiter overtaken more than `max_bypass` times starved. A thread that
+    /// got in without declaring its arrival counts as arriving last.
     pub fn enter(&mut self, name: &'static str, thread: usize, max_bypass: usize) -> Option<Starved> {
         let line = self.line(name);
-        line.waiting.retain(|w| w.thread != thread);
+        let arrived = match line.waiting.iter().position(|w| w.thread == thread) {
+            Some(i) => line.waiting.remove(i).arrived,
+            None => usize::MAX,
+        };
         let mut starved = None;
-        for w in &mut line.waiting {
+        for w in line.waiting.iter_mut().filter(|w| w.arrived < arrived) {
             w.overtaken_by.push(thread);
             if starved.is_none() && w.overtaken_by.len() > max_bypass {
                 starved = Some(Starved { thread: w.thread, overtaken_by: w.overtaken_by.clone() });
@@ -94,7 +103,7 @@ impl Liveness {
         let i = match self.lines.iter().position(|l| l.name == name) {
             Some(i) => i,
             None => {
-                self.lines.push(Line { name, waiting: vec![] });
+                self.lines.push(Line { name, waiting: vec![], arrivals: 0 });
                 self.lines.len() - 1
             }
         };
@@ -145,6 +154,16 @@ mod tests {
         assert_eq!(l.enter("lock", 2, 1), None);
         l.arrive("lock", 2);
         assert_eq!(l.enter("lock", 2, 1), Some(Starved { thread: 1, overtaken_by: vec![2, 2] }));
+    }
+
+    #[test]
+    fn going_in_ahead_of_a_later_arrival_is_not_overtaking() {
+        let mut l = Liveness::default();
+        l.arrive("lock", 1);
+        l.arrive("lock", 2);
+        assert_eq!(l.enter("lock", 1, 0), None);
+        l.arrive("lock", 1);
+        assert_eq!(l.enter("lock", 2, 0), None);
     }
 
     #[test]

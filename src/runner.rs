@@ -146,6 +146,12 @@ pub fn check(scenario: &str, variant: &str, options: &Options) -> Result<Report>
     if options.checker == Checker::Portfolio {
         return portfolio(s, variant, options);
     }
+    if options.checker == Checker::ShuttleDfs && s.on_std.waits_by_spinning {
+        bail!(
+            "shuttle-dfs cannot explore `{scenario}`: its threads wait by spinning, and depth-first search \
+             keeps scheduling the spinner forever; use loom (exhaustive) or shuttle-pct / shuttle-random"
+        );
+    }
     dispatch(Job { scenario: scenario.into(), variant: variant.into(), options: options.clone(), replay: None })
 }
 
@@ -181,7 +187,7 @@ fn dispatch(job: Job) -> Result<Report> {
 fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
     let started = Instant::now();
     let mut stages = vec![];
-    if s.on_std.found_by.contains(&Engine::Loom) {
+    if s.on_std.found_by.contains(&Checker::Loom) {
         stages.push(Checker::Loom);
     }
     stages.extend([Checker::ShuttlePct, Checker::ShuttleRandom]);

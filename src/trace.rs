@@ -501,7 +501,8 @@ impl Recorder {
         let mut by: Vec<usize> = s.overtaken_by.clone();
         by.dedup();
         Some(format!(
-            "starvation: {} waited at {line} while {} went in {} times (the line allows {max_bypass})",
+            "starvation: {} waited at {line} while {}, arriving later, went in ahead of it {} times \
+             (the line allows {max_bypass})",
             self.thread_name(s.thread),
             self.names(by),
             s.overtaken_by.len(),

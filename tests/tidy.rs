@@ -4,6 +4,7 @@ use std::fs;
 use std::path::Path;
 
 use conclab::catalog;
+use conclab::runner::Checker;
 
 fn scenario_files() -> Vec<(String, String)> {
     let mut files: Vec<_> = fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
@@ -50,11 +51,22 @@ fn every_scenario_is_complete() {
         for (what, text) in [("title", e.title), ("source", e.source), ("invariant", e.invariant)] {
             assert!(!text.trim().is_empty(), "{id}: empty {what}");
         }
-        assert!(!e.found_by.is_empty(), "{id}: which engines find it?");
+        assert!(!e.found_by.is_empty(), "{id}: which checkers find it?");
         for part in ["**Story.**", "**Learning goal.**", "**Source.**", "**Invariant.**", "// BUG:"] {
             assert!(s.source_text.contains(part), "{id}: its file lacks {part}");
         }
-        for checker in ["loom", "shuttle_pct"] {
+        let shown: Vec<&str> = e
+            .found_by
+            .iter()
+            .filter_map(|c| match c {
+                Checker::Loom => Some("loom"),
+                Checker::ShuttlePct => Some("pct"),
+                Checker::ShuttleRandom => Some("random"),
+                _ => None,
+            })
+            .collect();
+        assert!(!shown.is_empty(), "{id}: loom, shuttle-pct or shuttle-random must find it, to show its trace");
+        for checker in shown {
             let snap = snapshots.join(format!("traces__{id}__{checker}.snap"));
             assert!(snap.exists(), "{id}: no trace snapshot {}", snap.display());
         }

@@ -544,9 +544,10 @@ pub fn yield_now<B: Backend>() {
 #[track_caller]
 pub fn progress<B: Backend>(what: &'static str) {
     op_start::<B>();
+    let loc = Location::caller();
     trace::with(|r| {
         r.progress();
-        r.record(B::thread_index(), Op::Progress(what), "", Some(Location::caller()));
+        r.record(B::thread_index(), Op::Progress(what), "", Some(loc));
     });
 }
 
@@ -572,10 +573,11 @@ pub fn retry<B: Backend>(what: &'static str, rounds: usize) {
 #[track_caller]
 pub fn arrive<B: Backend>(line: &'static str) {
     op_start::<B>();
+    let loc = Location::caller();
     trace::with(|r| {
         let me = B::thread_index();
         r.arrive(line, me);
-        r.record(me, Op::Arrive, line, Some(Location::caller()));
+        r.record(me, Op::Arrive, line, Some(loc));
     });
 }
 

@@ -187,8 +187,9 @@ pub(crate) fn deliver<B: Backend>() {
             if blocked.contains(sig) {
                 continue;
             }
-            if p.pending[sig.index()].load(Ordering::SeqCst) == 1 {
-                p.pending[sig.index()].store(0, Ordering::SeqCst);
+            // One read-modify-write: it reads the newest flag (a plain load may read a stale
+            // one under loom's memory model, and the kernel's pending set is never stale).
+            if p.pending[sig.index()].swap(0, Ordering::SeqCst) == 1 {
                 trace::with(|r| r.record(0, Op::Deliver(sig.name()), "", None));
                 // While its handler runs, a signal is blocked (sigaction's default).
                 p.blocked.store(blocked.with(SigSet::of(&[sig])).0, Ordering::Relaxed);
@@ -222,7 +223,7 @@ pub fn kill<B: Backend>(sig: Signal) {
     op_start::<B>();
     let p = process_or_start::<B>();
     record::<B>(Op::Kill(sig.name()), Location::caller());
-    p.pending[sig.index()].store(1, Ordering::SeqCst);
+    p.pending[sig.index()].swap(1, Ordering::SeqCst);
 }
 
 /// `sigprocmask(SIG_BLOCK, set, &old)`: blocks `set` as well; returns the old mask.
@@ -260,7 +261,7 @@ pub fn fork<B: Backend>(name: &str, body: impl FnOnce() + Send + 'static) -> Pid
         trace::with(|r| r.record(B::thread_index(), Op::Exit, "", None));
         flag.store(1, Ordering::SeqCst);
         if let Some(p) = process::<B>() {
-            p.pending[SIGCHLD.index()].store(1, Ordering::SeqCst);
+            p.pending[SIGCHLD.index()].swap(1, Ordering::SeqCst);
         }
     });
     let mut children = p.children.lock();

@@ -1,0 +1,146 @@
+//! # People keep jumping in front of you in line
+//!
+//! **Story.** You wait at a counter guarded by a lock. A regular customer keeps coming back:
+//! served, leaves, comes straight back — and each time the lock is free, whoever happens to grab
+//! it first gets in. The regular is always quicker. You are never refused outright, yet you may
+//! wait forever while the regular is served again and again.
+//!
+//! **Learning goal.** *Starvation* is a fairness failure: the system makes progress, just never
+//! for you. A test-and-set spinlock promises mutual exclusion, not order. A ticket lock serves
+//! in arrival order, so nobody is overtaken more than once by each other waiter (n − 1 times).
+//!
+//! **Source.** The "people jump in front of you in line" starvation of the classic concurrency
+//! lectures; CS:APP 3e §12.7 (thread-safety and liveness) with the spinlock and ticket lock of
+//! the synchronisation lectures.
+//!
+//! **What goes wrong.** You arrive and spin on the lock while the regular holds it; the regular
+//! releases and re-acquires before you get your turn, again and again. **Why it is bad:** your
+//! waiting time has no bound. **What the checkers see:** the scenario declares the counter a line
+//! that allows `MAX_BYPASS` overtakes; the checkers find a schedule where you are overtaken more
+//! often, and the report names who starved and who jumped the line. shuttle's random and PCT
+//! schedulers find it; loom verifies the ticket lock exhaustively, but on the spinlock it drives
+//! the spinner into its branch limit (a spin-loop blind spot) before showing the overtaking.
+//!
+//! **Invariant.** A waiting customer is overtaken at most `MAX_BYPASS` = n − 1 = 1 time.
+
+use super::rt;
+use rt::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use rt::sync::Arc;
+use rt::thread;
+
+/// How often the regular comes back to the counter.
+pub const VISITS: usize = 3;
+/// How often a waiter may be overtaken: n − 1 for n = 2 customers.
+pub const MAX_BYPASS: usize = 1;
+/// The line's name in traces and verdicts.
+const LINE: &str = "counter";
+
+/// The counter's two locks: a test-and-set flag and a ticket dispenser (each variant uses one).
+pub struct Counter {
+    locked: AtomicBool,
+    next_ticket: AtomicUsize,
+    now_serving: AtomicUsize,
+}
+
+/// A lock discipline: take the counter (declaring where its line starts), then give it back.
+type Discipline = (fn(&Counter), fn(&Counter));
+
+/// You come once; the regular comes `VISITS` times.
+fn open_counter((acquire, release): Discipline) {
+    let c = Arc::new(Counter {
+        locked: AtomicBool::named("locked", false),
+        next_ticket: AtomicUsize::named("next_ticket", 0),
+        now_serving: AtomicUsize::named("now_serving", 0),
+    });
+    let visit = move |c: &Counter| {
+        acquire(c);
+        rt::liveness::enter(LINE, MAX_BYPASS);
+        rt::note("is served");
+        release(c);
+    };
+    let customers: Vec<_> = [("you", 1), ("regular", VISITS)]
+        .into_iter()
+        .map(|(name, visits)| {
+            let c = c.clone();
+            thread::Builder::new()
+                .name(name.to_string())
+                .spawn(move || {
+                    for _ in 0..visits {
+                        visit(&c);
+                    }
+                })
+                .unwrap()
+        })
+        .collect();
+    for t in customers {
+        t.join().unwrap();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Buggy: a test-and-set spinlock — whoever swaps first gets in.
+// ---------------------------------------------------------------------------------------------
+
+fn tas_acquire(c: &Counter) {
+    rt::liveness::arrive(LINE); // in line from the first attempt on
+    // BUG: no order among waiters: a customer who just left can swap `true` in before you do.
+    while c.locked.swap(true, Ordering::SeqCst) {
+        rt::hint::spin_loop();
+    }
+}
+
+fn tas_release(c: &Counter) {
+    c.locked.store(false, Ordering::SeqCst);
+}
+
+/// The buggy variant.
+pub fn buggy() {
+    open_counter((tas_acquire, tas_release))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fix: a ticket lock — take a number, wait until it is called.
+// ---------------------------------------------------------------------------------------------
+
+/// Why it holds: tickets are handed out in arrival order and served in ticket order, so once you
+/// hold a ticket, only customers with earlier tickets — at most one per other customer — go first.
+fn ticket_acquire(c: &Counter) {
+    let my = c.next_ticket.fetch_add(1, Ordering::Relaxed);
+    rt::liveness::arrive(LINE); // in line once holding a ticket: the lock's doorway
+    while c.now_serving.load(Ordering::Acquire) != my {
+        rt::hint::spin_loop();
+    }
+}
+
+fn ticket_release(c: &Counter) {
+    c.now_serving.fetch_add(1, Ordering::Release);
+}
+
+/// The fixed variant.
+pub fn fixed() {
+    open_counter((ticket_acquire, ticket_release))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalog entry.
+// ---------------------------------------------------------------------------------------------
+
+use crate::catalog::{Category, Entry, Variant};
+use crate::report::Kind;
+use crate::runner::Checker;
+
+/// What the lab knows about this scenario.
+pub const ENTRY: Entry = Entry {
+    id: "line-jumping-starvation",
+    title: "People keep jumping in front of you in line (unfair spinlock)",
+    category: Category::Starvation,
+    source: "CS:APP 3e §12.7 lecture material; spinlock vs ticket lock",
+    invariant: "a waiting customer is overtaken at most n − 1 times",
+    expected: Kind::Starvation,
+    found_by: &[Checker::ShuttleRandom, Checker::ShuttlePct],
+    waits_by_spinning: true,
+    variants: &[
+        Variant { name: "buggy", fixed: false, summary: "test-and-set spinlock: no order among waiters", run: buggy },
+        Variant { name: "fixed", fixed: true, summary: "ticket lock: served in arrival order", run: fixed },
+    ],
+};

@@ -45,8 +45,8 @@ fn the_fixed_job_list_never_keeps_a_dead_job() {
     assert_eq!(r["attempts"], 2000);
 }
 
-/// Measured on this machine kind (2 cores, Linux 6.18): 3 to 11 of every 32 forks lose the
-/// race, and the first batch already shows it. The freshly forked child is often run first on
+/// Measured on this machine kind (2 cores, Linux 6.18): 16% of forks lose the race (8% with both
+/// cores busy), and the first batch of 32 showed it in 60 runs of 60. The freshly forked child is often run first on
 /// the parent's CPU, exits, and its SIGCHLD is delivered as `fork` returns — before the parent's
 /// `sigprocmask`. 2,000 forks without the race would be a surprise, so this asserts the bug.
 #[test]

@@ -235,6 +235,7 @@ pub fn child_main(id: &str, variant: &str, runs: usize) -> Result<()> {
 }
 
 /// What the child tells the parent, one JSON line each.
+#[cfg(target_os = "linux")]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 enum Event {

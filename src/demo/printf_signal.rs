@@ -6,8 +6,8 @@
 //! the handler waits for the lock on `main`'s own stack: `main` cannot go on until the handler
 //! returns, and the handler cannot return until `main` goes on — a self-deadlock.
 //! **The fixes.** `fixed`: the handler only sets a flag and `main` prints for it (G1, G2).
-//! `fixed-mask`: `main` blocks SIGUSR1 while it holds the lock, so the handler may print: it can
-//! never interrupt the critical section.
+//! `fixed-mask`: `main` blocks SIGUSR1 while it holds the lock (G4: block signals around shared
+//! data), so the handler may print: it can never interrupt the critical section.
 
 use std::ffi::c_int;
 use std::fmt::{self, Write as _};
@@ -101,6 +101,7 @@ fn signaller(main: Pthread, runs: usize) {
 /// lock is held for ~20 µs of each ~20 µs turn of the loop, so a signal lands inside it nearly
 /// always: the first signal practically always deadlocks.
 pub(super) fn main(variant: &str, runs: usize) -> Result<()> {
+    let mask = variant == "fixed-mask";
     let handler = if variant == "fixed" { set_flag } else { print_in_handler };
     let action = SigAction::new(SigHandler::Handler(handler), SaFlags::SA_RESTART, SigSet::empty());
     // SAFETY: `set_flag` is async-signal-safe; `print_in_handler` is not, and that is the bug shown.
@@ -116,7 +117,7 @@ pub(super) fn main(variant: &str, runs: usize) -> Result<()> {
     let mut reported = 0;
     while reported < runs {
         line += 1;
-        if variant == "fixed-mask" {
+        if mask {
             usr1.thread_block()?; // the handler cannot run while main holds the lock
             printf(format_args!("line {line}\n"));
             usr1.thread_unblock()?; // a pending SIGUSR1 is handled here, the lock free

@@ -83,7 +83,6 @@ pub(super) fn supervise(demo: &Demo, variant: &str, runs: usize, timeout: Durati
     let _ = reader.join();
     let stderr = err_reader.join().unwrap_or_default();
 
-    let threads = hung.clone().unwrap_or_default();
     let cleanup = match (&hung, status) {
         (Some(_), _) => {
             format!("hung child {pid} and its process group killed (SIGKILL) and reaped; nothing left running")
@@ -127,7 +126,7 @@ pub(super) fn supervise(demo: &Demo, variant: &str, runs: usize, timeout: Durati
         elapsed_ms: started.elapsed().as_millis() as u64,
         detail,
         child_pid: pid,
-        threads,
+        threads: hung.unwrap_or_default(),
         cleanup,
         why: demo.why.into(),
     })

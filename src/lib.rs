@@ -4,6 +4,7 @@
 #![deny(missing_docs)]
 
 pub mod catalog;
+pub mod demo;
 pub mod liveness;
 pub mod replay;
 pub mod report;

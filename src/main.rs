@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use conclab::catalog::{self, Category};
+use conclab::demo::{self, DemoOptions};
 use conclab::runner::{self, Checker, Options};
 
 /// A concurrency-bug laboratory: classic bugs, explored by loom, shuttle and real threads.
@@ -69,6 +70,31 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Run a signal scenario for real (Linux only): a child process, real POSIX signals, a watchdog.
+    Demo {
+        /// `job-list-reap` or `printf-signal-deadlock`.
+        id: String,
+        /// `buggy`, `fixed` or another variant the demo lists.
+        #[arg(long, default_value = "buggy")]
+        variant: String,
+        /// Bound on attempts (forks or signals); default: the demo's own.
+        #[arg(long)]
+        runs: Option<usize>,
+        /// A child silent for this long is hung: reported as a deadlock, then killed.
+        #[arg(long, default_value_t = demo::DEFAULT_TIMEOUT_MS)]
+        timeout_ms: u64,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Internal: the child process of `demo`.
+    #[command(name = "__demo-child", hide = true)]
+    DemoChild {
+        id: String,
+        variant: String,
+        #[arg(long)]
+        runs: usize,
+    },
     /// Internal: run one job sent on stdin (used by the runner to isolate loom and stress).
     #[command(name = "__worker", hide = true)]
     Worker,
@@ -101,6 +127,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Worker => {
             runner::worker_main()?;
             return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::DemoChild { id, variant, runs } => {
+            demo::child_main(&id, &variant, runs)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Demo { id, variant, runs, timeout_ms, json } => {
+            let r = demo::run(&id, &variant, &DemoOptions { runs, timeout_ms }, &std::env::current_exe()?)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
+            } else {
+                write!(out, "{}", r.render())?;
+            }
+            return Ok(if r.found_bug() { ExitCode::from(1) } else { ExitCode::SUCCESS });
         }
         Cmd::List { json } => {
             if json {

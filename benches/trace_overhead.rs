@@ -4,11 +4,12 @@
 //!    exhaustively by loom, 10,000 random schedules by shuttle), three ways, side by side:
 //!    through conclab's runner with recording on, through the facade with no recorder, and
 //!    written directly against loom / shuttle below.
-//! 2. Executions and time to the first bug per checker (random and PCT: median over 20 seeds),
-//!    and to verify each fix.
+//! 2. How often and how soon each checker finds each bug, and what verifying each fix costs:
+//!    [`conclab::bench`], the same table as `conclab bench`.
 
 use std::time::{Duration, Instant};
 
+use conclab::bench;
 use conclab::catalog::{self, Engine};
 use conclab::runner::{self, Checker, Isolation, Options};
 
@@ -119,50 +120,8 @@ fn main() {
         println!("| {name} | {:.0}/s | {:.0}/s | {:.0}/s | {cost:+.1}% time |", r[0] / 2.0, r[1] / 2.0, r[2] / 2.0);
     }
 
-    println!("\n## Finding and verifying (executions; time)\n");
-    println!("| scenario | checker | buggy: executions to first bug | time | fixes: executions to verify | time |");
-    println!("|---|---|---:|---:|---:|---:|");
-    for s in catalog::all() {
-        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct, Checker::ShuttleDfs] {
-            let seeds: Vec<u64> = if matches!(checker, Checker::ShuttleRandom | Checker::ShuttlePct) {
-                (0..20).collect()
-            } else {
-                vec![0]
-            };
-            let mut found: Vec<(usize, Duration)> = seeds
-                .iter()
-                .map(|&seed| {
-                    let t = Instant::now();
-                    let r = runner::check(s.id(), "buggy", &with_exe(checker, seed)).unwrap();
-                    (if r.found_bug() { r.executions } else { usize::MAX }, t.elapsed())
-                })
-                .collect();
-            found.sort();
-            let (median, t) = found[found.len() / 2];
-            let label = if seeds.len() > 1 { "median of 20: " } else { "" };
-            let mut verify = vec![];
-            for v in s.on_std.variants.iter().filter(|v| v.fixed) {
-                let t = Instant::now();
-                let r = runner::check(s.id(), v.name, &with_exe(checker, 0)).unwrap();
-                verify.push(format!("{}: {} ({})", v.name, r.executions, r.coverage));
-                verify.push(format!("{:.1} ms", t.elapsed().as_secs_f64() * 1e3));
-            }
-            let (counts, times): (Vec<_>, Vec<_>) = verify.chunks(2).map(|c| (c[0].clone(), c[1].clone())).unzip();
-            println!(
-                "| {} | {} | {label}{} | {:.1} ms | {} | {} |",
-                s.id(),
-                checker.name(),
-                if median == usize::MAX { "not found".to_string() } else { median.to_string() },
-                t.as_secs_f64() * 1e3,
-                counts.join("; "),
-                times.join("; ")
-            );
-        }
-    }
-}
-
-/// Checks through the worker binary, as the CLI does (loom may abort on a deadlock).
-fn with_exe(checker: Checker, seed: u64) -> Options {
-    let exe = std::env::current_exe().unwrap().parent().unwrap().parent().unwrap().join("conclab");
-    Options { seed, ..Options::new(checker, exe) }
+    // Part 2 lives in the library, one place for the idea: the same table as `conclab bench`.
+    println!("\n## Finding and verifying\n");
+    let plan = bench::Plan::new(&[], &[], bench::DEFAULT_SEEDS, env!("CARGO_BIN_EXE_conclab")).unwrap();
+    print!("{}", bench::run(&plan, false).unwrap().markdown());
 }

@@ -1,11 +1,12 @@
 //! `conclab`: the command line over the runner. Parses arguments, calls the library, prints.
 //! Exit codes: 0 passed, 1 bug found, 2 usage or input error. A closed pipe is not an error.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use conclab::bench;
 use conclab::catalog::{self, Category};
 use conclab::demo::{self, DemoOptions};
 use conclab::runner::{self, Checker, Options};
@@ -95,6 +96,25 @@ enum Cmd {
         #[arg(long)]
         runs: usize,
     },
+    /// Compare the checkers on the catalog: how often and how soon each finds each bug, and what
+    /// verifying each fix costs. Prints a Markdown table (or `--json`, `--csv`).
+    Bench {
+        /// Seeds per randomised checker (shuttle-random, shuttle-pct) on a buggy variant.
+        #[arg(long, default_value_t = bench::DEFAULT_SEEDS, value_parser = clap::value_parser!(u64).range(1..))]
+        seeds: u64,
+        /// Only this scenario (repeatable; default: the whole catalog).
+        #[arg(long = "scenario", value_name = "ID")]
+        scenarios: Vec<String>,
+        /// Only this checker (repeatable; default: loom, shuttle-random, shuttle-pct, shuttle-dfs, stress).
+        #[arg(long = "checker", value_name = "NAME", value_enum)]
+        checkers: Vec<Checker>,
+        /// One JSON object instead of the table.
+        #[arg(long, conflicts_with = "csv")]
+        json: bool,
+        /// CSV, one record per scenario × checker, instead of the table.
+        #[arg(long)]
+        csv: bool,
+    },
     /// Internal: run one job sent on stdin (used by the runner to isolate loom and stress).
     #[command(name = "__worker", hide = true)]
     Worker,
@@ -180,6 +200,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Cmd::Show { id } => {
             let s = catalog::lookup(&id, "buggy")?;
             write!(out, "{}", s.source_text)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Bench { seeds, scenarios, checkers, json, csv } => {
+            let plan = bench::Plan::new(&scenarios, &checkers, seeds, std::env::current_exe()?)?;
+            let table = bench::run(&plan, !json && !csv && std::io::stderr().is_terminal())?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&table)?)?;
+            } else if csv {
+                write!(out, "{}", table.csv())?;
+            } else {
+                write!(out, "{}", table.markdown())?;
+            }
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Check { id, variant, checker, iterations, seed, preemption_bound, depth, json } => {

@@ -84,3 +84,14 @@ fn scenario_ids_are_stable_kebab_case_and_unique() {
     ids.dedup();
     assert_eq!(ids.len(), n);
 }
+
+/// Architecture Invariant: a real-signal demo is the same story as its catalog scenario: same id,
+/// same variants, same expected kind.
+#[test]
+fn every_demo_matches_its_catalog_scenario() {
+    for d in conclab::demo::DEMOS {
+        let s = catalog::find(d.id).unwrap_or_else(|| panic!("demo `{}` has no catalog scenario", d.id));
+        assert_eq!(d.variants, s.variant_names().as_slice(), "{}", d.id);
+        assert_eq!(d.expected, s.on_std.expected, "{}", d.id);
+    }
+}

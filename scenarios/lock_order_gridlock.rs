@@ -3,6 +3,7 @@
 //! **Story.** Two cars reach a junction with two crossing points, North and South. The
 //! eastbound car enters North, then needs South; the westbound car enters South, then needs
 //! North. Each holds the square the other needs, and neither backs up: traffic stops for good.
+//! (`buggy-three-cars`: three cars on a three-square roundabout, a cycle one link longer.)
 //!
 //! **Learning goal.** A deadlock needs a *cycle* of waiting: each thread holds one lock and
 //! waits for a lock another holds. Taking locks in one global order makes the cycle impossible.
@@ -79,6 +80,45 @@ pub fn fixed() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Three cars on a three-square roundabout: the same cycle, one link longer.
+// ---------------------------------------------------------------------------------------------
+
+/// Runs three cars; car `i` enters square `i` and needs square `i + 1` (mod 3).
+fn run_roundabout(global_order: bool) {
+    let squares: Arc<Vec<Mutex<()>>> =
+        Arc::new(vec![Mutex::named("square-0", ()), Mutex::named("square-1", ()), Mutex::named("square-2", ())]);
+    let cars: Vec<_> = (0..3)
+        .map(|i| {
+            let squares = squares.clone();
+            thread::Builder::new()
+                .name(format!("car-{i}"))
+                .spawn(move || {
+                    let (meet, next) = (i, (i + 1) % 3);
+                    let (first, second) = if global_order { (meet.min(next), meet.max(next)) } else { (meet, next) };
+                    let _entered = squares[first].lock();
+                    let _crossed = squares[second].lock();
+                    rt::note("round the roundabout");
+                })
+                .unwrap()
+        })
+        .collect();
+    for c in cars {
+        c.join().unwrap();
+    }
+}
+
+/// Three cars, each holding its square and waiting for the next: a cycle of three.
+pub fn buggy_three_cars() {
+    run_roundabout(false)
+}
+
+/// Three cars, squares taken lowest number first: car-2 takes square-0 before square-2, which
+/// breaks the cycle.
+pub fn fixed_three_cars() {
+    run_roundabout(true)
+}
+
+// ---------------------------------------------------------------------------------------------
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
@@ -99,5 +139,17 @@ pub const ENTRY: Entry = Entry {
     variants: &[
         Variant { name: "buggy", fixed: false, summary: "locks taken in meeting order (AB/BA)", run: buggy },
         Variant { name: "fixed", fixed: true, summary: "one global lock order", run: fixed },
+        Variant {
+            name: "buggy-three-cars",
+            fixed: false,
+            summary: "three cars, each takes its square, then the next: a cycle of three",
+            run: buggy_three_cars,
+        },
+        Variant {
+            name: "fixed-three-cars",
+            fixed: true,
+            summary: "three cars, squares taken lowest number first",
+            run: fixed_three_cars,
+        },
     ],
 };

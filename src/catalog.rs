@@ -60,7 +60,8 @@ pub struct Entry {
     pub invariant: &'static str,
     /// The kind of failure the buggy variant must be reported as.
     pub expected: Kind,
-    /// The checkers expected to find the buggy variant's failure (the tests hold them to it).
+    /// The checkers expected to find the `buggy` variant's failure (the tests hold them to it;
+    /// further buggy variants, bigger instances of the same bug, are held to it except by DFS).
     pub found_by: &'static [Checker],
     /// Whether threads wait by spinning (a spinlock, a retry loop). shuttle's DFS never
     /// deprioritises a spinning thread, so it cannot explore such a model and is not run on it.

@@ -6,14 +6,11 @@
 //! backend hands it to each thread it spawns). Events go into a lock-free queue so that
 //! recording on real threads adds as little synchronisation as possible.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-
-use crossbeam::queue::SegQueue;
 
 use crate::liveness::Liveness;
 use crate::replay::{Point, Token};
@@ -23,10 +20,10 @@ use serde::{Deserialize, Serialize};
 /// One operation a thread performed through the facade.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Op {
-    /// Spawned the named thread.
-    Spawn(String),
-    /// Joined the named thread (it had finished).
-    Join(String),
+    /// Spawned the thread with this index (its column; named when rendered).
+    Spawn(usize),
+    /// Joined the thread with this index (it had finished).
+    Join(usize),
     /// Acquired a mutex.
     Lock,
     /// Tried to acquire a mutex without blocking; `true` when it got it.
@@ -73,8 +70,8 @@ pub enum Op {
     HandlerReturn(&'static str),
     /// Changed the signal mask (`sigprocmask`), e.g. `block {SIGCHLD}`.
     Mask(String),
-    /// Forked the named child process.
-    Fork(String),
+    /// Forked the child process run by the thread with this index.
+    Fork(usize),
     /// Exited; the kernel raises SIGCHLD at the parent.
     Exit,
     /// `waitpid(-1, WNOHANG)`: the child it reaped, or none.
@@ -84,8 +81,8 @@ pub enum Op {
 impl std::fmt::Display for Op {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Op::Spawn(t) => write!(f, "spawn {t}"),
-            Op::Join(t) => write!(f, "join {t}"),
+            Op::Spawn(t) => write!(f, "spawn thread-{t}"),
+            Op::Join(t) => write!(f, "join thread-{t}"),
             Op::Lock => f.write_str("lock"),
             Op::TryLock(true) => f.write_str("try_lock → ok"),
             Op::TryLock(false) => f.write_str("try_lock → busy"),
@@ -112,7 +109,7 @@ impl std::fmt::Display for Op {
             Op::Deliver(sig) => write!(f, "⚡ {sig} handler runs"),
             Op::HandlerReturn(sig) => write!(f, "↩ {sig} handler returns"),
             Op::Mask(m) => write!(f, "sigprocmask {m}"),
-            Op::Fork(child) => write!(f, "fork {child}"),
+            Op::Fork(child) => write!(f, "fork thread-{child}"),
             Op::Exit => f.write_str("exit → SIGCHLD to parent"),
             Op::Waitpid(Some(child)) => write!(f, "waitpid → reaps {child}"),
             Op::Waitpid(None) => f.write_str("waitpid → none"),
@@ -123,7 +120,6 @@ impl std::fmt::Display for Op {
 /// One recorded event, as it was captured (cheap to make: no allocation on the common path).
 #[derive(Clone, Debug)]
 pub struct Event {
-    seq: usize,
     thread: usize,
     op: Op,
     object: &'static str,
@@ -246,19 +242,80 @@ fn latest_write(events: &[Event], object: &str) -> Option<(u64, usize)> {
     })
 }
 
-/// Who waits for what and who holds which lock: what names a deadlock's cycle.
+/// The current execution as the recorder sees it, under one lock so that a facade operation
+/// takes it once: the events so far, who waits for what and who holds which lock (what names a
+/// deadlock's cycle).
 #[derive(Default)]
-struct Blocking {
+pub(crate) struct Now {
+    events: Vec<Event>,
     pending: Vec<Option<Pending>>,
     /// Held locks: name, holding thread, the lock's address (its identity).
     holders: Vec<(&'static str, usize, usize)>,
+}
+
+impl Now {
+    /// Appends one event to the timeline.
+    pub(crate) fn record(
+        &mut self,
+        thread: usize,
+        op: Op,
+        object: &'static str,
+        location: Option<&'static Location<'static>>,
+    ) {
+        self.events.push(Event { thread, op, object, location });
+    }
+
+    /// `thread` may block on `op object` at `location` (kept until [`Now::unblocked`]).
+    pub(crate) fn set_pending(
+        &mut self,
+        thread: usize,
+        op: &'static str,
+        object: Waited,
+        location: &'static Location<'static>,
+    ) {
+        if self.pending.len() <= thread {
+            self.pending.resize(thread + 1, None);
+        }
+        self.pending[thread] = Some(Pending { op, object, location });
+    }
+
+    /// The thread stopped waiting; `acquired` names the lock (and its address) it now holds.
+    pub(crate) fn unblocked(&mut self, thread: usize, acquired: Option<(&'static str, usize)>) {
+        if let Some(slot) = self.pending.get_mut(thread) {
+            *slot = None;
+        }
+        if let Some((lock, addr)) = acquired {
+            self.holders.push((lock, thread, addr));
+        }
+    }
+
+    /// `thread` released the lock at `addr`.
+    pub(crate) fn released(&mut self, addr: usize, thread: usize) {
+        if let Some(i) = self.holders.iter().rposition(|&(_, t, a)| a == addr && t == thread) {
+            self.holders.remove(i);
+        }
+    }
+
+    /// Whether `thread` holds the lock at `addr` (a second `lock()` would wait for itself).
+    pub(crate) fn holds(&self, addr: usize, thread: usize) -> bool {
+        self.holders.iter().any(|&(_, t, a)| a == addr && t == thread)
+    }
+}
+
+/// What a blocked thread waits for: a named object, or another thread (a join).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Waited {
+    /// A lock or condition variable, by name.
+    Object(&'static str),
+    /// The thread with this index.
+    Thread(usize),
 }
 
 /// What a thread is about to do when it may block: kept so a deadlock can name its cycle.
 #[derive(Clone, Debug)]
 struct Pending {
     op: &'static str,
-    object: Cow<'static, str>,
+    object: Waited,
     location: &'static Location<'static>,
 }
 
@@ -294,10 +351,8 @@ pub struct ReplayBase {
 /// blocked threads wait for, the execution counter and the first failure.
 #[derive(Default)]
 pub struct Recorder {
-    events: SegQueue<Event>,
-    seq: AtomicUsize,
     threads: Mutex<Vec<String>>,
-    blocking: Mutex<Blocking>,
+    now: Mutex<Now>,
     executions: AtomicUsize,
     failure: Mutex<Option<Failure>>,
     failed_this_execution: AtomicBool,
@@ -336,8 +391,6 @@ impl Recorder {
 
     /// Starts a new execution: clears the events and thread table, counts the execution.
     pub fn begin_execution(&self) -> usize {
-        while self.events.pop().is_some() {}
-        self.seq.store(0, Ordering::Relaxed);
         // Cleared, not rebuilt: shuttle runs ~100k executions a second, so allocations show.
         let mut threads = self.threads.lock();
         threads.truncate(1);
@@ -345,10 +398,12 @@ impl Recorder {
             threads.push("main".to_string());
         }
         drop(threads);
-        let mut blocking = self.blocking.lock();
-        blocking.pending.clear();
-        blocking.holders.clear();
-        drop(blocking);
+        // Cleared, not rebuilt: the vectors keep their capacity from one execution to the next.
+        let mut now = self.now.lock();
+        now.events.clear();
+        now.pending.clear();
+        now.holders.clear();
+        drop(now);
         self.liveness.lock().reset();
         self.failed_this_execution.store(false, Ordering::Relaxed);
         self.executions.fetch_add(1, Ordering::Relaxed) + 1
@@ -404,16 +459,22 @@ impl Recorder {
         Some(Token { scenario: base.scenario, variant: base.variant, point }.to_string())
     }
 
-    /// Registers a thread about to be spawned; returns its index (its column in the timeline)
-    /// and its name (`thread-<index>` when it has none).
-    pub(crate) fn register_thread(&self, name: Option<String>) -> (usize, String) {
+    /// Registers a thread about to be spawned (named `thread-<index>` when it has no name);
+    /// returns its index, its column in the timeline.
+    pub(crate) fn register_thread(&self, name: Option<String>) -> usize {
         let mut t = self.threads.lock();
         let index = t.len();
-        let name = name.unwrap_or_else(|| format!("thread-{index}"));
-        t.push(name.clone());
-        (index, name)
+        t.push(name.unwrap_or_else(|| format!("thread-{index}")));
+        index
     }
 
+    /// Runs one facade operation's bookkeeping under the recorder's lock, taken once.
+    #[inline]
+    pub(crate) fn step<R>(&self, f: impl FnOnce(&mut Now) -> R) -> R {
+        f(&mut self.now.lock())
+    }
+
+    /// Appends one event to the timeline.
     pub(crate) fn record(
         &self,
         thread: usize,
@@ -421,45 +482,7 @@ impl Recorder {
         object: &'static str,
         location: Option<&'static Location<'static>>,
     ) {
-        let seq = self.seq.fetch_add(1, Ordering::Relaxed);
-        self.events.push(Event { seq, thread, op, object, location });
-    }
-
-    pub(crate) fn set_pending(
-        &self,
-        thread: usize,
-        op: &'static str,
-        object: Cow<'static, str>,
-        location: &'static Location<'static>,
-    ) {
-        let p = &mut self.blocking.lock().pending;
-        if p.len() <= thread {
-            p.resize(thread + 1, None);
-        }
-        p[thread] = Some(Pending { op, object, location });
-    }
-
-    /// The thread stopped waiting; `acquired` names the lock (and its address) it now holds.
-    pub(crate) fn unblocked(&self, thread: usize, acquired: Option<(&'static str, usize)>) {
-        let mut b = self.blocking.lock();
-        if let Some(slot) = b.pending.get_mut(thread) {
-            *slot = None;
-        }
-        if let Some((lock, addr)) = acquired {
-            b.holders.push((lock, thread, addr));
-        }
-    }
-
-    pub(crate) fn released(&self, addr: usize, thread: usize) {
-        let h = &mut self.blocking.lock().holders;
-        if let Some(i) = h.iter().rposition(|&(_, t, a)| a == addr && t == thread) {
-            h.remove(i);
-        }
-    }
-
-    /// Whether `thread` holds the lock at `addr` (a second `lock()` would wait for itself).
-    pub(crate) fn holds(&self, addr: usize, thread: usize) -> bool {
-        self.blocking.lock().holders.iter().any(|&(_, t, a)| a == addr && t == thread)
+        self.now.lock().record(thread, op, object, location);
     }
 
     pub(crate) fn thread_name(&self, i: usize) -> String {
@@ -509,13 +532,10 @@ impl Recorder {
         ))
     }
 
-    /// Takes the events of the current execution and turns them into a [`Trace`].
+    /// The events of the current execution so far, as a [`Trace`].
     pub fn snapshot(&self) -> Trace {
-        let mut events = Vec::new();
-        while let Some(e) = self.events.pop() {
-            events.push(e);
-        }
-        events.sort_by_key(|e| e.seq);
+        let now = self.now.lock();
+        let events = &now.events;
         let threads = self.threads.lock().clone();
         let name = |i: usize| threads.get(i).cloned().unwrap_or_else(|| format!("thread-{i}"));
         let steps = events
@@ -530,15 +550,18 @@ impl Recorder {
                     (Op::Load(v), Some((w, by))) if *v != w => {
                         format!("{} (stale: {} wrote {w} earlier)", e.op, name(by))
                     }
+                    // Threads are recorded by index (no allocation on the hot path), named here.
+                    (Op::Spawn(t), _) => format!("spawn {}", name(*t)),
+                    (Op::Join(t), _) => format!("join {}", name(*t)),
+                    (Op::Fork(t), _) => format!("fork {}", name(*t)),
                     (op, _) => op.to_string(),
                 },
                 object: e.object.to_string(),
                 location: e.location.map(short_location).unwrap_or_default(),
             })
             .collect();
-        let blocking = self.blocking.lock();
-        let holders = &blocking.holders;
-        let blocked = blocking
+        let holders = &now.holders;
+        let blocked = now
             .pending
             .iter()
             .enumerate()
@@ -546,12 +569,15 @@ impl Recorder {
             .map(|(t, p)| Blocked {
                 thread: name(t),
                 op: p.op.to_string(),
-                object: p.object.to_string(),
+                object: match p.object {
+                    Waited::Object(o) => o.to_string(),
+                    Waited::Thread(t) => name(t),
+                },
                 // A thread can wait for a lock it holds itself: a signal handler's self-deadlock.
                 held_by: holders
                     .iter()
                     .rev()
-                    .find(|(o, h, _)| *o == p.object && (*h != t || p.op == "lock"))
+                    .find(|(o, h, _)| matches!(p.object, Waited::Object(w) if w == *o) && (*h != t || p.op == "lock"))
                     .map(|&(_, h, _)| name(h)),
                 location: short_location(p.location),
             })

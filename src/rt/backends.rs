@@ -56,12 +56,12 @@ impl Backend for StdThreads {
             c.notify_one();
         }
     }
-    fn spawn<F, T>(name: String, f: F) -> Self::JoinHandle<T>
+    fn spawn<F, T>(name: impl FnOnce() -> String, f: F) -> Self::JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        std::thread::Builder::new().name(name).spawn(f).expect("the OS could not spawn a thread")
+        std::thread::Builder::new().name(name()).spawn(f).expect("the OS could not spawn a thread")
     }
     fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T> {
         h.join()
@@ -120,12 +120,12 @@ macro_rules! model_backend {
                     c.notify_one();
                 }
             }
-            fn spawn<F, T>(name: String, f: F) -> Self::JoinHandle<T>
+            fn spawn<F, T>(_name: impl FnOnce() -> String, f: F) -> Self::JoinHandle<T>
             where
                 F: FnOnce() -> T + Send + 'static,
                 T: Send + 'static,
             {
-                ::$krate::thread::Builder::new().name(name).spawn(f).expect("the checker could not spawn a thread")
+                ::$krate::thread::spawn(f)
             }
             fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T> {
                 h.join()

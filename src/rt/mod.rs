@@ -12,7 +12,6 @@
 mod backends;
 pub mod signal;
 
-use std::borrow::Cow;
 use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
@@ -20,7 +19,7 @@ use std::sync::atomic::Ordering;
 
 pub use backends::{Loom, Shuttle, StdThreads};
 
-use crate::trace::{self, Op};
+use crate::trace::{self, Op, Waited};
 
 /// The raw seam: what one engine must provide. Kept as small as lock_api's `RawMutex`.
 pub trait Backend: 'static {
@@ -48,8 +47,9 @@ pub trait Backend: 'static {
     fn wait<'a, T: 'a>(c: &Self::Condvar, g: Self::Guard<'a, T>) -> Self::Guard<'a, T>;
     /// Wakes one waiter (`all == false`) or every waiter.
     fn notify(c: &Self::Condvar, all: bool);
-    /// Spawns a named thread.
-    fn spawn<F, T>(name: String, f: F) -> Self::JoinHandle<T>
+    /// Spawns a thread; `name` gives its OS name (the checkers, whose threads are not OS
+    /// threads, never call it: naming is the recorder's business there).
+    fn spawn<F, T>(name: impl FnOnce() -> String, f: F) -> Self::JoinHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static;
@@ -148,10 +148,14 @@ impl<T, B: Backend> Mutex<T, B> {
     pub fn lock(&self) -> MutexGuard<'_, T, B> {
         op_start::<B>();
         let loc = Location::caller();
+        let addr = self.addr();
         let me = trace::with(|r| {
             let me = B::thread_index();
-            r.set_pending(me, "lock", Cow::Borrowed(self.name), loc);
-            if r.holds(self.addr(), me) {
+            let reentered = r.step(|now| {
+                now.set_pending(me, "lock", Waited::Object(self.name), loc);
+                now.holds(addr, me)
+            });
+            if reentered {
                 // Waiting for yourself never ends; every engine would hang or abort here.
                 let who = r.thread_name(me);
                 panic!(
@@ -165,8 +169,10 @@ impl<T, B: Backend> Mutex<T, B> {
         let g = B::lock(&self.raw);
         if let Some(me) = me {
             trace::with(|r| {
-                r.unblocked(me, Some((self.name, self.addr())));
-                r.record(me, Op::Lock, self.name, Some(loc));
+                r.step(|now| {
+                    now.unblocked(me, Some((self.name, addr)));
+                    now.record(me, Op::Lock, self.name, Some(loc));
+                })
             });
         }
         MutexGuard { inner: Some(g), name: self.name, addr: self.addr(), thread: me.unwrap_or(0), _b: PhantomData }
@@ -180,10 +186,12 @@ impl<T, B: Backend> Mutex<T, B> {
         let g = B::try_lock(&self.raw);
         let me = trace::with(|r| {
             let me = B::thread_index();
-            if g.is_some() {
-                r.unblocked(me, Some((self.name, self.addr())));
-            }
-            r.record(me, Op::TryLock(g.is_some()), self.name, Some(loc));
+            r.step(|now| {
+                if g.is_some() {
+                    now.unblocked(me, Some((self.name, self.addr())));
+                }
+                now.record(me, Op::TryLock(g.is_some()), self.name, Some(loc));
+            });
             me
         });
         g.map(|g| MutexGuard {
@@ -232,8 +240,10 @@ impl<T, B: Backend> Drop for MutexGuard<'_, T, B> {
     fn drop(&mut self) {
         if self.inner.take().is_some() {
             trace::with(|r| {
-                r.released(self.addr, self.thread);
-                r.record(self.thread, Op::Unlock, self.name, None);
+                r.step(|now| {
+                    now.released(self.addr, self.thread);
+                    now.record(self.thread, Op::Unlock, self.name, None);
+                })
             });
         }
     }
@@ -265,14 +275,18 @@ impl<B: Backend> Condvar<B> {
         let me = guard.thread;
         let raw = guard.inner.take().expect("guard is live");
         trace::with(|r| {
-            r.released(guard.addr, me);
-            r.record(me, Op::Wait, self.name, Some(loc));
-            r.set_pending(me, "wait on", Cow::Borrowed(self.name), loc);
+            r.step(|now| {
+                now.released(guard.addr, me);
+                now.record(me, Op::Wait, self.name, Some(loc));
+                now.set_pending(me, "wait on", Waited::Object(self.name), loc);
+            })
         });
         let raw = B::wait(&self.raw, raw);
         trace::with(|r| {
-            r.unblocked(me, Some((guard.name, guard.addr)));
-            r.record(me, Op::Woken, self.name, Some(loc));
+            r.step(|now| {
+                now.unblocked(me, Some((guard.name, guard.addr)));
+                now.record(me, Op::Woken, self.name, Some(loc));
+            })
         });
         guard.inner = Some(raw);
         guard
@@ -390,7 +404,8 @@ where
 /// A handle to a spawned thread; `join` records the join.
 pub struct JoinHandle<T: Send + 'static, B: Backend> {
     raw: B::JoinHandle<T>,
-    name: String,
+    /// The thread's column in the recorder's thread table (0 when nothing records).
+    index: usize,
 }
 
 impl<T: Send + 'static, B: Backend> JoinHandle<T, B> {
@@ -401,14 +416,16 @@ impl<T: Send + 'static, B: Backend> JoinHandle<T, B> {
         let loc = Location::caller();
         let me = trace::with(|r| {
             let me = B::thread_index();
-            r.set_pending(me, "join", Cow::Owned(self.name.clone()), loc);
+            r.step(|now| now.set_pending(me, "join", Waited::Thread(self.index), loc));
             me
         });
         let res = B::join(self.raw);
         if let Some(me) = me {
             trace::with(|r| {
-                r.unblocked(me, None);
-                r.record(me, Op::Join(self.name.clone()), "", Some(loc));
+                r.step(|now| {
+                    now.unblocked(me, None);
+                    now.record(me, Op::Join(self.index), "", Some(loc));
+                })
             });
         }
         // Back from a blocking call: a signal that arrived meanwhile is delivered now.
@@ -416,9 +433,9 @@ impl<T: Send + 'static, B: Backend> JoinHandle<T, B> {
         res
     }
 
-    /// The thread's name.
-    pub fn name(&self) -> &str {
-        &self.name
+    /// The thread's name in the trace (`thread` when nothing records).
+    pub fn name(&self) -> String {
+        trace::with(|r| r.thread_name(self.index)).unwrap_or_else(|| "thread".to_string())
     }
 }
 
@@ -436,7 +453,7 @@ where
 
 /// [`spawn_thread`], recording the spawn as `op(name)` (`fork` spawns children this way).
 #[track_caller]
-fn spawn_recorded<B, F, T>(name: Option<String>, op: fn(String) -> Op, f: F) -> JoinHandle<T, B>
+fn spawn_recorded<B, F, T>(name: Option<String>, op: fn(usize) -> Op, f: F) -> JoinHandle<T, B>
 where
     B: Backend,
     F: FnOnce() -> T + Send + 'static,
@@ -446,15 +463,19 @@ where
     let loc = Location::caller();
     let rec = trace::current();
     let process = signal::inherit();
-    let (index, name) = match &rec {
+    // Names stay in the recorder's table; events carry the index (no allocation per event).
+    let (index, os_name) = match &rec {
         Some(r) => {
-            let (i, name) = r.register_thread(name);
-            r.record(B::thread_index(), op(name.clone()), "", Some(loc));
-            (i, name)
+            let i = r.register_thread(name);
+            r.record(B::thread_index(), op(i), "", Some(loc));
+            (i, None)
         }
-        None => (0, name.unwrap_or_else(|| "thread".to_string())),
+        None => (0, name),
     };
-    let raw = B::spawn(name.clone(), move || {
+    let rec_for_name = rec.clone();
+    let os_name =
+        move || os_name.or_else(|| rec_for_name.map(|r| r.thread_name(index))).unwrap_or_else(|| "thread".to_string());
+    let raw = B::spawn(os_name, move || {
         // Real threads need the recorder handed over; the checkers' threads share the OS thread.
         trace::set_current(rec);
         signal::adopt(process);
@@ -463,7 +484,7 @@ where
         trace::with(|r| r.record(index, Op::Finish, "", None));
         v
     });
-    JoinHandle { raw, name }
+    JoinHandle { raw, index }
 }
 
 /// Like `std::thread::Builder`: names a thread before spawning it.

@@ -149,6 +149,7 @@ pub const ENTRY: Entry = Entry {
     source: "CS:APP 3e §12.5; the airline-reservation race of the OS lectures",
     invariant: "tickets sold ≤ seats, and no seat is sold twice",
     expected: Kind::Assertion,
+    variant_kinds: &[],
     found_by: &[Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct, Checker::ShuttleDfs],
     waits_by_spinning: false,
     variants: &[

@@ -120,6 +120,7 @@ pub const ENTRY: Entry = Entry {
     source: "CS:APP 3e §8.5.6 (procmask1 / procmask2)",
     invariant: "once every child is reaped, the job list is empty",
     expected: Kind::Assertion,
+    variant_kinds: &[],
     found_by: &[Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct],
     waits_by_spinning: false,
     variants: &[

@@ -137,6 +137,7 @@ pub const ENTRY: Entry = Entry {
     source: "CS:APP 3e §12.7 lecture material; spinlock vs ticket lock",
     invariant: "a waiting customer is overtaken at most n − 1 times",
     expected: Kind::Starvation,
+    variant_kinds: &[],
     found_by: &[Checker::ShuttleRandom, Checker::ShuttlePct],
     waits_by_spinning: true,
     variants: &[

@@ -134,6 +134,7 @@ pub const ENTRY: Entry = Entry {
     source: "CS:APP 3e §12.7.5",
     invariant: "every car gets through (no deadlock)",
     expected: Kind::Deadlock,
+    variant_kinds: &[],
     found_by: &[Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct, Checker::ShuttleDfs],
     waits_by_spinning: false,
     variants: &[

@@ -115,6 +115,7 @@ pub const ENTRY: Entry = Entry {
     source: "CS:APP 3e §12.5.1–12.5.2 (badcnt.c)",
     invariant: "the final count is 2 × NITERS",
     expected: Kind::Assertion,
+    variant_kinds: &[],
     found_by: &[Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct, Checker::ShuttleDfs],
     waits_by_spinning: false,
     variants: &[

@@ -109,6 +109,7 @@ pub const ENTRY: Entry = Entry {
     source: "CS:APP 3e §12.7 lecture material (deadlock, livelock, starvation)",
     invariant: "someone passes within ROUNDS rounds of stepping back",
     expected: Kind::Livelock,
+    variant_kinds: &[],
     found_by: &[Checker::ShuttleRandom],
     waits_by_spinning: false,
     variants: &[

@@ -132,6 +132,7 @@ pub const ENTRY: Entry = Entry {
     source: "CS:APP 3e §8.5.5 (safe signal handling, G1)",
     invariant: "the program finishes (no deadlock)",
     expected: Kind::Deadlock,
+    variant_kinds: &[],
     found_by: &[Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct, Checker::ShuttleDfs],
     waits_by_spinning: false,
     variants: &[

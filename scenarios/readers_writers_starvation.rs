@@ -143,6 +143,7 @@ pub const ENTRY: Entry = Entry {
     source: "CS:APP 3e §12.5.4 (first readers-writers problem)",
     invariant: "a waiting writer is overtaken at most n − 1 times",
     expected: Kind::Starvation,
+    variant_kinds: &[],
     found_by: &[Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct],
     waits_by_spinning: false,
     variants: &[

@@ -60,6 +60,9 @@ pub struct Entry {
     pub invariant: &'static str,
     /// The kind of failure the buggy variant must be reported as.
     pub expected: Kind,
+    /// Further buggy variants whose failure is of another kind than [`Entry::expected`]
+    /// (a lost wakeup hangs where its sibling breaks an assertion).
+    pub variant_kinds: &'static [(&'static str, Kind)],
     /// The checkers expected to find the `buggy` variant's failure (the tests hold them to it;
     /// further buggy variants, bigger instances of the same bug, are held to it except by DFS).
     pub found_by: &'static [Checker],
@@ -68,6 +71,13 @@ pub struct Entry {
     pub waits_by_spinning: bool,
     /// Buggy first, then the fixes.
     pub variants: &'static [Variant],
+}
+
+impl Entry {
+    /// The kind of failure buggy variant `variant` must be reported as.
+    pub fn expected_for(&self, variant: &str) -> Kind {
+        self.variant_kinds.iter().find(|(v, _)| *v == variant).map_or(self.expected, |&(_, k)| k)
+    }
 }
 
 /// A registered scenario: its metadata, its variants for each backend, and its source text.
@@ -113,19 +123,21 @@ impl Scenario {
 macro_rules! catalog {
     ($($module:ident),* $(,)?) => {
         // One file, three compilations: that is the point.
+        /// The scenarios on real threads; the echo server runs their fixes (`crate::server`).
         #[allow(clippy::duplicate_mod)]
         #[path = "../scenarios"]
-        mod on_std {
+        pub(crate) mod on_std {
             use crate::rt::std_threads as rt;
             $(pub mod $module;)*
         }
-        #[allow(clippy::duplicate_mod)]
+        // Some items (the server's queue and books) are used on real threads only.
+        #[allow(clippy::duplicate_mod, dead_code)]
         #[path = "../scenarios"]
         mod on_loom {
             use crate::rt::loom as rt;
             $(pub mod $module;)*
         }
-        #[allow(clippy::duplicate_mod)]
+        #[allow(clippy::duplicate_mod, dead_code)]
         #[path = "../scenarios"]
         mod on_shuttle {
             use crate::rt::shuttle as rt;
@@ -147,13 +159,15 @@ macro_rules! catalog {
 
 catalog!(
     airplane_seat,
+    bounded_buffer,
     lost_update,
     lock_order_gridlock,
     polite_livelock,
     line_jumping_starvation,
     readers_writers_starvation,
     job_list_reap,
-    printf_signal_deadlock
+    printf_signal_deadlock,
+    server_stats
 );
 
 /// The scenario with this id.

@@ -10,6 +10,8 @@ use conclab::bench;
 use conclab::catalog::{self, Category};
 use conclab::demo::{self, DemoOptions};
 use conclab::runner::{self, Checker, Options};
+use conclab::{load, server};
+use std::time::Duration;
 
 /// A concurrency-bug laboratory: classic bugs, explored by loom, shuttle and real threads.
 #[derive(Parser)]
@@ -115,6 +117,69 @@ enum Cmd {
         #[arg(long)]
         csv: bool,
     },
+    /// Run the line echo server (first line on stdout: `listening on <addr>`). SIGINT/SIGTERM
+    /// stop it gracefully: lines in progress are finished, the final stats are printed.
+    Serve {
+        /// Address to listen on; port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        addr: String,
+        /// How connections are served.
+        #[arg(long, value_enum, default_value_t = server::Mode::Threads)]
+        mode: server::Mode,
+        /// Worker threads (`pool`).
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+        workers: u64,
+        /// Connections open at once; one more is answered `BUSY …` and closed.
+        #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
+        max_conns: u64,
+        /// Slots in the connection queue between acceptor and workers (`pool`); when full, the
+        /// acceptor waits and new clients wait in the kernel's backlog.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+        queue_slots: u64,
+        /// What each line gets back.
+        #[arg(long, value_enum, default_value_t = server::Service::Echo)]
+        service: server::Service,
+        /// Longest line accepted (newline included); a longer one gets an error and a close.
+        #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u64).range(2..))]
+        max_line: u64,
+        /// Close a connection silent for this long.
+        #[arg(long, default_value_t = 60_000)]
+        idle_timeout_ms: u64,
+        /// Drop a client that does not read its replies for this long.
+        #[arg(long, default_value_t = 10_000)]
+        write_timeout_ms: u64,
+        /// After SIGINT/SIGTERM, how long a connection mid-line may take to finish its line.
+        #[arg(long, default_value_t = 5_000)]
+        grace_ms: u64,
+        /// Testing aid: a handler that receives this line panics.
+        #[arg(long, hide = true)]
+        panic_on_line: Option<String>,
+    },
+    /// Load the echo server: N clients send M lines each and check every byte comes back once,
+    /// in order; K more clients stall mid-line. Reports throughput and latency.
+    Load {
+        /// The server's address (`conclab serve` prints it).
+        #[arg(long)]
+        addr: String,
+        /// Active clients.
+        #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
+        clients: u64,
+        /// Lines per active client.
+        #[arg(long, default_value_t = 1000)]
+        lines: u64,
+        /// Bytes per line, newline included (at least 16).
+        #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(16..))]
+        line_bytes: u64,
+        /// Clients that send half a line and stall for the whole run.
+        #[arg(long, default_value_t = 0)]
+        stalled: u64,
+        /// A reply slower than this counts as an error.
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Internal: run one job sent on stdin (used by the runner to isolate loom and stress).
     #[command(name = "__worker", hide = true)]
     Worker,
@@ -160,6 +225,52 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 write!(out, "{}", r.render())?;
             }
             return Ok(if r.found_bug() { ExitCode::from(1) } else { ExitCode::SUCCESS });
+        }
+        Cmd::Serve {
+            addr,
+            mode,
+            workers,
+            max_conns,
+            queue_slots,
+            service,
+            max_line,
+            idle_timeout_ms,
+            write_timeout_ms,
+            grace_ms,
+            panic_on_line,
+        } => {
+            let config = server::Config {
+                addr,
+                mode,
+                workers: workers as usize,
+                max_conns: max_conns as usize,
+                queue_slots: queue_slots as usize,
+                service,
+                max_line: max_line as usize,
+                idle_timeout: Duration::from_millis(idle_timeout_ms),
+                write_timeout: Duration::from_millis(write_timeout_ms),
+                grace: Duration::from_millis(grace_ms),
+                panic_on: panic_on_line.map(String::into_bytes),
+            };
+            server::serve_main(config, &mut out)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Load { addr, clients, lines, line_bytes, stalled, timeout_ms, json } => {
+            let cfg = load::LoadConfig {
+                addr,
+                clients: clients as usize,
+                lines: lines as usize,
+                line_bytes: line_bytes as usize,
+                stalled: stalled as usize,
+                timeout: Duration::from_millis(timeout_ms),
+            };
+            let r = load::run(&cfg, !json && std::io::stderr().is_terminal())?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
+            } else {
+                write!(out, "{}", r.render())?;
+            }
+            return Ok(if r.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
         Cmd::List { json } => {
             if json {

@@ -44,7 +44,7 @@ fn assert_found_in(s: &Scenario, variant: &str, checker: Checker) {
     assert_eq!(r.verdict, Verdict::BugFound, "{} missed {} / {variant}:\n{}", checker.name(), s.id(), r.render());
     assert_eq!(
         r.kind,
-        Some(s.on_std.expected),
+        Some(s.on_std.expected_for(variant)),
         "{} found the wrong kind in {}:\n{}",
         checker.name(),
         s.id(),

@@ -1,0 +1,347 @@
+//! The echo server on loopback, with real sockets: correctness, each hostile client, the limits,
+//! graceful shutdown, and the iterative mode's flaw. Progress is asserted, not timing: every
+//! wait has a generous bound so that a broken server fails the test instead of hanging it.
+#![cfg(target_os = "linux")]
+
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Bound on any wait that should succeed (generous: CI machines are slow and shared).
+const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A `conclab serve` child process, killed when dropped.
+struct Server {
+    child: Child,
+    addr: String,
+    stdout: BufReader<std::process::ChildStdout>,
+    stderr: BufReader<std::process::ChildStderr>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_conclab"))
+            .arg("serve")
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start conclab serve");
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut first = String::new();
+        stdout.read_line(&mut first).unwrap();
+        let addr = first.strip_prefix("listening on ").expect("first line names the address").trim().to_string();
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        Server { child, addr, stdout, stderr }
+    }
+
+    fn client(&self) -> Client {
+        Client::connect(&self.addr)
+    }
+
+    /// SIGINT, then the exit status and everything it printed after the first line.
+    fn interrupt(mut self) -> (i32, String) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), nix::sys::signal::SIGINT).unwrap();
+        let mut rest = String::new();
+        self.stdout.read_to_string(&mut rest).unwrap();
+        let status = self.child.wait().unwrap();
+        (status.code().unwrap_or(-1), rest)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Client {
+    s: TcpStream,
+}
+
+impl Client {
+    fn connect(addr: &str) -> Client {
+        let s = TcpStream::connect(addr).expect("connect");
+        s.set_read_timeout(Some(PATIENCE)).unwrap();
+        Client { s }
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).unwrap();
+    }
+
+    /// Reads exactly `n` bytes (or fails after PATIENCE).
+    fn read_exact(&mut self, n: usize) -> Vec<u8> {
+        let mut v = vec![0; n];
+        self.s.read_exact(&mut v).expect("the reply within the bound");
+        v
+    }
+
+    /// Reads one line.
+    fn line(&mut self) -> String {
+        let mut v = Vec::new();
+        let mut b = [0u8];
+        while self.s.read(&mut b).expect("a line within the bound") == 1 {
+            v.push(b[0]);
+            if b[0] == b'\n' {
+                break;
+            }
+        }
+        String::from_utf8_lossy(&v).into_owned()
+    }
+
+    fn round_trip(&mut self, line: &[u8]) -> Vec<u8> {
+        self.send(line);
+        self.read_exact(line.len())
+    }
+
+    /// Whether the server closed the connection (EOF or reset) within the bound.
+    fn closed_by_server(&mut self) -> bool {
+        let mut b = [0u8; 256];
+        let start = Instant::now();
+        while start.elapsed() < PATIENCE {
+            match self.s.read(&mut b) {
+                Ok(0) => return true,
+                Ok(_) => continue,
+                Err(e) if e.kind() == ErrorKind::ConnectionReset => return true,
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
+    fn stats(&mut self) -> serde_json::Value {
+        self.send(b"STATS\n");
+        serde_json::from_str(&self.line()).expect("STATS answers one JSON line")
+    }
+}
+
+const MODES: [&str; 3] = ["iterative", "threads", "pool"];
+
+#[test]
+fn every_mode_echoes_lines_byte_for_byte_even_binary_and_split() {
+    for mode in MODES {
+        let srv = Server::start(&["--mode", mode]);
+        let mut c = srv.client();
+        assert_eq!(c.round_trip(b"hello\n"), b"hello\n", "{mode}");
+        assert_eq!(c.round_trip(b"\xff\xfe\x00 not utf-8 \xc3\x28\n"), b"\xff\xfe\x00 not utf-8 \xc3\x28\n", "{mode}");
+        c.send(b"split ");
+        c.send(b"in three ");
+        c.send(b"writes\nand two lines\n");
+        assert_eq!(c.read_exact(36), b"split in three writes\nand two lines\n", "{mode}");
+    }
+}
+
+#[test]
+fn a_stalled_client_does_not_block_the_others_in_threads_and_pool() {
+    for mode in ["threads", "pool"] {
+        let srv = Server::start(&["--mode", mode, "--workers", "2"]);
+        let mut stalled = srv.client();
+        stalled.send(b"half a line, then noth");
+        let mut other = srv.client();
+        assert_eq!(other.round_trip(b"still served\n"), b"still served\n", "{mode}");
+        // The stalled client's line completes later and is still served.
+        stalled.send(b"ing\n");
+        assert_eq!(stalled.read_exact(26), b"half a line, then nothing\n", "{mode}");
+    }
+}
+
+#[test]
+fn in_iterative_mode_one_stalled_client_blocks_the_next() {
+    let srv = Server::start(&["--mode", "iterative"]);
+    let mut first = srv.client();
+    // A full round trip first: the server is now inside the first connection.
+    assert_eq!(first.round_trip(b"hi\n"), b"hi\n");
+    first.send(b"half a li");
+    let mut second = srv.client();
+    second.send(b"me too\n");
+    second.s.set_read_timeout(Some(Duration::from_millis(500))).unwrap();
+    let mut b = [0u8; 16];
+    let blocked =
+        matches!(second.s.read(&mut b), Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut));
+    assert!(blocked, "the iterative server answered a second client while the first was mid-line");
+    // The first client leaves: now the second is served.
+    drop(first);
+    second.s.set_read_timeout(Some(PATIENCE)).unwrap();
+    assert_eq!(second.read_exact(7), b"me too\n");
+}
+
+#[test]
+fn a_client_that_never_reads_is_dropped_and_the_others_go_on() {
+    let srv = Server::start(&["--mode", "threads", "--write-timeout-ms", "300"]);
+    let mut hog = srv.client();
+    hog.s.set_write_timeout(Some(PATIENCE)).unwrap();
+    let hog_thread = std::thread::spawn(move || {
+        let chunk = [b'x'; 1023].iter().copied().chain([b'\n']).collect::<Vec<u8>>();
+        let start = Instant::now();
+        // Writes and never reads: both socket buffers fill, the server's write times out.
+        loop {
+            match hog.s.write_all(&chunk) {
+                Ok(()) if start.elapsed() < PATIENCE => continue,
+                Ok(()) => return "never disconnected".to_string(),
+                Err(e) => return format!("{:?}", e.kind()),
+            }
+        }
+    });
+    let mut other = srv.client();
+    for i in 0..100 {
+        let l = format!("line {i}\n");
+        assert_eq!(other.round_trip(l.as_bytes()), l.as_bytes());
+    }
+    let ended = hog_thread.join().unwrap();
+    assert!(matches!(ended.as_str(), "BrokenPipe" | "ConnectionReset"), "the hog's writes ended with {ended}");
+    assert_eq!(other.round_trip(b"after\n"), b"after\n");
+}
+
+#[test]
+fn an_overlong_line_gets_an_error_and_only_its_connection_closes() {
+    let srv = Server::start(&["--mode", "pool", "--max-line", "100"]);
+    let mut other = srv.client();
+    assert_eq!(other.round_trip(b"before\n"), b"before\n");
+    let mut long = srv.client();
+    long.send(&[b'y'; 200]);
+    assert_eq!(long.line(), "ERROR line longer than 100 bytes; closing the connection\n");
+    assert!(long.closed_by_server());
+    assert_eq!(other.round_trip(b"after\n"), b"after\n");
+}
+
+#[test]
+fn past_max_conns_the_server_answers_busy_and_recovers() {
+    let srv = Server::start(&["--mode", "threads", "--max-conns", "2"]);
+    let mut a = srv.client();
+    let mut b = srv.client();
+    assert_eq!(a.round_trip(b"a\n"), b"a\n");
+    assert_eq!(b.round_trip(b"b\n"), b"b\n");
+    let mut c = srv.client();
+    assert_eq!(c.line(), "BUSY server full (2 connections); try again later\n");
+    assert!(c.closed_by_server());
+    drop(a);
+    // The slot frees once the server has seen the close: retry, boundedly.
+    let start = Instant::now();
+    loop {
+        let mut d = srv.client();
+        d.send(b"d\n");
+        if d.line() == "d\n" {
+            break;
+        }
+        assert!(start.elapsed() < PATIENCE, "a slot never freed up");
+    }
+    assert_eq!(b.round_trip(b"b again\n"), b"b again\n");
+}
+
+#[test]
+fn a_client_vanishing_mid_line_harms_no_one_and_the_books_add_up() {
+    let srv = Server::start(&["--mode", "threads"]);
+    let mut gone = srv.client();
+    assert_eq!(gone.round_trip(b"12345\n"), b"12345\n");
+    gone.send(b"half");
+    drop(gone);
+    let mut c = srv.client();
+    assert_eq!(c.round_trip(b"abc\n"), b"abc\n");
+    // The vanished client is closed by the time STATS says one connection is live.
+    let (start, mut asked) = (Instant::now(), 0);
+    let s = loop {
+        let s = c.stats();
+        asked += 1;
+        if s["live"] == 1 {
+            break s;
+        }
+        assert!(start.elapsed() < PATIENCE, "the vanished connection was never closed: {s}");
+    };
+    assert_eq!(s["totals"]["accepted"], 2, "{s}");
+    assert_eq!(s["totals"]["closed"], 1, "{s}");
+    // A STATS answer counts the requests before it, not itself (6 bytes each).
+    assert_eq!(s["totals"]["bytes_in"], 6 + 4 + 4 + 6 * (asked - 1), "12345\\n, half, abc\\n, STATS…: {s}");
+    assert_eq!(s["connections"].as_array().unwrap().len(), 1, "{s}");
+}
+
+#[test]
+fn idle_connections_are_closed_with_a_word() {
+    let srv = Server::start(&["--mode", "pool", "--idle-timeout-ms", "300"]);
+    let mut idle = srv.client();
+    assert_eq!(idle.line(), "BYE idle for 300 ms; closing the connection\n");
+    assert!(idle.closed_by_server());
+}
+
+#[test]
+fn a_panicking_handler_does_not_take_the_server_down() {
+    for mode in ["threads", "pool"] {
+        // One worker: if the panic killed it, the pool would serve no one after.
+        let srv = Server::start(&["--mode", mode, "--workers", "1", "--panic-on-line", "BOOM"]);
+        let mut victim = srv.client();
+        victim.send(b"BOOM\n");
+        assert!(victim.closed_by_server(), "{mode}");
+        let mut next = srv.client();
+        assert_eq!(next.round_trip(b"alive\n"), b"alive\n", "{mode}");
+        assert_eq!(next.stats()["totals"]["closed"], 1, "{mode}");
+    }
+}
+
+#[test]
+fn the_pizza_service_takes_orders_into_a_shared_book() {
+    let srv = Server::start(&["--service", "pizza"]);
+    let mut c = srv.client();
+    c.send(b"3\n");
+    assert_eq!(c.line(), "Thank you for ordering 3 pizzas!\n");
+    c.send(b"three\n");
+    assert_eq!(c.line(), "Wrong number of pizzas, please try again\n");
+    let mut d = srv.client();
+    d.send(b"2\n");
+    assert_eq!(d.line(), "Thank you for ordering 2 pizzas!\n");
+    let s = d.stats();
+    assert_eq!((s["totals"]["orders"].as_u64(), s["totals"]["pizzas"].as_u64()), (Some(2), Some(5)), "{s}");
+}
+
+#[test]
+fn sigint_finishes_the_line_in_progress_then_exits_with_the_final_books() {
+    for mode in MODES {
+        let srv = Server::start(&["--mode", mode]);
+        let mut c = srv.client();
+        assert_eq!(c.round_trip(b"first\n"), b"first\n");
+        c.send(b"second, sent in ");
+        let mut srv = srv;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(srv.child.id() as i32), nix::sys::signal::SIGINT).unwrap();
+        // The server says when it has taken the signal; only then is the line finished.
+        let mut said = String::new();
+        srv.stderr.read_line(&mut said).unwrap();
+        assert!(said.contains("finishing the lines in progress"), "{mode}: {said}");
+        c.send(b"two parts\n");
+        assert_eq!(c.read_exact(26), b"second, sent in two parts\n", "{mode}: the line in progress was lost");
+        assert!(c.closed_by_server(), "{mode}");
+        let (code, rest) = srv.interrupt();
+        assert_eq!(code, 0, "{mode}: {rest}");
+        let fin = rest.lines().find_map(|l| l.strip_prefix("final stats: ")).expect("final stats are printed");
+        let fin: serde_json::Value = serde_json::from_str(fin).unwrap();
+        assert_eq!(fin["totals"]["lines"], 2, "{mode}: {fin}");
+        assert_eq!(fin["live"], 0, "{mode}: {fin}");
+    }
+}
+
+#[test]
+fn the_load_generator_verifies_every_byte_with_stalled_clients_around() {
+    let srv = Server::start(&["--mode", "pool", "--workers", "4"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_conclab"))
+        .args(["load", "--addr", &srv.addr, "--clients", "3", "--lines", "200", "--stalled", "1", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["lines_sent", "lines_verified", "errors", "lines_per_s", "p50_us", "p99_us", "max_us"] {
+        assert!(r.get(key).is_some(), "{key} missing: {r}");
+    }
+    assert_eq!(r["lines_sent"], 600, "{r}");
+    assert_eq!(r["lines_verified"], 600, "{r}");
+    assert_eq!(r["errors"], 0, "{r}");
+}
+
+#[test]
+fn bad_addresses_get_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_conclab")).args(["load", "--addr", "nowhere"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad address `nowhere`"));
+    let out = Command::new(env!("CARGO_BIN_EXE_conclab")).args(["serve", "--addr", "256.0.0.1:0"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on 256.0.0.1:0"));
+}

@@ -118,7 +118,9 @@ impl Client {
     }
 }
 
-const MODES: [&str; 3] = ["iterative", "threads", "pool"];
+const MODES: [&str; 5] = ["iterative", "threads", "pool", "processes", "events"];
+/// The modes that serve connections concurrently.
+const CONCURRENT: [&str; 4] = ["threads", "pool", "processes", "events"];
 
 #[test]
 fn every_mode_echoes_lines_byte_for_byte_even_binary_and_split() {
@@ -135,8 +137,8 @@ fn every_mode_echoes_lines_byte_for_byte_even_binary_and_split() {
 }
 
 #[test]
-fn a_stalled_client_does_not_block_the_others_in_threads_and_pool() {
-    for mode in ["threads", "pool"] {
+fn a_stalled_client_does_not_block_the_others_in_the_concurrent_modes() {
+    for mode in CONCURRENT {
         let srv = Server::start(&["--mode", mode, "--workers", "2"]);
         let mut stalled = srv.client();
         stalled.send(b"half a line, then noth");
@@ -170,7 +172,13 @@ fn in_iterative_mode_one_stalled_client_blocks_the_next() {
 
 #[test]
 fn a_client_that_never_reads_is_dropped_and_the_others_go_on() {
-    let srv = Server::start(&["--mode", "threads", "--write-timeout-ms", "300"]);
+    for mode in CONCURRENT {
+        never_reading_client(mode);
+    }
+}
+
+fn never_reading_client(mode: &str) {
+    let srv = Server::start(&["--mode", mode, "--write-timeout-ms", "300"]);
     let mut hog = srv.client();
     hog.s.set_write_timeout(Some(PATIENCE)).unwrap();
     let hog_thread = std::thread::spawn(move || {
@@ -191,13 +199,19 @@ fn a_client_that_never_reads_is_dropped_and_the_others_go_on() {
         assert_eq!(other.round_trip(l.as_bytes()), l.as_bytes());
     }
     let ended = hog_thread.join().unwrap();
-    assert!(matches!(ended.as_str(), "BrokenPipe" | "ConnectionReset"), "the hog's writes ended with {ended}");
+    assert!(matches!(ended.as_str(), "BrokenPipe" | "ConnectionReset"), "{mode}: the hog's writes ended with {ended}");
     assert_eq!(other.round_trip(b"after\n"), b"after\n");
 }
 
 #[test]
 fn an_overlong_line_gets_an_error_and_only_its_connection_closes() {
-    let srv = Server::start(&["--mode", "pool", "--max-line", "100"]);
+    for mode in ["pool", "events"] {
+        overlong_line(mode);
+    }
+}
+
+fn overlong_line(mode: &str) {
+    let srv = Server::start(&["--mode", mode, "--max-line", "100"]);
     let mut other = srv.client();
     assert_eq!(other.round_trip(b"before\n"), b"before\n");
     let mut long = srv.client();
@@ -209,13 +223,19 @@ fn an_overlong_line_gets_an_error_and_only_its_connection_closes() {
 
 #[test]
 fn past_max_conns_the_server_answers_busy_and_recovers() {
-    let srv = Server::start(&["--mode", "threads", "--max-conns", "2"]);
+    for mode in CONCURRENT {
+        max_conns(mode);
+    }
+}
+
+fn max_conns(mode: &str) {
+    let srv = Server::start(&["--mode", mode, "--max-conns", "2"]);
     let mut a = srv.client();
     let mut b = srv.client();
     assert_eq!(a.round_trip(b"a\n"), b"a\n");
     assert_eq!(b.round_trip(b"b\n"), b"b\n");
     let mut c = srv.client();
-    assert_eq!(c.line(), "BUSY server full (2 connections); try again later\n");
+    assert_eq!(c.line(), "BUSY server full (2 connections); try again later\n", "{mode}");
     assert!(c.closed_by_server());
     drop(a);
     // The slot frees once the server has seen the close: retry, boundedly.
@@ -259,15 +279,17 @@ fn a_client_vanishing_mid_line_harms_no_one_and_the_books_add_up() {
 
 #[test]
 fn idle_connections_are_closed_with_a_word() {
-    let srv = Server::start(&["--mode", "pool", "--idle-timeout-ms", "300"]);
-    let mut idle = srv.client();
-    assert_eq!(idle.line(), "BYE idle for 300 ms; closing the connection\n");
-    assert!(idle.closed_by_server());
+    for mode in ["pool", "events"] {
+        let srv = Server::start(&["--mode", mode, "--idle-timeout-ms", "300"]);
+        let mut idle = srv.client();
+        assert_eq!(idle.line(), "BYE idle for 300 ms; closing the connection\n", "{mode}");
+        assert!(idle.closed_by_server(), "{mode}");
+    }
 }
 
 #[test]
 fn a_panicking_handler_does_not_take_the_server_down() {
-    for mode in ["threads", "pool"] {
+    for mode in ["threads", "pool", "events"] {
         // One worker: if the panic killed it, the pool would serve no one after.
         let srv = Server::start(&["--mode", mode, "--workers", "1", "--panic-on-line", "BOOM"]);
         let mut victim = srv.client();
@@ -308,14 +330,22 @@ fn sigint_finishes_the_line_in_progress_then_exits_with_the_final_books() {
         srv.stderr.read_line(&mut said).unwrap();
         assert!(said.contains("finishing the lines in progress"), "{mode}: {said}");
         c.send(b"two parts\n");
-        assert_eq!(c.read_exact(26), b"second, sent in two parts\n", "{mode}: the line in progress was lost");
+        let mut back = vec![0; 26];
+        c.s.read_exact(&mut back).unwrap_or_else(|e| panic!("{mode}: the line in progress was lost: {e}"));
+        assert_eq!(back, b"second, sent in two parts\n", "{mode}");
         assert!(c.closed_by_server(), "{mode}");
         let (code, rest) = srv.interrupt();
         assert_eq!(code, 0, "{mode}: {rest}");
         let fin = rest.lines().find_map(|l| l.strip_prefix("final stats: ")).expect("final stats are printed");
         let fin: serde_json::Value = serde_json::from_str(fin).unwrap();
-        assert_eq!(fin["totals"]["lines"], 2, "{mode}: {fin}");
         assert_eq!(fin["live"], 0, "{mode}: {fin}");
+        if mode == "processes" {
+            // The parent cannot see its children's lines: it says so, and counts what it saw.
+            assert_eq!(fin["totals"]["closed"], 1, "{mode}: {fin}");
+            assert!(fin["note"].as_str().unwrap().contains("IPC"), "{mode}: {fin}");
+        } else {
+            assert_eq!(fin["totals"]["lines"], 2, "{mode}: {fin}");
+        }
     }
 }
 
@@ -344,4 +374,43 @@ fn bad_addresses_get_a_clear_error() {
     let out = Command::new(env!("CARGO_BIN_EXE_conclab")).args(["serve", "--addr", "256.0.0.1:0"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen on 256.0.0.1:0"));
+}
+
+/// The children of `pid` with their state letter (`Z`: a zombie), from /proc.
+fn children(pid: u32) -> Vec<(u32, String)> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            // /proc/<p>/stat: "pid (comm) state ppid …"; comm may hold spaces, so cut after ')'.
+            let s = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let f: Vec<String> = s.rsplit_once(')')?.1.split_whitespace().map(String::from).collect();
+            (f.len() > 1 && f[1] == pid.to_string()).then(|| (p, f[0].clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn processes_mode_reaps_its_children_and_says_what_its_books_cannot_see() {
+    let srv = Server::start(&["--mode", "processes"]);
+    for i in 0..3 {
+        let mut c = srv.client();
+        let l = format!("child {i}\n");
+        assert_eq!(c.round_trip(l.as_bytes()), l.as_bytes());
+    }
+    let mut c = srv.client();
+    let s = c.stats();
+    assert!(s["note"].as_str().is_some_and(|n| n.contains("IPC")), "{s}");
+    assert_eq!(s["live"], 1, "a child's books hold its own connection only: {s}");
+    drop(c);
+    // Wait until every child has exited; an unreaped one stays behind as a zombie.
+    let start = Instant::now();
+    let left = loop {
+        let left = children(srv.child.id());
+        if left.iter().all(|(_, state)| state == "Z") || start.elapsed() > PATIENCE {
+            break left;
+        }
+        std::thread::yield_now();
+    };
+    assert!(left.is_empty(), "children left behind: {left:?}");
 }

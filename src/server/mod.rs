@@ -4,8 +4,12 @@
 //!
 //! Modes: `iterative` (one connection at a time: the baseline that shows the flaw), `threads`
 //! (a thread per connection, `echoservert`), `pool` (prethreaded workers fed by the bounded
-//! buffer, `echoservert_pre`).
+//! buffer, `echoservert_pre`); and, to be measured against them, `processes` (a forked child per
+//! connection, `echoserverp`) and `events` (one thread, a readiness loop, `echoservers`).
 
+mod events;
+#[cfg(target_os = "linux")]
+mod processes;
 pub mod session;
 
 use std::io::{self, Read, Write};
@@ -33,6 +37,10 @@ pub enum Mode {
     Threads,
     /// A fixed pool of worker threads fed by a bounded queue of connections.
     Pool,
+    /// A forked child process per connection (Unix); children are reaped on SIGCHLD.
+    Processes,
+    /// One thread, non-blocking sockets and a readiness loop (mio), a buffer per connection.
+    Events,
 }
 
 /// Everything `conclab serve` can be told.
@@ -83,16 +91,19 @@ impl Default for Config {
 }
 
 /// How often a blocked read looks up to check for shutdown and idleness.
-const TICK: Duration = Duration::from_millis(50);
+pub(crate) const TICK: Duration = Duration::from_millis(50);
 
 /// What every connection handler shares.
 struct Shared {
     config: Config,
     stats: Stats,
-    /// Set once: stop accepting, finish lines in progress, close.
-    stopping: AtomicBool,
-    /// When the stop was requested (for the grace period).
+    /// Set once (by [`StopHandle::stop`] or a SIGINT/SIGTERM): stop accepting, finish lines in
+    /// progress, close.
+    stopping: Arc<AtomicBool>,
+    /// When the stop was first noticed (the grace period starts there).
     stop_at: parking_lot::Mutex<Option<Instant>>,
+    /// Whether the stop has been announced on stderr.
+    announced: AtomicBool,
     started: Instant,
     /// `pool` mode's connection queue; `None` tells a worker to exit.
     queue: Option<BoundedBuffer<Option<(TcpStream, u64)>>>,
@@ -112,6 +123,9 @@ pub struct StatsReport {
     /// Totals and live connections.
     #[serde(flatten)]
     pub books: Snapshot,
+    /// What these books cannot see (in `processes` mode: the other connections).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 impl Shared {
@@ -122,13 +136,38 @@ impl Shared {
             uptime_ms: self.started.elapsed().as_millis() as u64,
             queued: self.queue.as_ref().map_or(0, |q| q.len()),
             books: self.stats.snapshot(),
+            note: (self.config.mode == Mode::Processes).then(|| PROCESSES_NOTE.to_string()),
         }
     }
 
     fn stopping(&self) -> bool {
         self.stopping.load(Ordering::SeqCst)
     }
+
+    /// Whether the stop was noticed more than the grace period ago (the first caller after a
+    /// stop request starts the period).
+    fn grace_over(&self) -> bool {
+        self.stopping() && self.stop_at.lock().get_or_insert_with(Instant::now).elapsed() >= self.config.grace
+    }
+
+    /// Called by the accepting loop on every tick: notices a stop request, says so once, and
+    /// starts the grace period. Returns whether the server is stopping.
+    fn notice_stop(&self) -> bool {
+        if !self.stopping() {
+            return false;
+        }
+        self.grace_over();
+        if !self.announced.swap(true, Ordering::SeqCst) {
+            eprintln!("conclab serve: stop requested: no new connections; finishing the lines in progress");
+        }
+        true
+    }
 }
+
+/// What the books of `processes` mode cannot count.
+const PROCESSES_NOTE: &str = "processes mode: each connection is served by its own process, so these books \
+     cover one process only; server-wide byte and line counters would need IPC (shared memory or \
+     pipes to the parent)";
 
 /// A bound, not yet running server.
 pub struct Server {
@@ -139,18 +178,72 @@ pub struct Server {
 /// Asks a running server to shut down gracefully, from any thread.
 #[derive(Clone)]
 pub struct StopHandle {
-    shared: Arc<Shared>,
-    addr: SocketAddr,
+    flag: Arc<AtomicBool>,
 }
 
 impl StopHandle {
-    /// Stops accepting; connections finish the line they are on, then close.
+    /// Stops accepting; connections finish the line they are on, then close. The accepting
+    /// loop looks at the flag at least every tick (50 ms).
     pub fn stop(&self) {
-        if !self.shared.stopping.swap(true, Ordering::SeqCst) {
-            *self.shared.stop_at.lock() = Some(Instant::now());
+        self.flag.store(true, Ordering::SeqCst);
+    }
+
+    /// The flag itself, for a signal handler to set (it is all a handler may safely do).
+    pub fn flag(&self) -> Arc<AtomicBool> {
+        self.flag.clone()
+    }
+}
+
+/// The listening socket in a readiness loop: accepting never blocks for more than a tick, so
+/// the loop notices a stop request without any thread or connection to wake it.
+struct Acceptor {
+    listener: TcpListener,
+    poll: mio::Poll,
+    events: mio::Events,
+}
+
+impl Acceptor {
+    fn new(listener: TcpListener) -> io::Result<Acceptor> {
+        listener.set_nonblocking(true)?;
+        let poll = mio::Poll::new()?;
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            poll.registry().register(
+                &mut mio::unix::SourceFd(&listener.as_raw_fd()),
+                mio::Token(0),
+                mio::Interest::READABLE,
+            )?;
         }
-        // Wakes the acceptor out of `accept()`: it sees the flag and returns.
-        let _ = TcpStream::connect_timeout(&self.addr, Duration::from_secs(1));
+        Ok(Acceptor { listener, poll, events: mio::Events::with_capacity(16) })
+    }
+
+    /// Waits at most a tick; returns the connections accepted meanwhile (blocking sockets).
+    fn accept_batch(&mut self) -> Vec<TcpStream> {
+        let mut out = Vec::new();
+        if let Err(e) = self.poll.poll(&mut self.events, Some(TICK)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                eprintln!("conclab serve: poll failed: {e}");
+            }
+            return out;
+        }
+        loop {
+            match self.listener.accept() {
+                Ok((s, _)) => match s.set_nonblocking(false) {
+                    Ok(()) => out.push(s),
+                    Err(e) => eprintln!("conclab serve: cannot set up a connection: {e}"),
+                },
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // A client that gave up before we accepted it, or no file descriptors left:
+                // neither is a reason to stop serving the others.
+                Err(e) => {
+                    eprintln!("conclab serve: accept failed: {e}");
+                    break;
+                }
+            }
+        }
+        out
     }
 }
 
@@ -162,8 +255,9 @@ impl Server {
         let shared = Arc::new(Shared {
             config,
             stats: Stats::new(),
-            stopping: AtomicBool::new(false),
+            stopping: Arc::new(AtomicBool::new(false)),
             stop_at: parking_lot::Mutex::new(None),
+            announced: AtomicBool::new(false),
             started: Instant::now(),
             queue,
         });
@@ -177,12 +271,20 @@ impl Server {
 
     /// A handle that stops the server.
     pub fn stop_handle(&self) -> StopHandle {
-        StopHandle { shared: self.shared.clone(), addr: self.local_addr() }
+        StopHandle { flag: self.shared.stopping.clone() }
     }
 
     /// Serves until stopped; returns the final books once every connection has closed.
     pub fn run(self) -> Result<StatsReport> {
         let Server { listener, shared } = self;
+        match shared.config.mode {
+            Mode::Events => return events::run(listener, &shared),
+            #[cfg(target_os = "linux")]
+            Mode::Processes => return processes::run(listener, &shared),
+            #[cfg(not(target_os = "linux"))]
+            Mode::Processes => anyhow::bail!("`--mode processes` is built for Linux only"),
+            Mode::Iterative | Mode::Threads | Mode::Pool => {}
+        }
         let mut workers: Vec<JoinHandle<()>> = Vec::new();
         if shared.config.mode == Mode::Pool {
             for w in 0..shared.config.workers.max(1) {
@@ -196,47 +298,39 @@ impl Server {
             }
         }
         let mut handlers: Vec<JoinHandle<()>> = Vec::new();
-        for conn in listener.incoming() {
-            if shared.stopping() {
-                break;
-            }
-            let stream = match conn {
-                Ok(s) => s,
-                // A client that gave up before we accepted it, or no file descriptors left:
-                // neither is a reason to stop serving the others.
-                Err(e) => {
-                    eprintln!("conclab serve: accept failed: {e}");
-                    std::thread::sleep(Duration::from_millis(10));
+        let mut acceptor = Acceptor::new(listener).context("cannot watch the listening socket")?;
+        while !shared.notice_stop() {
+            for stream in acceptor.accept_batch() {
+                let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
+                let Some(id) = shared.stats.connect(peer, shared.config.max_conns) else {
+                    refuse(stream, shared.config.max_conns);
                     continue;
-                }
-            };
-            let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
-            let Some(id) = shared.stats.connect(peer, shared.config.max_conns) else {
-                refuse(stream, shared.config.max_conns);
-                continue;
-            };
-            match shared.config.mode {
-                Mode::Iterative => handle(&shared, stream, id),
-                Mode::Threads => {
-                    handlers.retain(|h| !h.is_finished());
-                    let s = shared.clone();
-                    let spawned =
-                        std::thread::Builder::new().name(format!("conn-{id}")).spawn(move || handle(&s, stream, id));
-                    match spawned {
-                        Ok(h) => handlers.push(h),
-                        Err(e) => {
-                            // The stream went down with the closure: the client sees the close.
-                            eprintln!("conclab serve: cannot start a thread for connection {id}: {e}");
-                            shared.stats.disconnect(id);
+                };
+                match shared.config.mode {
+                    Mode::Iterative => handle(&shared, stream, id),
+                    Mode::Threads => {
+                        handlers.retain(|h| !h.is_finished());
+                        let s = shared.clone();
+                        let spawned = std::thread::Builder::new()
+                            .name(format!("conn-{id}"))
+                            .spawn(move || handle(&s, stream, id));
+                        match spawned {
+                            Ok(h) => handlers.push(h),
+                            Err(e) => {
+                                // The stream went down with the closure: the client sees the close.
+                                eprintln!("conclab serve: cannot start a thread for connection {id}: {e}");
+                                shared.stats.disconnect(id);
+                            }
                         }
                     }
+                    Mode::Pool => shared.queue.as_ref().expect("pool mode has a queue").insert(Some((stream, id))),
+                    Mode::Processes | Mode::Events => unreachable!("served above"),
                 }
-                Mode::Pool => shared.queue.as_ref().expect("pool mode has a queue").insert(Some((stream, id))),
             }
         }
         // Stopped: no new connections (they are refused from now on); the open ones finish
         // their line and close.
-        drop(listener);
+        drop(acceptor);
         if let Some(q) = &shared.queue {
             workers.iter().for_each(|_| q.insert(None));
         }
@@ -247,11 +341,28 @@ impl Server {
     }
 }
 
+/// The answer to a connection past the limit.
+fn refuse_bytes(max: usize) -> Vec<u8> {
+    format!("BUSY server full ({max} connections); try again later\n").into_bytes()
+}
+
 /// Answers a connection past the limit and closes it.
 fn refuse(mut stream: TcpStream, max: usize) {
     let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = stream.write_all(format!("BUSY server full ({max} connections); try again later\n").as_bytes());
+    let _ = stream.write_all(&refuse_bytes(max));
     let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// A panic's message, as far as it has one.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> &str {
+    p.downcast_ref::<String>().map(String::as_str).or_else(|| p.downcast_ref::<&str>().copied()).unwrap_or("?")
+}
+
+/// The answer to `STATS`: the books as one JSON line.
+fn stats_line(shared: &Shared) -> Vec<u8> {
+    let mut line = serde_json::to_vec(&shared.report()).unwrap_or_default();
+    line.push(b'\n');
+    line
 }
 
 /// A `pool` worker: serves connections from the queue until it takes a `None`.
@@ -269,11 +380,7 @@ fn handle(shared: &Shared, stream: TcpStream, id: u64) {
         Ok(Ok(_end)) => {}
         Ok(Err(_io)) => {}
         Err(p) => {
-            let what = p
-                .downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| p.downcast_ref::<&str>().copied())
-                .unwrap_or("?");
+            let what = panic_text(&*p);
             eprintln!("conclab serve: connection {id}'s handler panicked ({what}); the server goes on");
         }
     }
@@ -299,7 +406,6 @@ fn serve(shared: &Shared, mut stream: &TcpStream, id: u64) -> io::Result<End> {
     let mut session = Session::new(c.service, c.max_line);
     let mut buf = vec![0u8; 16 * 1024];
     let mut last_heard = Instant::now();
-    let grace_over = || shared.stop_at.lock().is_some_and(|t| t.elapsed() >= c.grace);
     loop {
         let n = match stream.read(&mut buf) {
             Ok(0) => return Ok(End::ClientClosed),
@@ -307,7 +413,7 @@ fn serve(shared: &Shared, mut stream: &TcpStream, id: u64) -> io::Result<End> {
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                 // Nothing arrived for a tick. Stopping: a client between lines is done (what it
                 // had sent before the stop has been served); one mid-line gets the grace period.
-                if shared.stopping() && (!session.mid_line() || grace_over()) {
+                if shared.notice_stop() && (!session.mid_line() || shared.grace_over()) {
                     return Ok(End::Shutdown);
                 }
                 if last_heard.elapsed() >= c.idle_timeout {
@@ -328,11 +434,7 @@ fn serve(shared: &Shared, mut stream: &TcpStream, id: u64) -> io::Result<End> {
                 panic!("the test trigger line arrived");
             }
         }
-        let out = session.feed(data, &mut || {
-            let mut line = serde_json::to_vec(&shared.report()).unwrap_or_default();
-            line.push(b'\n');
-            line
-        });
+        let out = session.feed(data, &mut || stats_line(shared));
         // Counted before the reply goes out: once a client has its answer, STATS includes it.
         shared.stats.count(id, n as u64, out.reply.len() as u64, out.lines);
         for pizzas in out.pizzas {
@@ -344,7 +446,7 @@ fn serve(shared: &Shared, mut stream: &TcpStream, id: u64) -> io::Result<End> {
         if out.close.is_some() {
             return Ok(End::LineTooLong);
         }
-        if shared.stopping() && grace_over() {
+        if shared.stopping() && shared.grace_over() {
             return Ok(End::Shutdown);
         }
     }
@@ -356,20 +458,12 @@ pub fn serve_main(config: Config, out: &mut dyn Write) -> Result<()> {
     let server = Server::bind(config)?;
     writeln!(out, "listening on {}", server.local_addr())?;
     out.flush()?;
-    let stop = server.stop_handle();
     #[cfg(unix)]
-    {
-        use signal_hook::consts::{SIGINT, SIGTERM};
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM])?;
-        std::thread::Builder::new().name("signals".into()).spawn(move || {
-            if let Some(sig) = signals.forever().next() {
-                eprintln!("conclab serve: signal {sig}: no new connections; finishing the lines in progress");
-                stop.stop();
-            }
-        })?;
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // Only a flag: the accepting loop sees it within a tick. No thread is started, so
+        // `processes` mode forks from a single-threaded parent.
+        signal_hook::flag::register(sig, server.stop_handle().flag())?;
     }
-    #[cfg(not(unix))]
-    drop(stop);
     let report = server.run()?;
     writeln!(out, "final stats: {}", serde_json::to_string(&report)?)?;
     out.flush()?;

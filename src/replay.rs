@@ -120,7 +120,7 @@ pub fn decode_choices(s: &str) -> Result<Vec<usize>> {
         }
         let n: usize = if count.is_empty() { 1 } else { count.parse().context("repeat count too large")? };
         ensure!(n > 0 && n <= 10_000_000, "repeat count {n} out of range");
-        out.extend(std::iter::repeat(usize::from(c as u8 - b'a')).take(n));
+        out.extend(std::iter::repeat_n(usize::from(c as u8 - b'a'), n));
     }
     Ok(out)
 }

@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod catalog;
 pub mod demo;
+pub mod fuzz;
 pub mod liveness;
 pub mod load;
 pub mod replay;

@@ -56,6 +56,9 @@ fn open_counter((acquire, release): Discipline) {
         acquire(c);
         rt::liveness::enter(LINE, MAX_BYPASS);
         rt::note("is served");
+        let inside = rt::noted("is served") - rt::noted("leaves");
+        rt::property("one-at-a-time", inside == 1, || format!("{inside} customers at the counter at once"));
+        rt::note("leaves");
         release(c);
     };
     let customers: Vec<_> = [("you", 1), ("regular", VISITS)]
@@ -75,6 +78,8 @@ fn open_counter((acquire, release): Discipline) {
     for t in customers {
         t.join().unwrap();
     }
+    let served = rt::noted("is served");
+    rt::property("everyone-served", served == 1 + VISITS, || format!("{served} of {} visits served", 1 + VISITS));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,7 +130,7 @@ pub fn fixed() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Entry, Variant};
+use crate::catalog::{Assignment, Category, Entry, Property, Unit, Variant};
 use crate::report::Kind;
 use crate::runner::Checker;
 
@@ -143,4 +148,21 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "buggy", fixed: false, summary: "test-and-set spinlock: no order among waiters", run: buggy },
         Variant { name: "fixed", fixed: true, summary: "ticket lock: served in arrival order", run: fixed },
     ],
+    must_still_work: &[
+        Property { name: "one-at-a-time", holds: "the counter still serves one customer at a time (mutual exclusion)" },
+        Property { name: "everyone-served", holds: "every visit is still served: you once, the regular VISITS times" },
+    ],
+    assignment: Assignment {
+        unit: Unit::Liveness,
+        task: "Replace the counter's lock with one that serves waiting customers fairly: nobody may be overtaken more than once by each other customer. It must still be a lock: one customer at the counter at a time, and everyone gets served.",
+        hints: &[
+            "The lock is correct: never two at the counter. What does it *not* promise to someone who has been waiting?",
+            "A fair lock serves in arrival order. How does a bakery or a deli counter know who came first?",
+            "A ticket lock: take a number with `next_ticket.fetch_add(1)`, wait until `now_serving` shows it; release by advancing `now_serving`.",
+        ],
+        questions: &[
+            "Is starvation a property of one execution or of all of them? How does the checker decide it from a finite run?",
+            "Why did the stress run on real threads show this bug in only {stress_failing} of {stress_runs} runs, when {found_by} found it after {found_in} execution(s)? What does each number promise about a run that passes?",
+        ],
+    },
 };

@@ -176,7 +176,8 @@ pub fn short_location(loc: &Location<'_>) -> String {
     let file = loc.file().replace('\\', "/");
     // Scenario files are compiled through `#[path]` (`src/catalog/../../scenarios/x.rs`).
     let file = file.rfind("scenarios/").map_or(file.as_str(), |i| &file[i..]);
-    format!("{}:{}", file, loc.line())
+    // An assignment compiles its `src/lib.rs` through `#[path]` too (`src/./lib.rs`).
+    format!("{}:{}", file.replace("/./", "/"), loc.line())
 }
 
 impl Trace {
@@ -306,6 +307,18 @@ pub struct Recorder {
     loom_stage_start: AtomicUsize,
     choices: Arc<Mutex<Vec<usize>>>,
     liveness: Mutex<Liveness>,
+    work: Mutex<Work>,
+}
+
+/// What the current execution has done, for the "must still work" properties of an assignment
+/// (`rt::noted`, `rt::peak_threads`): bookkeeping only, never an event or a scheduling point.
+#[derive(Debug, Default)]
+struct Work {
+    /// Every note's text and declared progress (`rt::liveness::progress`), in order.
+    notes: Vec<String>,
+    /// Spawned threads not joined yet, and the most there were at once.
+    live: usize,
+    peak: usize,
 }
 
 thread_local! {
@@ -350,6 +363,10 @@ impl Recorder {
         blocking.holders.clear();
         drop(blocking);
         self.liveness.lock().reset();
+        let mut work = self.work.lock();
+        work.notes.clear();
+        (work.live, work.peak) = (0, 0);
+        drop(work);
         self.failed_this_execution.store(false, Ordering::Relaxed);
         self.executions.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -422,6 +439,20 @@ impl Recorder {
         location: Option<&'static Location<'static>>,
     ) {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
+        match &op {
+            Op::Note(text) => self.work.lock().notes.push(text.clone()),
+            Op::Progress(what) => self.work.lock().notes.push(what.to_string()),
+            Op::Spawn(_) => {
+                let mut w = self.work.lock();
+                w.live += 1;
+                w.peak = w.peak.max(w.live);
+            }
+            Op::Join(_) => {
+                let mut w = self.work.lock();
+                w.live = w.live.saturating_sub(1);
+            }
+            _ => {}
+        }
         self.events.push(Event { seq, thread, op, object, location });
     }
 
@@ -455,6 +486,16 @@ impl Recorder {
         if let Some(i) = h.iter().rposition(|&(_, t, a)| a == addr && t == thread) {
             h.remove(i);
         }
+    }
+
+    /// How many notes (and declared progress) of the current execution start with `prefix`.
+    pub fn noted(&self, prefix: &str) -> usize {
+        self.work.lock().notes.iter().filter(|n| n.starts_with(prefix)).count()
+    }
+
+    /// The most spawned threads alive at once (spawned, not yet joined) in the current execution.
+    pub fn peak_threads(&self) -> usize {
+        self.work.lock().peak
     }
 
     /// Whether `thread` holds the lock at `addr` (a second `lock()` would wait for itself).

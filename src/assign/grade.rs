@@ -156,29 +156,53 @@ pub fn grade(s: &Scenario, exe: &Path) -> Result<(Grade, Vec<Report>)> {
         }
     }
     let handed_out = source::student_file(catalog::find(e.id).map_or("", |c| c.source_text), false);
-    let theirs = source::squeeze(s.source_text);
-    for (property, call) in source::checks(&handed_out) {
-        if !theirs.contains(&source::squeeze(&call)) {
-            let first = call.lines().next().unwrap_or("").trim();
-            checks.push(Check {
+    checks.extend(changed_checks(&handed_out, s.source_text));
+    Ok((Grade::new(e.id, checks), failing))
+}
+
+/// The checks of the `handed_out` file (see `source::checks`) that `theirs` no longer holds as
+/// often, whitespace aside: one failed `source` check each.
+pub fn changed_checks(handed_out: &str, theirs: &str) -> Vec<Check> {
+    let theirs = source::squeeze(theirs);
+    let checks = source::checks(handed_out);
+    let mut out: Vec<Check> = vec![];
+    for (i, (property, call)) in checks.iter().enumerate() {
+        let squeezed = source::squeeze(call);
+        let wanted = checks.iter().filter(|(_, c)| source::squeeze(c) == squeezed).count();
+        let first = checks.iter().position(|(_, c)| source::squeeze(c) == squeezed) == Some(i);
+        if first && theirs.matches(&squeezed).count() < wanted {
+            out.push(Check {
                 checker: "source".into(),
-                property,
+                property: property.clone(),
                 verdict: CheckVerdict::Failed,
                 reason: format!(
-                    "the check `{first} …` was changed or removed; the grader trusts only the checks as handed out"
+                    "the check `{} …` was changed or removed; the grader trusts only the checks as handed out",
+                    call.lines().next().unwrap_or("").trim()
                 ),
             });
         }
     }
-    Ok((Grade::new(e.id, checks), failing))
+    out
 }
 
 /// `main` of an assignment's test binary: `cargo test` grades the code and shows the trace of
 /// a failure; `-- --json` prints the grade as JSON; `-- --replay TOKEN` replays a failure;
 /// `__worker` runs one check for the parent (loom may abort it). Exit code 0 passed, 1 not, 2 error.
-pub fn checks_main(s: Scenario) -> ExitCode {
+///
+/// `built_for` is the crate's directory at build time: cargo runs this binary with that crate's
+/// `CARGO_MANIFEST_DIR`, and a copy of the crate under the same package name would otherwise
+/// silently run the original's build (they share the target directory).
+pub fn checks_main(s: Scenario, built_for: &str) -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = (|| -> Result<bool> {
+        if let Ok(now) = std::env::var("CARGO_MANIFEST_DIR") {
+            if now != built_for {
+                bail!(
+                    "these checks were built for {built_for}, not for {now}: a copied assignment shares the \
+                     target directory under the same package name; give it a name of its own in Cargo.toml"
+                );
+            }
+        }
         if args.first().is_some_and(|a| a == "__worker") {
             runner::worker_main_with(|id| (id == s.id()).then_some(s))?;
             return Ok(true);
@@ -262,13 +286,9 @@ pub fn grade_dir(dir: &Path, json: bool, target_dir: &Path) -> Result<(bool, Str
     let s = catalog::lookup(&id, "buggy")?;
     let lib = std::fs::read_to_string(dir.join("src/lib.rs"))
         .with_context(|| format!("{} has no src/lib.rs to grade", dir.display()))?;
-    let canonical = dir.canonicalize()?;
-    let hash = canonical
-        .to_string_lossy()
-        .bytes()
-        .fold(0xcbf29ce484222325u64, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
-    let scratch = target_dir.join("grading").join(format!("{id}-{:08x}", hash as u32));
-    for (path, text) in super::glue_files(s, target_dir, false) {
+    let name = super::package_name(&format!("grade-{id}"), dir)?;
+    let scratch = target_dir.join("grading").join(&name);
+    for (path, text) in super::glue_files(s, &name, target_dir, false) {
         write_if_changed(&scratch.join(path), &text)?;
     }
     write_if_changed(&scratch.join("src/lib.rs"), &lib)?;
@@ -284,6 +304,7 @@ pub fn grade_dir(dir: &Path, json: bool, target_dir: &Path) -> Result<(bool, Str
         }
     };
     let mut cmd = Command::new(&exe);
+    cmd.env_remove("CARGO_MANIFEST_DIR"); // not a `cargo test` run: no copied-crate check
     if json {
         cmd.arg("--json");
     }

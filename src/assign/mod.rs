@@ -21,7 +21,9 @@ use anyhow::{bail, Context, Result};
 use crate::catalog::{self, Scenario, Unit};
 use crate::runner::{self, Checker, Options};
 
-pub use grade::{checks_main, grade, grade_dir, student_scenario, Check, CheckVerdict, Grade, GRADED_BY};
+pub use grade::{
+    changed_checks, checks_main, grade, grade_dir, student_scenario, Check, CheckVerdict, Grade, GRADED_BY,
+};
 pub use source::student_file;
 
 /// The lock file every assignment gets: the versions conclab itself was built and tested with.
@@ -102,7 +104,7 @@ pub fn measure(s: &Scenario, stress_runs: usize, exe: &Path) -> Result<Measured>
             m.found = Some((checker, r.executions));
         }
     }
-    let opts = Options { iterations: Some(stress_runs), hang_timeout_ms: 2_000, ..Options::new(Checker::Stress, exe) };
+    let opts = Options { iterations: Some(stress_runs), ..Options::new(Checker::Stress, exe) };
     let r = runner::check_scenario(s, "buggy", &opts)?;
     m.stress = Some(match r.stress {
         Some(st) => (st.runs, st.failing_runs),
@@ -111,9 +113,16 @@ pub fn measure(s: &Scenario, stress_runs: usize, exe: &Path) -> Result<Measured>
     Ok(m)
 }
 
-/// The crate's package name (also its library's name, with `_`).
-fn package_name(s: &Scenario) -> String {
-    format!("assignment-{}", s.id())
+/// A package name unique to the directory: crates in one shared target directory must not
+/// share a name, or cargo takes one's build for the other's (it hashes a root package by name
+/// and version, not by path).
+fn package_name(prefix: &str, dir: &Path) -> Result<String> {
+    let canonical = dir.canonicalize().with_context(|| format!("no directory {}", dir.display()))?;
+    let hash = canonical
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    Ok(format!("{prefix}-{:08x}", hash as u32))
 }
 
 /// One paragraph of the scenario file's module docs (`**Story.**`, `**Learning goal.**`, …).
@@ -193,8 +202,7 @@ pub fn hint(id: &str, n: usize) -> Result<&'static str> {
 }
 
 /// The generated files (everything but `src/lib.rs` and `README.md`): path and text.
-fn glue_files(s: &Scenario, target_dir: &Path, solution: bool) -> [(&'static str, String); 6] {
-    let name = package_name(s);
+fn glue_files(s: &Scenario, name: &str, target_dir: &Path, solution: bool) -> [(&'static str, String); 6] {
     let lib = name.replace('-', "_");
     let dep = conclab_dir();
     let files = [
@@ -253,7 +261,7 @@ fn glue_files(s: &Scenario, target_dir: &Path, solution: bool) -> [(&'static str
                 "//! Written by `conclab assign`: do not edit. `cargo test` runs conclab's checkers on your\n\
                  //! `src/lib.rs`; it fails, showing the interleaving, until the bug is fixed and the fix still\n\
                  //! does its work. This binary is also its own checker worker (a loom abort ends a child).\n\n\
-                 fn main() -> std::process::ExitCode {{\n    conclab::assign::checks_main({lib}::scenario())\n}}\n"
+                 fn main() -> std::process::ExitCode {{\n    conclab::assign::checks_main({lib}::scenario(), env!(\"CARGO_MANIFEST_DIR\"))\n}}\n"
             ),
         ),
     ];
@@ -274,7 +282,9 @@ pub fn write_assignment(id: &str, dir: &Path, o: &AssignOptions) -> Result<()> {
         bail!("{} already holds a crate; choose an empty or new directory", dir.display());
     }
     let measured = measure(s, o.stress_runs, &o.exe)?;
-    for (path, text) in glue_files(s, &o.target_dir, o.with_solution) {
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let name = package_name(s.id(), dir)?;
+    for (path, text) in glue_files(s, &name, &o.target_dir, o.with_solution) {
         write(&dir.join(path), &text)?;
     }
     write(&dir.join("src/lib.rs"), &student_file(s.source_text, o.with_solution))?;

@@ -79,10 +79,14 @@ pub fn student_file(source: &str, solution: bool) -> String {
 }
 
 /// The checks a fix must leave as handed out: every `rt::invariant(…)` and `rt::property(…)`
-/// call of the scenario, with the property it checks (`invariant` for the invariant).
+/// call, and the liveness declarations a verdict rests on (`arrive`, `enter`, `progress`), with
+/// the property each checks (`invariant` for the invariant and the declarations). A fix may move
+/// them; deleting one would hide the bug from the checkers. (`retry` is not among them: a fix
+/// that stops retrying removes it.)
 pub fn checks(source: &str) -> Vec<(String, String)> {
     let mut out = vec![];
-    for (at, name) in [("rt::invariant(", None), ("rt::property(", Some(()))] {
+    let declarations = ["rt::liveness::arrive(", "rt::liveness::enter(", "rt::liveness::progress("].map(|d| (d, None));
+    for (at, name) in [("rt::invariant(", None), ("rt::property(", Some(()))].into_iter().chain(declarations) {
         for (i, _) in source.match_indices(at) {
             let Some(call) = call_text(&source[i..]) else { continue };
             let property = match name {

@@ -98,7 +98,8 @@ fn every_demo_matches_its_catalog_scenario() {
 
 /// Architecture Invariant: every scenario is an assignment: it declares what a fix must still do
 /// (each property checked in its file with `rt::property`, and every such check declared), a
-/// task, one to three hints and questions.
+/// task, one to three hints and questions, and its file cuts into a student's file (the buggy
+/// code under `// Buggy…` section rules, the entry under `// Catalog entry.`).
 #[test]
 fn every_scenario_declares_what_a_fix_must_still_do() {
     for s in catalog::all() {
@@ -115,6 +116,9 @@ fn every_scenario_declares_what_a_fix_must_still_do() {
             assert!(e.must_still_work.iter().any(|p| p.name == name), "{id}: `{name}` is checked but not declared");
         }
         let a = e.assignment;
+        let student = conclab::assign::student_file(s.source_text, false);
+        assert!(student.contains("pub fn buggy()"), "{id}: no `// Buggy…` section holds `pub fn buggy()`");
+        assert!(!student.contains("pub const ENTRY"), "{id}: the entry is not under `// Catalog entry.`");
         assert!(!a.task.trim().is_empty(), "{id}: no task");
         assert!((1..=3).contains(&a.hints.len()), "{id}: one to three hints");
         assert!(!a.questions.is_empty(), "{id}: no questions");

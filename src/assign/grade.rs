@@ -144,8 +144,15 @@ pub fn grade(s: &Scenario, exe: &Path) -> Result<(Grade, Vec<Report>)> {
                     },
                 ),
                 Some(f) if f == p => {
-                    let kind = r.kind.map(|k| k.to_string()).unwrap_or_default();
-                    (CheckVerdict::Failed, format!("{kind}: {}", r.message.as_deref().unwrap_or("")))
+                    let (kind, message) = (r.kind.map(|k| k.to_string()).unwrap_or_default(), r.message.as_deref());
+                    let message = message.unwrap_or("");
+                    // The facade's liveness and deadlock messages already start with their kind.
+                    let reason = if message.starts_with(&format!("{kind}: ")) {
+                        message.to_string()
+                    } else {
+                        format!("{kind}: {message}")
+                    };
+                    (CheckVerdict::Failed, reason)
                 }
                 Some(f) => (CheckVerdict::NotReached, format!("the search stopped at `{f}` first")),
             };

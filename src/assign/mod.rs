@@ -216,7 +216,7 @@ fn glue_files(s: &Scenario, name: &str, target_dir: &Path, solution: bool) -> [(
                  # `cargo test` runs the checkers on your code.\n\
                  [[test]]\nname = \"checks\"\npath = \"tests/checks.rs\"\nharness = false\n\n\
                  [dependencies]\n# Once conclab is published, this line becomes: conclab = \"{version}\"\n\
-                 conclab = {{ path = \"{dep}\" }}\n\n\
+                 conclab = {{ path = '{dep}' }}\n\n\
                  [package.metadata.conclab]\nscenario = \"{id}\"\nsolution = {solution}\n\n\
                  # A crate of its own, not a member of an enclosing workspace.\n[workspace]\n\n\
                  # Model checkers run millions of tiny steps: optimise, as conclab does.\n\
@@ -231,7 +231,7 @@ fn glue_files(s: &Scenario, name: &str, target_dir: &Path, solution: bool) -> [(
             ".cargo/config.toml",
             format!(
                 "# Every assignment shares one target directory: loom, shuttle and conclab are built once.\n\
-                 [build]\ntarget-dir = \"{}\"\n",
+                 [build]\ntarget-dir = '{}'\n",
                 target_dir.display()
             ),
         ),

@@ -75,6 +75,10 @@ fn run_agents(sell: fn(&Flight, usize)) {
     rt::property("every-seat-sold", sold == SEATS.min(AGENTS), || {
         format!("{sold} ticket(s) sold with {SEATS} seat(s) free and {AGENTS} agents selling: a fix must still sell")
     });
+    let peak = rt::peak_threads();
+    rt::property("threads-overlap", peak == AGENTS, || {
+        format!("only {peak} of AGENTS agents ran at once: they must still sell at the same time")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -161,6 +165,7 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "fixed-cas", fixed: true, summary: "compare-and-swap loop", run: fixed_cas },
     ],
     must_still_work: &[
+        Property { name: "threads-overlap", holds: "the agents still sell at the same time: all are started before any is joined" },
         Property { name: "every-seat-sold", holds: "every free seat is still sold while agents want one: tickets sold = min(SEATS, AGENTS)" },
     ],
     assignment: Assignment {

@@ -84,6 +84,10 @@ fn open_counter((acquire, release): Discipline) {
     }
     let served = rt::noted("is served");
     rt::property("everyone-served", served == 1 + VISITS, || format!("{served} of {} visits served", 1 + VISITS));
+    let peak = rt::peak_threads();
+    rt::property("threads-overlap", peak == 2, || {
+        format!("only {peak} of 2 customers ran at once: they must still queue at the same time")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -153,6 +157,7 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "fixed", fixed: true, summary: "ticket lock: served in arrival order", run: fixed },
     ],
     must_still_work: &[
+        Property { name: "threads-overlap", holds: "both customers still come at the same time: both are started before either is joined" },
         Property { name: "one-at-a-time", holds: "the counter still serves one customer at a time (mutual exclusion)" },
         Property { name: "everyone-served", holds: "every visit is still served: you once, the regular VISITS times" },
     ],

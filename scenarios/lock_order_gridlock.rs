@@ -48,6 +48,10 @@ fn run_cars(route: fn(&Junction, bool)) {
     rt::property("every-car-crosses", through == 2, || {
         format!("{through} of 2 cars got through: a fix must let every car cross")
     });
+    let peak = rt::peak_threads();
+    rt::property("threads-overlap", peak == 2, || {
+        format!("only {peak} of 2 cars ran at once: they must still drive at the same time")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -159,6 +163,7 @@ pub const ENTRY: Entry = Entry {
         },
     ],
     must_still_work: &[
+        Property { name: "threads-overlap", holds: "the cars still drive at the same time: both are started before either is joined" },
         Property { name: "every-car-crosses", holds: "every car still gets through the junction, holding both squares it needs" },
     ],
     assignment: Assignment {

@@ -52,6 +52,10 @@ fn meet(walk: fn(&Corridor, bool)) {
     }
     let passed = rt::noted("passes");
     rt::property("everyone-passes", passed == 2, || format!("{passed} of 2 people passed: everyone must still get through"));
+    let peak = rt::peak_threads();
+    rt::property("threads-overlap", peak == 2, || {
+        format!("only {peak} of 2 people ran at once: they must still walk at the same time")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,6 +122,7 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "fixed", fixed: true, summary: "everyone takes the left half first", run: fixed },
     ],
     must_still_work: &[
+        Property { name: "threads-overlap", holds: "both people still walk at the same time: both are started before either is joined" },
         Property { name: "everyone-passes", holds: "both people still get through the corridor, each holding both halves as they pass" },
     ],
     assignment: Assignment {

@@ -111,6 +111,10 @@ fn open_library(writer_first: bool) {
     rt::property("readers-read", reads == READERS * READS, || {
         format!("{reads} of {} reads happened: every reader must still read", READERS * READS)
     });
+    let peak = rt::peak_threads();
+    rt::property("threads-overlap", peak == READERS + 1, || {
+        format!("only {peak} of READERS + 1 readers and writers ran at once: they must still use the library at the same time")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,6 +159,7 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "fixed", fixed: true, summary: "a waiting writer stops new readers", run: fixed },
     ],
     must_still_work: &[
+        Property { name: "threads-overlap", holds: "readers and the writer still come at the same time: all are started before any is joined" },
         Property { name: "writer-writes", holds: "the writer still writes, once" },
         Property { name: "readers-read", holds: "every reader still reads every time it comes" },
     ],

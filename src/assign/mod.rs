@@ -318,13 +318,9 @@ pub fn write_course(dir: &Path, o: &AssignOptions) -> Result<Vec<PathBuf>> {
         }
         let folder = format!("{:02}-{}", n + 1, s.id());
         write_assignment(s.id(), &dir.join(&folder), o)?;
-        let _ = writeln!(
-            index,
-            "{}. [{}]({folder}/README.md) — {}",
-            n + 1,
-            story_title(s),
-            doc_paragraph(s, "**Learning goal.**")
-        );
+        let goal = doc_paragraph(s, "**Learning goal.**");
+        let first = goal.find(". ").map_or(goal.as_str(), |i| &goal[..=i]);
+        let _ = writeln!(index, "{}. [{}]({folder}/README.md) — {first}", n + 1, story_title(s));
         dirs.push(dir.join(folder));
     }
     write(&dir.join("README.md"), &index)?;

@@ -71,6 +71,14 @@ fn run_agents(sell: fn(&Flight, usize)) {
     for a in agents {
         a.join().unwrap();
     }
+    let sold = rt::noted("sells seat");
+    rt::property("every-seat-sold", sold == SEATS.min(AGENTS), || {
+        format!("{sold} ticket(s) sold with {SEATS} seat(s) free and {AGENTS} agents selling: a fix must still sell")
+    });
+    let peak = rt::peak_threads();
+    rt::property("threads-overlap", peak == AGENTS, || {
+        format!("only {peak} of AGENTS agents ran at once: they must still sell at the same time")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,7 +145,7 @@ pub fn fixed_cas() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Entry, Variant};
+use crate::catalog::{Assignment, Category, Entry, Property, Unit, Variant};
 use crate::report::Kind;
 use crate::runner::Checker;
 
@@ -157,4 +165,21 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "fixed", fixed: true, summary: "check and act under one mutex", run: fixed },
         Variant { name: "fixed-cas", fixed: true, summary: "compare-and-swap loop", run: fixed_cas },
     ],
+    must_still_work: &[
+        Property { name: "threads-overlap", holds: "the agents still sell at the same time: all are started before any is joined" },
+        Property { name: "every-seat-sold", holds: "every free seat is still sold while agents want one: tickets sold = min(SEATS, AGENTS)" },
+    ],
+    assignment: Assignment {
+        unit: Unit::Races,
+        task: "Make `sell` safe: no seat may be sold twice and never more tickets than seats, whatever the interleaving. Both agents must still sell at the same time, and every free seat must still be sold.",
+        hints: &[
+            "Look at the two lines that read and then write `seats_left`. What can the other agent do between them?",
+            "The *check* (`load`) and the *act* (`store`) must become one indivisible step.",
+            "Either take a lock around the check and the act (the flight has a `booking` mutex no one uses yet), or replace load-then-store with a `compare_exchange` loop that retries when the counter changed.",
+        ],
+        questions: &[
+            "Why did the stress run on real threads show this bug in only {stress_failing} of {stress_runs} runs, when {found_by} found it after {found_in} execution(s)? What does each number promise about a run that passes?",
+            "Your fix passed loom. Is that a proof for this program, or a sample? For which programs would it not be a proof?",
+        ],
+    },
 };

@@ -125,7 +125,9 @@ fn run_queue(remove: fn(&BoundedBuffer<usize>) -> Option<usize>) {
     }
     let mut served: Vec<usize> = workers.into_iter().filter_map(|w| w.join().unwrap()).collect();
     served.sort_unstable();
-    rt::invariant(served == (1..=ITEMS).collect::<Vec<_>>(), || format!("connections served: {served:?}"));
+    rt::property("every-connection-served", served == (1..=ITEMS).collect::<Vec<_>>(), || {
+        format!("connections served: {served:?}; each of 1..={ITEMS} must be served exactly once")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -184,7 +186,7 @@ pub fn fixed() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Entry, Variant};
+use crate::catalog::{Assignment, Category, Entry, Property, Unit, Variant};
 use crate::report::Kind;
 use crate::runner::Checker;
 
@@ -199,6 +201,24 @@ pub const ENTRY: Entry = Entry {
     variant_kinds: &[("buggy-missing-notify", Kind::Deadlock)],
     found_by: &[Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct],
     waits_by_spinning: false,
+    must_still_work: &[Property {
+        name: "every-connection-served",
+        holds: "every accepted connection is still served, exactly once: the workers take real items from the queue",
+    }],
+    assignment: Assignment {
+        unit: Unit::Server,
+        task: "Fix `remove_checking_once` so that a worker never removes from an empty queue, whatever the interleaving and even when a wait ends with no notify at all. Every accepted connection must still be served exactly once, and a worker must still sleep (not spin) while the queue is empty.",
+        hints: &[
+            "Find where a worker goes to sleep. When it wakes up, what does it know about the queue — and what does it merely hope?",
+            "Between `notify_one` and the woken worker getting the lock back, another worker can take the lock first. And POSIX (and shuttle) allow a wait to end with no notify at all.",
+            "Re-check the condition after every wakeup: `while q.is_empty() { q = b.not_empty.wait(q); }`.",
+        ],
+        questions: &[
+            "{found_by} found this after {found_in} execution(s); real threads showed it in {stress_failing} of {stress_runs} runs. Which step of the failing trace does the real machine almost never produce?",
+            "`buggy-missing-notify` is reported as a deadlock, not an assertion. Which two threads wait, and for what?",
+            "The server's pool uses this queue with `Option<TcpStream>`: how do the workers learn that the server is shutting down?",
+        ],
+    },
     variants: &[
         Variant { name: "buggy", fixed: false, summary: "`if` instead of `while` around the wait", run: buggy },
         Variant {

@@ -66,6 +66,10 @@ fn shell(start_job: fn(&JobList, usize)) {
         let dead: Vec<String> = left.iter().map(|p| p.to_string()).collect();
         format!("the job list still holds {} after every child was reaped: a dead job stays forever", dead.join(", "))
     });
+    let (added, removed) = (rt::noted("addjob"), rt::noted("deletejob"));
+    rt::property("every-job-tracked", added == JOBS && removed == JOBS, || {
+        format!("{added} of {JOBS} jobs added and {removed} removed: each child must be added, then reaped and removed")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -108,7 +112,7 @@ pub fn fixed() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Entry, Variant};
+use crate::catalog::{Assignment, Category, Entry, Property, Unit, Variant};
 use crate::report::Kind;
 use crate::runner::Checker;
 
@@ -127,4 +131,20 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "buggy", fixed: false, summary: "fork, then block signals around addjob", run: buggy },
         Variant { name: "fixed", fixed: true, summary: "block SIGCHLD before fork, unblock after addjob", run: fixed },
     ],
+    must_still_work: &[
+        Property { name: "every-job-tracked", holds: "every child is still added to the job list, then reaped and removed by the handler" },
+    ],
+    assignment: Assignment {
+        unit: Unit::Signals,
+        task: "Change how the shell starts a job so that the SIGCHLD handler can never delete a job before `addjob` has added it. Every child must still be added to the list, and reaped and removed when it exits.",
+        hints: &[
+            "When can the child exit, relative to `fork` returning in the parent? Where can the handler run?",
+            "The handler must not run between `fork` and `addjob`. Which call keeps a signal pending until you are ready?",
+            "Block SIGCHLD *before* `fork` (`signal::block(SigSet::of(&[SIGCHLD]))`) and restore the old mask only after `addjob` (CS:APP's `procmask2`).",
+        ],
+        questions: &[
+            "Why did the stress run on real threads show this bug in only {stress_failing} of {stress_runs} runs, when {found_by} found it after {found_in} execution(s)? What does each number promise about a run that passes?",
+            "`conclab demo job-list-reap` shows the bug with real processes. Why does a real run show it more often than the other races of this course?",
+        ],
+    },
 };

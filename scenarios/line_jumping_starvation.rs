@@ -35,11 +35,14 @@ pub const MAX_BYPASS: usize = 1;
 /// The line's name in traces and verdicts.
 const LINE: &str = "counter";
 
-/// The counter's two locks: a test-and-set flag and a ticket dispenser (each variant uses one).
+/// The counter's two locks — a test-and-set flag and a ticket dispenser (each variant uses one) —
+/// and who is at the counter.
 pub struct Counter {
     locked: AtomicBool,
     next_ticket: AtomicUsize,
     now_serving: AtomicUsize,
+    /// Customers at the counter now: more than one breaks mutual exclusion.
+    inside: AtomicUsize,
 }
 
 /// A lock discipline: take the counter (declaring where its line starts), then give it back.
@@ -51,11 +54,15 @@ fn open_counter((acquire, release): Discipline) {
         locked: AtomicBool::named("locked", false),
         next_ticket: AtomicUsize::named("next_ticket", 0),
         now_serving: AtomicUsize::named("now_serving", 0),
+        inside: AtomicUsize::named("inside", 0),
     });
     let visit = move |c: &Counter| {
         acquire(c);
         rt::liveness::enter(LINE, MAX_BYPASS);
+        let inside = c.inside.fetch_add(1, Ordering::SeqCst) + 1;
+        rt::property("one-at-a-time", inside == 1, || format!("{inside} customers at the counter at once"));
         rt::note("is served");
+        c.inside.fetch_sub(1, Ordering::SeqCst);
         release(c);
     };
     let customers: Vec<_> = [("you", 1), ("regular", VISITS)]
@@ -75,6 +82,12 @@ fn open_counter((acquire, release): Discipline) {
     for t in customers {
         t.join().unwrap();
     }
+    let served = rt::noted("is served");
+    rt::property("everyone-served", served == 1 + VISITS, || format!("{served} of {} visits served", 1 + VISITS));
+    let peak = rt::peak_threads();
+    rt::property("threads-overlap", peak == 2, || {
+        format!("only {peak} of 2 customers ran at once: they must still queue at the same time")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,7 +138,7 @@ pub fn fixed() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Entry, Variant};
+use crate::catalog::{Assignment, Category, Entry, Property, Unit, Variant};
 use crate::report::Kind;
 use crate::runner::Checker;
 
@@ -144,4 +157,22 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "buggy", fixed: false, summary: "test-and-set spinlock: no order among waiters", run: buggy },
         Variant { name: "fixed", fixed: true, summary: "ticket lock: served in arrival order", run: fixed },
     ],
+    must_still_work: &[
+        Property { name: "threads-overlap", holds: "both customers still come at the same time: both are started before either is joined" },
+        Property { name: "one-at-a-time", holds: "the counter still serves one customer at a time (mutual exclusion)" },
+        Property { name: "everyone-served", holds: "every visit is still served: you once, the regular VISITS times" },
+    ],
+    assignment: Assignment {
+        unit: Unit::Liveness,
+        task: "Replace the counter's lock with one that serves waiting customers fairly: nobody may be overtaken more than once by each other customer. It must still be a lock: one customer at the counter at a time, and everyone gets served.",
+        hints: &[
+            "The lock is correct: never two at the counter. What does it *not* promise to someone who has been waiting?",
+            "A fair lock serves in arrival order. How does a bakery or a deli counter know who came first?",
+            "A ticket lock: take a number with `next_ticket.fetch_add(1)`, wait until `now_serving` shows it; release by advancing `now_serving`.",
+        ],
+        questions: &[
+            "Is starvation a property of one execution or of all of them? How does the checker decide it from a finite run?",
+            "Why did the stress run on real threads show this bug in only {stress_failing} of {stress_runs} runs, when {found_by} found it after {found_in} execution(s)? What does each number promise about a run that passes?",
+        ],
+    },
 };

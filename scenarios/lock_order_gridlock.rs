@@ -44,6 +44,14 @@ fn run_cars(route: fn(&Junction, bool)) {
     for c in cars {
         c.join().unwrap();
     }
+    let through = rt::noted("through the junction");
+    rt::property("every-car-crosses", through == 2, || {
+        format!("{through} of 2 cars got through: a fix must let every car cross")
+    });
+    let peak = rt::peak_threads();
+    rt::property("threads-overlap", peak == 2, || {
+        format!("only {peak} of 2 cars ran at once: they must still drive at the same time")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -105,6 +113,8 @@ fn run_roundabout(global_order: bool) {
     for c in cars {
         c.join().unwrap();
     }
+    let round = rt::noted("round the roundabout");
+    rt::property("every-car-crosses", round == 3, || format!("{round} of 3 cars got round: every car must get through"));
 }
 
 /// Three cars, each holding its square and waiting for the next: a cycle of three.
@@ -122,7 +132,7 @@ pub fn fixed_three_cars() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Entry, Variant};
+use crate::catalog::{Assignment, Category, Entry, Property, Unit, Variant};
 use crate::report::Kind;
 use crate::runner::Checker;
 
@@ -153,4 +163,21 @@ pub const ENTRY: Entry = Entry {
             run: fixed_three_cars,
         },
     ],
+    must_still_work: &[
+        Property { name: "threads-overlap", holds: "the cars still drive at the same time: both are started before either is joined" },
+        Property { name: "every-car-crosses", holds: "every car still gets through the junction, holding both squares it needs" },
+    ],
+    assignment: Assignment {
+        unit: Unit::Deadlocks,
+        task: "Change how a car drives through the junction so that the cars can never gridlock. Each car must still cross, holding both squares while it crosses.",
+        hints: &[
+            "Draw who holds what and who waits for what when both cars are stuck. What shape does it have?",
+            "A deadlock needs a cycle of waiting. Which rule about the *order* of taking locks makes a cycle impossible?",
+            "Let every car take `north` before `south`, whichever way it drives.",
+        ],
+        questions: &[
+            "Why did the stress run on real threads show this bug in only {stress_failing} of {stress_runs} runs, when {found_by} found it after {found_in} execution(s)? What does each number promise about a run that passes?",
+            "Would a timeout on the second lock (give up and retry) be a fix? Which other scenario in this course shows what can go wrong with it?",
+        ],
+    },
 };

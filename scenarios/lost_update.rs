@@ -53,6 +53,10 @@ fn count_twice(increment: fn(&Counter), total: fn(&Counter) -> usize) {
     }
     let cnt = total(&c);
     rt::invariant(cnt == 2 * NITERS, || format!("cnt = {cnt}, expected {}: an increment was lost", 2 * NITERS));
+    let peak = rt::peak_threads();
+    rt::property("threads-overlap", peak == 2, || {
+        format!("only {peak} counting thread(s) ran at once: the two threads must still count at the same time")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -103,7 +107,7 @@ pub fn fixed_fetch_add() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Entry, Variant};
+use crate::catalog::{Assignment, Category, Entry, Property, Unit, Variant};
 use crate::report::Kind;
 use crate::runner::Checker;
 
@@ -123,4 +127,20 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "fixed", fixed: true, summary: "the increment under a mutex", run: fixed },
         Variant { name: "fixed-fetch-add", fixed: true, summary: "one atomic fetch_add", run: fixed_fetch_add },
     ],
+    must_still_work: &[
+        Property { name: "threads-overlap", holds: "the two threads still count at the same time: both are started before either is joined" },
+    ],
+    assignment: Assignment {
+        unit: Unit::Races,
+        task: "Make the increment safe so that the final count is always `2 × NITERS`. The two threads must keep counting at the same time: running one after the other is not a fix.",
+        hints: &[
+            "`cnt = cnt + 1` is three steps: load, add, store. Where can the other thread step in?",
+            "The load and the store must not be separated by another thread's load: make the read-modify-write one step.",
+            "Use the counter's `mutex` around the increment (and read the total under it), or one atomic `fetch_add`.",
+        ],
+        questions: &[
+            "Why did the stress run on real threads show this bug in only {stress_failing} of {stress_runs} runs, when {found_by} found it after {found_in} execution(s)? What does each number promise about a run that passes?",
+            "With a mutex, the counting threads take turns on every increment. Why is that still concurrent, and what does it cost?",
+        ],
+    },
 };

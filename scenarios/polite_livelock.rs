@@ -50,6 +50,12 @@ fn meet(walk: fn(&Corridor, bool)) {
     for p in people {
         p.join().unwrap();
     }
+    let passed = rt::noted("passes");
+    rt::property("everyone-passes", passed == 2, || format!("{passed} of 2 people passed: everyone must still get through"));
+    let peak = rt::peak_threads();
+    rt::property("threads-overlap", peak == 2, || {
+        format!("only {peak} of 2 people ran at once: they must still walk at the same time")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -97,7 +103,7 @@ pub fn fixed() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Entry, Variant};
+use crate::catalog::{Assignment, Category, Entry, Property, Unit, Variant};
 use crate::report::Kind;
 use crate::runner::Checker;
 
@@ -116,4 +122,21 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "buggy", fixed: false, summary: "try_lock the second half, step back, retry", run: buggy },
         Variant { name: "fixed", fixed: true, summary: "everyone takes the left half first", run: fixed },
     ],
+    must_still_work: &[
+        Property { name: "threads-overlap", holds: "both people still walk at the same time: both are started before either is joined" },
+        Property { name: "everyone-passes", holds: "both people still get through the corridor, each holding both halves as they pass" },
+    ],
+    assignment: Assignment {
+        unit: Unit::Liveness,
+        task: "Change how a person walks through the corridor so that the two can never sway in lockstep forever. Both must still pass, each holding both halves of the corridor while passing.",
+        hints: &[
+            "No thread is blocked here, yet nothing moves. What do the two threads do, round after round?",
+            "Backing off avoids the deadlock but keeps the symmetry. Which rule from the gridlock assignment breaks the symmetry?",
+            "Let everyone take the `left` half first, then the `right` half, with plain `lock()`: no `try_lock`, no stepping back.",
+        ],
+        questions: &[
+            "loom passes the buggy code exhaustively, and shuttle's random scheduler finds the livelock. How can an exhaustive checker miss a bug that a random one finds?",
+            "Why did the stress run on real threads show this bug in only {stress_failing} of {stress_runs} runs, when {found_by} found it after {found_in} execution(s)? What does each number promise about a run that passes?",
+        ],
+    },
 };

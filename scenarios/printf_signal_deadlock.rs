@@ -55,6 +55,13 @@ fn program(install: fn(&Arc<Stdout>, &Arc<AtomicBool>), print: fn(&Stdout, &Atom
         print(&stdout, &interrupted, i);
     }
     terminal.join().unwrap();
+    if interrupted.swap(false, Ordering::SeqCst) {
+        stdout.printf("interrupted");
+    }
+    let said = rt::noted("writes \"interrupted\"");
+    rt::property("interrupt-reported", said == 1, || format!("\"interrupted\" was printed {said} time(s), not once"));
+    let lines = rt::noted("writes \"line");
+    rt::property("every-line-printed", lines == LINES, || format!("{lines} of {LINES} lines printed"));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -120,7 +127,7 @@ pub fn fixed_mask() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Entry, Variant};
+use crate::catalog::{Assignment, Category, Entry, Property, Unit, Variant};
 use crate::report::Kind;
 use crate::runner::Checker;
 
@@ -140,4 +147,21 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "fixed", fixed: true, summary: "the handler sets a flag; main prints", run: fixed },
         Variant { name: "fixed-mask", fixed: true, summary: "SIGINT blocked around printf", run: fixed_mask },
     ],
+    must_still_work: &[
+        Property { name: "interrupt-reported", holds: "the interrupt is still reported: \"interrupted\" is printed once" },
+        Property { name: "every-line-printed", holds: "main still prints every line" },
+    ],
+    assignment: Assignment {
+        unit: Unit::Signals,
+        task: "Make the program safe against SIGINT arriving at any moment: it must never hang. The interrupt must still be reported (\"interrupted\" printed once), and every line must still be printed.",
+        hints: &[
+            "The handler runs on `main`'s own thread. What does `main` hold when the signal lands inside `printf`?",
+            "A handler may only call async-signal-safe functions. Is taking a lock one?",
+            "Either let the handler only set the `interrupted` flag and print from `main`, or block SIGINT around `printf` with `signal::block` / `signal::set_mask`.",
+        ],
+        questions: &[
+            "Why did the stress run on real threads show this bug in only {stress_failing} of {stress_runs} runs, when {found_by} found it after {found_in} execution(s)? What does each number promise about a run that passes?",
+            "This is a deadlock with only one thread. What is the cycle?",
+        ],
+    },
 };

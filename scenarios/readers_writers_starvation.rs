@@ -106,6 +106,15 @@ fn open_library(writer_first: bool) {
     for p in people {
         p.join().unwrap();
     }
+    let (writes, reads) = (rt::noted("writes"), rt::noted("reads"));
+    rt::property("writer-writes", writes == 1, || format!("the writer wrote {writes} time(s): it must still write once"));
+    rt::property("readers-read", reads == READERS * READS, || {
+        format!("{reads} of {} reads happened: every reader must still read", READERS * READS)
+    });
+    let peak = rt::peak_threads();
+    rt::property("threads-overlap", peak == READERS + 1, || {
+        format!("only {peak} of READERS + 1 readers and writers ran at once: they must still use the library at the same time")
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -131,7 +140,7 @@ pub fn fixed() {
 // Catalog entry.
 // ---------------------------------------------------------------------------------------------
 
-use crate::catalog::{Category, Entry, Variant};
+use crate::catalog::{Assignment, Category, Entry, Property, Unit, Variant};
 use crate::report::Kind;
 use crate::runner::Checker;
 
@@ -150,4 +159,22 @@ pub const ENTRY: Entry = Entry {
         Variant { name: "buggy", fixed: false, summary: "readers enter whenever no one writes", run: buggy },
         Variant { name: "fixed", fixed: true, summary: "a waiting writer stops new readers", run: fixed },
     ],
+    must_still_work: &[
+        Property { name: "threads-overlap", holds: "readers and the writer still come at the same time: all are started before any is joined" },
+        Property { name: "writer-writes", holds: "the writer still writes, once" },
+        Property { name: "readers-read", holds: "every reader still reads every time it comes" },
+    ],
+    assignment: Assignment {
+        unit: Unit::Liveness,
+        task: "Change the library's lock so that a waiting writer is overtaken by at most one reader who arrived after it. Readers must still be able to read together, the writer must still write, and every reader must still read.",
+        hints: &[
+            "Who may enter while the writer waits? Count how often a reader who arrived later goes in first.",
+            "The writer announces itself (`writers_waiting`) but nobody looks at that count.",
+            "Make a reader wait while a writer is waiting, not only while one is writing (the `writer_first` flag shows where).",
+        ],
+        questions: &[
+            "Your fix favours the writer. What happens to readers if writers keep coming? Is there a fair version?",
+            "Why did the stress run on real threads show this bug in only {stress_failing} of {stress_runs} runs, when {found_by} found it after {found_in} execution(s)? What does each number promise about a run that passes?",
+        ],
+    },
 };

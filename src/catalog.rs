@@ -32,6 +32,66 @@ pub enum Engine {
     Stress,
 }
 
+/// A "must still work" property: what a fix must keep doing besides keeping the invariant, so
+/// that a fix which only hides the bug (sells no tickets, never writes, serialises the threads
+/// away) is refused by `conclab grade`. The scenario checks it with `rt::property(name, …)`.
+#[derive(Clone, Copy, Debug, Serialize)]
+pub struct Property {
+    /// Kebab-case name, as `rt::property` gets it (`every-seat-sold`).
+    pub name: &'static str,
+    /// What must hold, in one sentence a student reads in the assignment.
+    pub holds: &'static str,
+}
+
+/// Where a scenario sits in a course: `conclab assign --all` orders the pack by unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Unit {
+    /// Races: check-then-act, read-modify-write.
+    Races,
+    /// Deadlocks: cycles of waiting.
+    Deadlocks,
+    /// Liveness: livelock and starvation.
+    Liveness,
+    /// Signals: handlers as a second flow of control.
+    Signals,
+    /// The server: the bugs together in one program.
+    Server,
+}
+
+impl Unit {
+    /// Every unit, in course order.
+    pub const ALL: [Unit; 5] = [Unit::Races, Unit::Deadlocks, Unit::Liveness, Unit::Signals, Unit::Server];
+
+    /// The unit's heading in the course index.
+    pub fn title(self) -> &'static str {
+        match self {
+            Unit::Races => "Races",
+            Unit::Deadlocks => "Deadlocks",
+            Unit::Liveness => "Liveness: livelock and starvation",
+            Unit::Signals => "Signals",
+            Unit::Server => "The server",
+        }
+    }
+}
+
+/// The scenario as a course assignment (`conclab assign`): the story, learning goal and
+/// invariant come from the scenario file's docs; this is the rest.
+#[derive(Clone, Copy, Debug)]
+pub struct Assignment {
+    /// Where it sits in the course.
+    pub unit: Unit,
+    /// What the student must do, in a few sentences (Markdown).
+    pub task: &'static str,
+    /// Up to three hints, each giving away more (`conclab hint <id> 1..=3`).
+    pub hints: &'static [&'static str],
+    /// Questions to answer in writing. `{stress_runs}`, `{stress_failing}`, `{found_in}` and
+    /// `{found_by}` are replaced by the numbers `conclab check` measured when the assignment
+    /// was written (real-thread runs, runs that showed the bug, executions until a model checker
+    /// found it, and which checker).
+    pub questions: &'static [&'static str],
+}
+
 /// One variant of a scenario: the model body every checker runs.
 #[derive(Clone, Copy, Debug)]
 pub struct Variant {
@@ -71,6 +131,10 @@ pub struct Entry {
     pub waits_by_spinning: bool,
     /// Buggy first, then the fixes.
     pub variants: &'static [Variant],
+    /// What a fix must keep doing besides keeping the invariant (checked with `rt::property`).
+    pub must_still_work: &'static [Property],
+    /// The scenario as a course assignment.
+    pub assignment: Assignment,
 }
 
 impl Entry {

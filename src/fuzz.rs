@@ -143,7 +143,7 @@ pub fn protocol(data: &[u8]) {
         }
         let before = stats.snapshot();
         let out = c.session.feed(&chunk, &mut || {
-            let mut v = serde_json::to_vec(&stats.snapshot()).expect("books serialise");
+            let mut v = serde_json::to_vec(&crate::server::books_json(&stats.snapshot())).expect("books serialise");
             v.push(b'\n');
             v
         });

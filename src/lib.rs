@@ -3,6 +3,7 @@
 //! shown as readable interleavings ([`trace`]) that replay from a token ([`replay`]).
 #![deny(missing_docs)]
 
+pub mod assign;
 pub mod bench;
 pub mod catalog;
 pub mod demo;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
+use conclab::assign::{self, AssignOptions};
 use conclab::bench;
 use conclab::catalog::{self, Category};
 use conclab::demo::{self, DemoOptions};
@@ -180,6 +181,46 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Write a scenario as a course assignment: a student crate with the story, the buggy code in
+    /// `src/lib.rs`, and `cargo test` running the checkers on it. `--all`: the whole course.
+    Assign {
+        /// `<ID> <DIR>`: the scenario (see `conclab list`) and the directory to write (created; it
+        /// must not hold a crate yet). With `--all`: just `<DIR>`.
+        #[arg(required = true, num_args = 1..=2, value_names = ["ID", "DIR"])]
+        args: Vec<String>,
+        /// Every scenario, in course order, one folder each, with an index.
+        #[arg(long)]
+        all: bool,
+        /// Write the reference fix instead of the buggy code (for instructors).
+        #[arg(long)]
+        with_solution: bool,
+        /// Real-thread runs measured for the questions' numbers (0: skip measuring).
+        #[arg(long, default_value_t = 10_000)]
+        stress_runs: usize,
+        /// The target directory generated crates share (default: $CONCLAB_TARGET_DIR, or
+        /// target/assignments of conclab's checkout).
+        #[arg(long)]
+        target_dir: Option<std::path::PathBuf>,
+    },
+    /// Grade an assignment directory: each checker on each property, a score, the trace of a
+    /// failure. Exit code 0 passed, 1 not passed, 2 not an assignment.
+    Grade {
+        /// The assignment's directory (written by `conclab assign`).
+        dir: std::path::PathBuf,
+        /// One JSON object: scenario, passed, score, checks.
+        #[arg(long)]
+        json: bool,
+        /// The shared target directory to build in (default as for `assign`).
+        #[arg(long)]
+        target_dir: Option<std::path::PathBuf>,
+    },
+    /// Print hint N (from 1) of a scenario's assignment; each gives more away.
+    Hint {
+        /// Scenario id.
+        id: String,
+        /// Which hint.
+        n: usize,
+    },
     /// Internal: run one job sent on stdin (used by the runner to isolate loom and stress).
     #[command(name = "__worker", hide = true)]
     Worker,
@@ -271,6 +312,35 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 write!(out, "{}", r.render())?;
             }
             return Ok(if r.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        }
+        Cmd::Assign { args, all, with_solution, stress_runs, target_dir } => {
+            let target_dir = target_dir.unwrap_or_else(assign::default_target_dir);
+            let o = AssignOptions { with_solution, target_dir, stress_runs, exe: std::env::current_exe()? };
+            match (all, args.as_slice()) {
+                (false, [id, dir]) => {
+                    assign::write_assignment(id, dir.as_ref(), &o)?;
+                    writeln!(out, "wrote {dir}: `cd {dir} && cargo test`")?;
+                }
+                (true, [dir]) => {
+                    for d in assign::write_course(dir.as_ref(), &o)? {
+                        writeln!(out, "wrote {}", d.display())?;
+                    }
+                    writeln!(out, "index: {dir}/README.md")?;
+                }
+                (false, _) => anyhow::bail!("usage: conclab assign <ID> <DIR> (or: conclab assign --all <DIR>)"),
+                (true, _) => anyhow::bail!("with --all, give only the directory: conclab assign --all <DIR>"),
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Cmd::Grade { dir, json, target_dir } => {
+            let target_dir = target_dir.unwrap_or_else(assign::default_target_dir);
+            let (passed, text) = assign::grade_dir(&dir, json, &target_dir)?;
+            write!(out, "{text}")?;
+            return Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) });
+        }
+        Cmd::Hint { id, n } => {
+            writeln!(out, "hint {n}: {}", assign::hint(&id, n)?)?;
+            return Ok(ExitCode::SUCCESS);
         }
         Cmd::List { json } => {
             if json {

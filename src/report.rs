@@ -35,10 +35,23 @@ impl std::fmt::Display for Kind {
     }
 }
 
+/// How a report's message starts when a "must still work" property failed (`rt::property`):
+/// `must still work [name]: …`.
+pub const MUST_STILL_WORK: &str = "must still work ";
+
+/// The "must still work" property a report's message names, if it is such a failure.
+pub fn failed_property(message: &str) -> Option<&str> {
+    message.strip_prefix(MUST_STILL_WORK)?.strip_prefix('[')?.split_once("]: ").map(|(name, _)| name)
+}
+
 /// Classifies a failure by its panic message; returns the kind and the message to show.
 pub fn classify(message: &str) -> (Kind, String) {
     if let Some(m) = message.strip_prefix(crate::rt::INVARIANT_PREFIX) {
         return (Kind::Assertion, m.to_string());
+    }
+    if let Some(m) = message.strip_prefix(crate::rt::PROPERTY_PREFIX) {
+        let (name, what) = m.split_once(": ").unwrap_or((m, ""));
+        return (Kind::Assertion, format!("{MUST_STILL_WORK}[{name}]: {what}"));
     }
     // The facade's own liveness verdicts (see `liveness.rs`) say what they are.
     if message.starts_with("livelock: ") {

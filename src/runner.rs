@@ -142,7 +142,17 @@ pub struct Job {
 
 /// Checks one variant of one scenario with one checker.
 pub fn check(scenario: &str, variant: &str, options: &Options) -> Result<Report> {
-    let s = catalog::lookup(scenario, variant)?;
+    check_scenario(catalog::lookup(scenario, variant)?, variant, options)
+}
+
+/// Checks one variant of a scenario the caller supplies — a registered one, or one compiled
+/// elsewhere (a student's assignment crate). With [`Isolation::Subprocess`], the worker
+/// executable must resolve the scenario's id to the same code: see [`worker_main_with`].
+pub fn check_scenario(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
+    let scenario = s.id();
+    if s.variant(variant).is_none() {
+        bail!("scenario `{scenario}` has no variant `{variant}`; its variants: {}", s.variant_names().join(", "));
+    }
     if options.checker == Checker::Portfolio {
         return portfolio(s, variant, options);
     }
@@ -152,12 +162,17 @@ pub fn check(scenario: &str, variant: &str, options: &Options) -> Result<Report>
              keeps scheduling the spinner forever; use loom (exhaustive) or shuttle-pct / shuttle-random"
         );
     }
-    dispatch(Job { scenario: scenario.into(), variant: variant.into(), options: options.clone(), replay: None })
+    dispatch(s, Job { scenario: scenario.into(), variant: variant.into(), options: options.clone(), replay: None })
 }
 
 /// Replays a token: the same execution, the same trace.
 pub fn replay(scenario: &str, variant: &str, token: &str, options: &Options) -> Result<Report> {
-    catalog::lookup(scenario, variant)?;
+    replay_scenario(catalog::lookup(scenario, variant)?, variant, token, options)
+}
+
+/// [`replay`] on a scenario the caller supplies (see [`check_scenario`]).
+pub fn replay_scenario(s: &Scenario, variant: &str, token: &str, options: &Options) -> Result<Report> {
+    let scenario = s.id();
     let t: Token = token.parse()?;
     if t.scenario != scenario || t.variant != variant {
         bail!(
@@ -174,13 +189,13 @@ pub fn replay(scenario: &str, variant: &str, token: &str, options: &Options) -> 
         Point::Shuttle { .. } => Checker::ShuttleRandom,
     };
     let options = Options { checker, ..options.clone() };
-    dispatch(Job { scenario: scenario.into(), variant: variant.into(), options, replay: Some(token.to_string()) })
+    dispatch(s, Job { scenario: scenario.into(), variant: variant.into(), options, replay: Some(token.to_string()) })
 }
 
-fn dispatch(job: Job) -> Result<Report> {
+fn dispatch(s: &Scenario, job: Job) -> Result<Report> {
     match &job.options.isolation {
         Isolation::Subprocess(exe) => run_in_child(exe, &job),
-        Isolation::InProcess => run_job(&job, false),
+        Isolation::InProcess => run_job(s, &job, false),
     }
 }
 
@@ -197,7 +212,7 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
     // A pass is as strong as the strongest stage: loom's exhaustive proof beats later samples.
     let mut strongest = None;
     for checker in stages {
-        let mut r = check(s.id(), variant, &Options { checker, ..options.clone() })?;
+        let mut r = check_scenario(s, variant, &Options { checker, ..options.clone() })?;
         executions += r.executions;
         notes.push(format!("{}: {} execution(s), {}", checker.name(), r.executions, r.coverage));
         if r.found_bug() {
@@ -277,10 +292,18 @@ enum WorkerLine {
 
 /// Entry point of `conclab __worker`: reads a [`Job`] from stdin, prints JSON lines.
 pub fn worker_main() -> Result<()> {
+    worker_main_with(|id| catalog::find(id).copied())
+}
+
+/// A worker for scenarios compiled outside the catalog: `find` resolves the job's scenario id.
+/// An executable that passes itself as [`Isolation::Subprocess`] calls this when started with
+/// the argument `__worker` (an assignment's test binary does).
+pub fn worker_main_with(find: impl Fn(&str) -> Option<Scenario>) -> Result<()> {
     let mut input = String::new();
     std::io::stdin().read_to_string(&mut input)?;
     let job: Job = serde_json::from_str(&input).context("the worker's job is not valid JSON")?;
-    let report = run_job(&job, true)?;
+    let Some(s) = find(&job.scenario) else { bail!("this worker does not know the scenario `{}`", job.scenario) };
+    let report = run_job(&s, &job, true)?;
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, &WorkerLine::Report(report))?;
     writeln!(out)?;
@@ -323,10 +346,10 @@ struct Outcome {
 
 /// Runs a job in this process. `worker`: this is a worker child (failures are streamed to stdout
 /// and a real-thread hang may end the process).
-fn run_job(job: &Job, worker: bool) -> Result<Report> {
-    let s = catalog::lookup(&job.scenario, &job.variant)?;
+fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
     let engine = job.options.checker.engine().context("the portfolio is run by `check`, not by a worker")?;
-    let body = s.body(engine, &job.variant).expect("lookup checked the variant");
+    let body =
+        s.body(engine, &job.variant).with_context(|| format!("`{}` has no variant `{}`", job.scenario, job.variant))?;
     install_panic_hook();
     let rec = Recorder::new();
     rec.set_emit_failures(worker);
@@ -421,7 +444,9 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         r.message = Some(if kind == Kind::Deadlock && !cycle.is_empty() && !message.starts_with("deadlock: ") {
             r.notes.push(format!("the checker said: {message}"));
             format!("deadlock: {}", cycle.join("; "))
-        } else if f.location.starts_with("scenarios/") && kind != Kind::Assertion {
+        } else if (f.location.starts_with("scenarios/") || f.location.starts_with("src/lib.rs"))
+            && kind != Kind::Assertion
+        {
             format!("{message} (at {} in {})", f.location, f.thread)
         } else {
             message

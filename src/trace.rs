@@ -172,7 +172,8 @@ pub fn short_location(loc: &Location<'_>) -> String {
     let file = loc.file().replace('\\', "/");
     // Scenario files are compiled through `#[path]` (`src/catalog/../../scenarios/x.rs`).
     let file = file.rfind("scenarios/").map_or(file.as_str(), |i| &file[i..]);
-    format!("{}:{}", file, loc.line())
+    // An assignment compiles its `src/lib.rs` through `#[path]` too (`src/./lib.rs`).
+    format!("{}:{}", file.replace("/./", "/"), loc.line())
 }
 
 impl Trace {
@@ -251,6 +252,10 @@ pub(crate) struct Now {
     pending: Vec<Option<Pending>>,
     /// Held locks: name, holding thread, the lock's address (its identity).
     holders: Vec<(&'static str, usize, usize)>,
+    /// Spawned threads not joined yet, and the most there were at once (for the "must still
+    /// work" properties of an assignment, e.g. that a fix does not run the threads one by one).
+    live: usize,
+    peak: usize,
 }
 
 impl Now {
@@ -262,6 +267,14 @@ impl Now {
         object: &'static str,
         location: Option<&'static Location<'static>>,
     ) {
+        match op {
+            Op::Spawn(_) => {
+                self.live += 1;
+                self.peak = self.peak.max(self.live);
+            }
+            Op::Join(_) => self.live = self.live.saturating_sub(1),
+            _ => {}
+        }
         self.events.push(Event { thread, op, object, location });
     }
 
@@ -403,6 +416,7 @@ impl Recorder {
         now.events.clear();
         now.pending.clear();
         now.holders.clear();
+        (now.live, now.peak) = (0, 0);
         drop(now);
         self.liveness.lock().reset();
         self.failed_this_execution.store(false, Ordering::Relaxed);
@@ -483,6 +497,24 @@ impl Recorder {
         location: Option<&'static Location<'static>>,
     ) {
         self.now.lock().record(thread, op, object, location);
+    }
+
+    /// How many notes (and declared progress) of the current execution start with `prefix`.
+    pub fn noted(&self, prefix: &str) -> usize {
+        let now = self.now.lock();
+        now.events
+            .iter()
+            .filter(|e| match &e.op {
+                Op::Note(text) => text.starts_with(prefix),
+                Op::Progress(what) => what.starts_with(prefix),
+                _ => false,
+            })
+            .count()
+    }
+
+    /// The most spawned threads alive at once (spawned, not yet joined) in the current execution.
+    pub fn peak_threads(&self) -> usize {
+        self.now.lock().peak
     }
 
     pub(crate) fn thread_name(&self, i: usize) -> String {

@@ -95,3 +95,32 @@ fn every_demo_matches_its_catalog_scenario() {
         assert_eq!(d.expected, s.on_std.expected, "{}", d.id);
     }
 }
+
+/// Architecture Invariant: every scenario is an assignment: it declares what a fix must still do
+/// (each property checked in its file with `rt::property`, and every such check declared), a
+/// task, one to three hints and questions, and its file cuts into a student's file (the buggy
+/// code under `// Buggy…` section rules, the entry under `// Catalog entry.`).
+#[test]
+fn every_scenario_declares_what_a_fix_must_still_do() {
+    for s in catalog::all() {
+        let e = s.on_std;
+        let id = e.id;
+        assert!(!e.must_still_work.is_empty(), "{id}: declare its `must_still_work` properties");
+        for p in e.must_still_work {
+            assert!(!p.holds.trim().is_empty(), "{id}: property {} says nothing", p.name);
+            let call = format!("rt::property(\"{}\"", p.name);
+            assert!(s.source_text.contains(&call), "{id}: `{}` is declared but never checked ({call}, …)", p.name);
+        }
+        for (i, _) in s.source_text.match_indices("rt::property(\"") {
+            let name = s.source_text[i + 14..].split('"').next().unwrap();
+            assert!(e.must_still_work.iter().any(|p| p.name == name), "{id}: `{name}` is checked but not declared");
+        }
+        let a = e.assignment;
+        let student = conclab::assign::student_file(s.source_text, false);
+        assert!(student.contains("pub fn buggy()"), "{id}: no `// Buggy…` section holds `pub fn buggy()`");
+        assert!(!student.contains("pub const ENTRY"), "{id}: the entry is not under `// Catalog entry.`");
+        assert!(!a.task.trim().is_empty(), "{id}: no task");
+        assert!((1..=3).contains(&a.hints.len()), "{id}: one to three hints");
+        assert!(!a.questions.is_empty(), "{id}: no questions");
+    }
+}

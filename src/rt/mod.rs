@@ -537,6 +537,34 @@ pub fn invariant<B: Backend>(holds: bool, message: impl FnOnce() -> String) {
     }
 }
 
+/// The prefix of every "must still work" property failure's panic message (see [`property`]).
+pub const PROPERTY_PREFIX: &str = "property violated: ";
+
+/// Checks one of the scenario's "must still work" properties (`Entry::must_still_work`), named
+/// `name`: what a fix must keep doing besides keeping the invariant (every seat is sold, the
+/// writer writes). When `holds` is false the execution fails with `message()`, and the report
+/// names the property. Like [`invariant`], it is not a scheduling point.
+#[track_caller]
+pub fn property<B: Backend>(name: &'static str, holds: bool, message: impl FnOnce() -> String) {
+    if !holds {
+        let m = message();
+        record::<B>(Op::Violation(format!("{name}: {m}")), "", Some(Location::caller()));
+        panic!("{PROPERTY_PREFIX}{name}: {m}");
+    }
+}
+
+/// How many of the current execution's notes (and declared `progress`) start with `prefix` (for [`property`] checks:
+/// "both cars got through"). Bookkeeping only: not an event, not a scheduling point.
+pub fn noted(prefix: &str) -> usize {
+    trace::with(|r| r.noted(prefix)).unwrap_or(0)
+}
+
+/// The most spawned threads that were alive at once (spawned and not yet joined) in the current
+/// execution: 1 when the threads were run one after the other. Bookkeeping only.
+pub fn peak_threads() -> usize {
+    trace::with(|r| r.peak_threads()).unwrap_or(0)
+}
+
 /// Adds the scenario's own words to the trace (e.g. `sells seat 1`).
 #[track_caller]
 pub fn note<B: Backend>(text: impl Into<String>) {
@@ -737,6 +765,12 @@ macro_rules! backend_module {
             pub fn invariant(holds: bool, message: impl FnOnce() -> String) {
                 crate::rt::invariant::<$backend>(holds, message)
             }
+            /// Checks a "must still work" property; see [`crate::rt::property`].
+            #[track_caller]
+            pub fn property(name: &'static str, holds: bool, message: impl FnOnce() -> String) {
+                crate::rt::property::<$backend>(name, holds, message)
+            }
+            pub use crate::rt::{noted, peak_threads};
             /// Annotates the trace; see [`crate::rt::note`].
             #[track_caller]
             pub fn note(text: impl Into<String>) {

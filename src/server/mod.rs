@@ -120,9 +120,9 @@ pub struct StatsReport {
     pub uptime_ms: u64,
     /// Connections waiting in the queue for a worker (`pool`).
     pub queued: usize,
-    /// Totals and live connections.
+    /// Totals and live connections ([`books_json`] of the books' snapshot).
     #[serde(flatten)]
-    pub books: Snapshot,
+    pub books: serde_json::Value,
     /// What these books cannot see (in `processes` mode: the other connections).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -135,7 +135,7 @@ impl Shared {
             service: self.config.service,
             uptime_ms: self.started.elapsed().as_millis() as u64,
             queued: self.queue.as_ref().map_or(0, |q| q.len()),
-            books: self.stats.snapshot(),
+            books: books_json(&self.stats.snapshot()),
             note: (self.config.mode == Mode::Processes).then(|| PROCESSES_NOTE.to_string()),
         }
     }
@@ -162,6 +162,23 @@ impl Shared {
         }
         true
     }
+}
+
+/// The books as JSON: `totals`, `live` and `connections`. (Written out here so that the
+/// scenario file, which a student gets as plain Rust, carries no serialisation attributes.)
+pub fn books_json(s: &Snapshot) -> serde_json::Value {
+    let t = &s.totals;
+    serde_json::json!({
+        "totals": {
+            "accepted": t.accepted, "refused": t.refused, "closed": t.closed,
+            "bytes_in": t.bytes_in, "bytes_out": t.bytes_out, "lines": t.lines,
+            "orders": t.orders, "pizzas": t.pizzas,
+        },
+        "live": s.live,
+        "connections": s.connections.iter().map(|c| serde_json::json!({
+            "id": c.id, "peer": c.peer, "bytes_in": c.bytes_in, "bytes_out": c.bytes_out, "lines": c.lines,
+        })).collect::<Vec<_>>(),
+    })
 }
 
 /// What the books of `processes` mode cannot count.

@@ -84,11 +84,11 @@ pub(super) fn run(listener: TcpListener, shared: &Shared) -> Result<StatsReport>
     }
     let forked = children.len() as u64;
     let mut report = shared.report();
-    report.books = Snapshot {
+    report.books = super::books_json(&Snapshot {
         totals: Totals { accepted: forked, refused, closed: reaped, ..Totals::default() },
         live: forked - reaped.min(forked),
         connections: vec![],
-    };
+    });
     report.note = Some(format!("{PROCESSES_NOTE}; the parent saw {forked} forked, {reaped} reaped"));
     Ok(report)
 }

@@ -1,0 +1,328 @@
+//! Course assignments: `conclab assign` writes a scenario as a standalone student crate,
+//! `conclab grade` runs the checkers on the student's fix, `conclab hint` gives graded hints.
+//!
+//! A student crate holds the story and task (`README.md`), the buggy code (`src/lib.rs`, the one
+//! file the student edits), and generated glue: `src/harness.rs` compiles `src/lib.rs` once per
+//! engine, as `catalog.rs` compiles a scenario file, and `tests/checks.rs` is a test binary
+//! without libtest (`harness = false`) that grades the code through [`grade`] — and doubles as
+//! its own checker worker (`checks __worker`), so a loom abort on a deadlock ends a child
+//! process, never the test. conclab is a path dependency (one line to make it a version); the
+//! crate gets conclab's `Cargo.lock` (same versions, builds `--offline`) and a shared target
+//! directory, so loom, shuttle and conclab are built once for every assignment.
+
+mod grade;
+mod source;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+use crate::catalog::{self, Scenario, Unit};
+use crate::runner::{self, Checker, Options};
+
+pub use grade::{
+    changed_checks, checks_main, grade, grade_dir, student_scenario, Check, CheckVerdict, Grade, GRADED_BY,
+};
+pub use source::student_file;
+
+/// The lock file every assignment gets: the versions conclab itself was built and tested with.
+const LOCK_FILE: &str = include_str!("../../Cargo.lock");
+
+/// Where conclab's own sources are: the path dependency of generated crates.
+pub fn conclab_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The target directory all generated crates share: `$CONCLAB_TARGET_DIR`, or
+/// `target/assignments` of this checkout.
+pub fn default_target_dir() -> PathBuf {
+    std::env::var_os("CONCLAB_TARGET_DIR").map_or_else(|| conclab_dir().join("target/assignments"), PathBuf::from)
+}
+
+/// How to write an assignment.
+#[derive(Clone, Debug)]
+pub struct AssignOptions {
+    /// Write the reference fix instead of the buggy code (for instructors).
+    pub with_solution: bool,
+    /// The shared target directory the crate's `.cargo/config.toml` names.
+    pub target_dir: PathBuf,
+    /// Real-thread runs measured for the questions (0: do not measure, leave the placeholders).
+    pub stress_runs: usize,
+    /// The `conclab` executable that runs the measuring checks (`conclab __worker`).
+    pub exe: PathBuf,
+}
+
+/// The numbers `conclab check` measured on the buggy variant, for the questions.
+#[derive(Clone, Debug, Default)]
+pub struct Measured {
+    /// Real-thread runs, and how many of them showed the bug.
+    pub stress: Option<(usize, usize)>,
+    /// The model checker that found the bug, and after how many executions.
+    pub found: Option<(Checker, usize)>,
+}
+
+impl Measured {
+    /// Fills a question's placeholders.
+    pub fn fill(&self, question: &str) -> String {
+        let mut q = question.to_string();
+        if let Some((runs, failing)) = self.stress {
+            q = q.replace("{stress_runs}", &thousands(runs)).replace("{stress_failing}", &thousands(failing));
+        }
+        if let Some((checker, n)) = self.found {
+            q = q.replace("{found_by}", checker.name()).replace("{found_in}", &thousands(n));
+        }
+        q
+    }
+}
+
+fn thousands(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Runs the buggy variant under the first model checker that finds it and `stress_runs` times on
+/// real threads: the numbers the questions quote.
+pub fn measure(s: &Scenario, stress_runs: usize, exe: &Path) -> Result<Measured> {
+    let mut m = Measured::default();
+    if stress_runs == 0 {
+        return Ok(m);
+    }
+    let by = [Checker::Loom, Checker::ShuttlePct, Checker::ShuttleRandom]
+        .into_iter()
+        .find(|c| s.on_std.found_by.contains(c));
+    if let Some(checker) = by {
+        let r = runner::check_scenario(s, "buggy", &Options::new(checker, exe))?;
+        if r.found_bug() {
+            m.found = Some((checker, r.executions));
+        }
+    }
+    let opts = Options { iterations: Some(stress_runs), ..Options::new(Checker::Stress, exe) };
+    let r = runner::check_scenario(s, "buggy", &opts)?;
+    m.stress = Some(match r.stress {
+        Some(st) => (st.runs, st.failing_runs),
+        None => (r.executions.max(1), 1), // a run hung: the watchdog ended the check there
+    });
+    Ok(m)
+}
+
+/// A package name unique to the directory: crates in one shared target directory must not
+/// share a name, or cargo takes one's build for the other's (it hashes a root package by name
+/// and version, not by path).
+fn package_name(prefix: &str, dir: &Path) -> Result<String> {
+    let canonical = dir.canonicalize().with_context(|| format!("no directory {}", dir.display()))?;
+    let hash = canonical
+        .to_string_lossy()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ b as u64).wrapping_mul(0x100_0000_01b3));
+    Ok(format!("{prefix}-{:08x}", hash as u32))
+}
+
+/// One paragraph of the scenario file's module docs (`**Story.**`, `**Learning goal.**`, …).
+pub fn doc_paragraph(s: &Scenario, heading: &str) -> String {
+    let mut out = vec![];
+    let mut inside = false;
+    for line in s.source_text.lines().take_while(|l| l.starts_with("//!")) {
+        let text = line.trim_start_matches("//!").trim();
+        if text.starts_with(heading) {
+            inside = true;
+            out.push(text.trim_start_matches(heading).trim().to_string());
+        } else if inside && (text.is_empty() || text.starts_with("**")) {
+            break;
+        } else if inside {
+            out.push(text.to_string());
+        }
+    }
+    out.join(" ")
+}
+
+/// The scenario's title line from its file (`# The last seat on the plane`).
+fn story_title(s: &Scenario) -> &'static str {
+    s.source_text.lines().find_map(|l| l.strip_prefix("//! # ")).unwrap_or(s.on_std.title)
+}
+
+/// The assignment's README: story, goal, task, what must still work, how it is graded, questions.
+pub fn readme(s: &Scenario, measured: &Measured, with_solution: bool) -> String {
+    let e = s.on_std;
+    let a = e.assignment;
+    let mut out = String::new();
+    let _ = writeln!(out, "# {}\n", story_title(s));
+    if with_solution {
+        let _ = writeln!(out, "> **Instructor copy:** `src/lib.rs` holds the reference fix; `cargo test` passes.\n");
+    }
+    let _ = writeln!(out, "*Assignment `{}` — {} · {}*\n", e.id, a.unit.title(), e.source);
+    let _ = writeln!(out, "## Story\n\n{}\n", doc_paragraph(s, "**Story.**"));
+    let _ = writeln!(out, "## Learning goals\n\n{}\n", doc_paragraph(s, "**Learning goal.**"));
+    let _ = writeln!(out, "## Your task\n\n{}\n", a.task);
+    let _ = writeln!(out, "The invariant: **{}**.\n", e.invariant);
+    let _ = writeln!(out, "A fix must still work — the grader refuses one that only hides the bug:\n");
+    for p in e.must_still_work {
+        let _ = writeln!(out, "- `{}`: {}", p.name, p.holds);
+    }
+    let _ = writeln!(
+        out,
+        "- and the program still ends: no deadlock, livelock or crash that the buggy code did not have.\n"
+    );
+    let _ = writeln!(out, "Edit only `src/lib.rs` (keep `pub fn run()`, which the checkers call, and leave the");
+    let _ = writeln!(out, "`rt::invariant` and `rt::property` checks as they are: the grader compares them).\n");
+    let _ = writeln!(out, "## Run the checkers\n");
+    let _ = writeln!(out, "```sh\ncargo test                  # fails, with the interleaving, until the bug is fixed");
+    let _ = writeln!(out, "cargo test -- --replay TOKEN # the same failing execution again");
+    let _ = writeln!(out, "conclab grade .             # the grade: each checker, each property, a score");
+    let _ = writeln!(out, "conclab hint {} 1   # up to {} hints, each giving more away\n```\n", e.id, a.hints.len());
+    let checkers: Vec<&str> = GRADED_BY.iter().map(|c| c.name()).collect();
+    let _ = writeln!(
+        out,
+        "The checkers ({}) explore the interleavings of your code: loom every one of them, shuttle\n\
+         10,000 seeded schedules each. A pass is not luck, and a failure comes with its trace.\n",
+        checkers.join(", ")
+    );
+    let _ = writeln!(out, "## Questions\n");
+    for (i, q) in a.questions.iter().enumerate() {
+        let _ = writeln!(out, "{}. {}", i + 1, measured.fill(q));
+    }
+    out
+}
+
+/// A hint, numbered from 1.
+pub fn hint(id: &str, n: usize) -> Result<&'static str> {
+    let s = catalog::lookup(id, "buggy")?;
+    let hints = s.on_std.assignment.hints;
+    match n.checked_sub(1).and_then(|i| hints.get(i)) {
+        Some(h) => Ok(h),
+        None => bail!("`{id}` has hints 1 to {}; there is no hint {n}", hints.len()),
+    }
+}
+
+/// The generated files (everything but `src/lib.rs` and `README.md`): path and text.
+fn glue_files(s: &Scenario, name: &str, target_dir: &Path, solution: bool) -> [(&'static str, String); 6] {
+    let lib = name.replace('-', "_");
+    let dep = conclab_dir();
+    let files = [
+        (
+            "Cargo.toml",
+            format!(
+                "# Written by `conclab assign {id}`. Only src/lib.rs is yours to edit.\n\
+                 [package]\nname = \"{name}\"\nversion = \"0.1.0\"\nedition = \"2021\"\npublish = false\n\n\
+                 # src/harness.rs compiles your src/lib.rs once per checker (real threads, loom, shuttle).\n\
+                 [lib]\npath = \"src/harness.rs\"\ntest = false\ndoctest = false\n\n\
+                 # `cargo test` runs the checkers on your code.\n\
+                 [[test]]\nname = \"checks\"\npath = \"tests/checks.rs\"\nharness = false\n\n\
+                 [dependencies]\n# Once conclab is published, this line becomes: conclab = \"{version}\"\n\
+                 conclab = {{ path = '{dep}' }}\n\n\
+                 [package.metadata.conclab]\nscenario = \"{id}\"\nsolution = {solution}\n\n\
+                 # A crate of its own, not a member of an enclosing workspace.\n[workspace]\n\n\
+                 # Model checkers run millions of tiny steps: optimise, as conclab does.\n\
+                 [profile.dev]\nopt-level = 1\ndebug = 0\n\n[profile.dev.package.\"*\"]\nopt-level = 3\ndebug = 0\n",
+                id = s.id(),
+                version = env!("CARGO_PKG_VERSION"),
+                dep = dep.display(),
+            ),
+        ),
+        ("Cargo.lock", LOCK_FILE.to_string()),
+        (
+            ".cargo/config.toml",
+            format!(
+                "# Every assignment shares one target directory: loom, shuttle and conclab are built once.\n\
+                 [build]\ntarget-dir = '{}'\n",
+                target_dir.display()
+            ),
+        ),
+        (".gitignore", "/target\n".to_string()),
+        (
+            "src/harness.rs",
+            format!(
+                "//! Written by `conclab assign`: do not edit. Compiles your `src/lib.rs` once per engine — real\n\
+                 //! threads, loom, shuttle — as conclab's catalog compiles a scenario file, and hands the three\n\
+                 //! compilations to conclab's checkers as one scenario.\n\n\
+                 macro_rules! compile_for {{\n    ($module:ident, $rt:path) => {{\n        \
+                 #[allow(clippy::duplicate_mod)]\n        #[path = \".\"]\n        mod $module {{\n            \
+                 use $rt as rt;\n            #[allow(dead_code, unused_imports)]\n            #[path = \"lib.rs\"]\n            \
+                 pub mod student;\n        }}\n    }};\n}}\n\n\
+                 compile_for!(on_std, conclab::rt::std_threads);\ncompile_for!(on_loom, conclab::rt::loom);\n\
+                 compile_for!(on_shuttle, conclab::rt::shuttle);\n\n\
+                 /// Your code as a conclab scenario: the catalog's metadata for `{id}`, your model.\n\
+                 pub fn scenario() -> conclab::catalog::Scenario {{\n    conclab::assign::student_scenario(\n        \
+                 \"{id}\",\n        [on_std::student::run, on_loom::student::run, on_shuttle::student::run],\n        \
+                 include_str!(\"lib.rs\"),\n    )\n}}\n",
+                id = s.id()
+            ),
+        ),
+        (
+            "tests/checks.rs",
+            format!(
+                "//! Written by `conclab assign`: do not edit. `cargo test` runs conclab's checkers on your\n\
+                 //! `src/lib.rs`; it fails, showing the interleaving, until the bug is fixed and the fix still\n\
+                 //! does its work. This binary is also its own checker worker (a loom abort ends a child).\n\n\
+                 fn main() -> std::process::ExitCode {{\n    conclab::assign::checks_main({lib}::scenario(), env!(\"CARGO_MANIFEST_DIR\"))\n}}\n"
+            ),
+        ),
+    ];
+    files
+}
+
+fn write(path: &Path, text: &str) -> Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("could not create {}", parent.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
+}
+
+/// Writes scenario `id` as an assignment crate in `dir` (created; it must not hold a crate yet).
+pub fn write_assignment(id: &str, dir: &Path, o: &AssignOptions) -> Result<()> {
+    let s = catalog::lookup(id, "buggy")?;
+    if dir.join("Cargo.toml").exists() {
+        bail!("{} already holds a crate; choose an empty or new directory", dir.display());
+    }
+    let measured = measure(s, o.stress_runs, &o.exe)?;
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let name = package_name(s.id(), dir)?;
+    for (path, text) in glue_files(s, &name, &o.target_dir, o.with_solution) {
+        write(&dir.join(path), &text)?;
+    }
+    write(&dir.join("src/lib.rs"), &student_file(s.source_text, o.with_solution))?;
+    write(&dir.join("README.md"), &readme(s, &measured, o.with_solution))?;
+    Ok(())
+}
+
+/// The catalog in course order: by unit (races → deadlocks → liveness → signals → the server),
+/// then in catalog order.
+pub fn course() -> Vec<&'static Scenario> {
+    let mut all: Vec<&Scenario> = catalog::all().iter().collect();
+    all.sort_by_key(|s| s.on_std.assignment.unit); // stable: catalog order within a unit
+    all
+}
+
+/// Writes every scenario as an assignment under `dir` (`01-airplane-seat/`, …) with an index
+/// `README.md` in course order; returns the assignment directories.
+pub fn write_course(dir: &Path, o: &AssignOptions) -> Result<Vec<PathBuf>> {
+    let mut index = String::from("# Concurrency bugs: the course\n\n");
+    index.push_str(
+        "Each folder is one assignment: a story, buggy code in `src/lib.rs`, and checkers that grade\n\
+         the fix (`cargo test` in the folder; `conclab grade <folder>`). Work through them in order.\n",
+    );
+    let mut dirs = vec![];
+    let mut unit: Option<Unit> = None;
+    for (n, s) in course().into_iter().enumerate() {
+        let a = s.on_std.assignment;
+        if unit != Some(a.unit) {
+            let _ = writeln!(index, "\n## {}\n", a.unit.title());
+            unit = Some(a.unit);
+        }
+        let folder = format!("{:02}-{}", n + 1, s.id());
+        write_assignment(s.id(), &dir.join(&folder), o)?;
+        let goal = doc_paragraph(s, "**Learning goal.**");
+        let first = goal.find(". ").map_or(goal.as_str(), |i| &goal[..=i]);
+        let _ = writeln!(index, "{}. [{}]({folder}/README.md) — {first}", n + 1, story_title(s));
+        dirs.push(dir.join(folder));
+    }
+    write(&dir.join("README.md"), &index)?;
+    Ok(dirs)
+}

@@ -1,0 +1,211 @@
+//! Course assignments end to end: for every scenario, the generated crate builds and its
+//! `cargo test` fails on the buggy code with the expected kind; the reference fix passes
+//! `conclab grade`; a "cheating" fix that only hides the bug is refused, naming the property it
+//! broke. All crates share one target directory (`target/assignments`) and build `--offline`:
+//! the first run builds loom, shuttle and conclab there once, later crates take seconds.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Instant;
+
+use conclab::assign::{self, CheckVerdict, Grade, GRADED_BY};
+use conclab::catalog;
+
+fn conclab(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_conclab")).args(args).output().expect("conclab runs")
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn grade_of(out: &Output) -> Grade {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}\n{}", String::from_utf8_lossy(&out.stdout), stderr(out)))
+}
+
+/// A fix that hides the bug instead of fixing it: `from` becomes `to` in the buggy `src/lib.rs`,
+/// and the grade must fail the must-still-work property `breaks`.
+struct Cheat {
+    id: &'static str,
+    from: &'static str,
+    to: &'static str,
+    breaks: &'static str,
+}
+
+const CHEATS: &[Cheat] = &[
+    Cheat { id: "airplane-seat", from: "if left > 0 {", to: "if left > SEATS {", breaks: "every-seat-sold" },
+    Cheat {
+        id: "lost-update",
+        from: "                .unwrap()\n        })\n        .collect();\n    for t in threads {\n        t.join().unwrap();\n    }",
+        to: "                .unwrap()\n                .join()\n                .unwrap()\n        })\n        .collect();\n    for t in threads {\n        let () = t;\n    }",
+        breaks: "threads-overlap",
+    },
+    Cheat {
+        id: "lock-order-gridlock",
+        from: "    let (first, second) = if east",
+        to: "    if !east {\n        return;\n    }\n    let (first, second) = if east",
+        breaks: "every-car-crosses",
+    },
+    Cheat {
+        id: "polite-livelock",
+        from: "    let (mine, other) = if starts_left",
+        to: "    if !starts_left {\n        return;\n    }\n    let (mine, other) = if starts_left",
+        breaks: "everyone-passes",
+    },
+    Cheat {
+        id: "line-jumping-starvation",
+        from: "    rt::liveness::arrive(LINE); // in line from the first attempt on\n    while c.locked.swap(true, Ordering::SeqCst) {\n        rt::hint::spin_loop();\n    }",
+        to: "    let _ = c;",
+        breaks: "one-at-a-time",
+    },
+    Cheat {
+        id: "readers-writers-starvation",
+        from: "    fn write(&self) {\n",
+        to: "    fn write(&self) {\n        if READERS > 0 {\n            return;\n        }\n",
+        breaks: "writer-writes",
+    },
+    Cheat { id: "job-list-reap", from: "    addjob(jobs, pid);\n", to: "", breaks: "every-job-tracked" },
+    Cheat {
+        id: "printf-signal-deadlock",
+        from: "move |_| stdout.printf(\"interrupted\")",
+        to: "move |_| drop(stdout.clone())",
+        breaks: "interrupt-reported",
+    },
+    Cheat {
+        id: "bounded-buffer",
+        from: "    let item = q.pop_front();\n",
+        to: "    let item = q.pop_front().or(Some(1));\n",
+        breaks: "every-connection-served",
+    },
+    Cheat {
+        id: "server-stats",
+        from: "            i.map(|i| live.remove(i))",
+        to: "            i.and(None::<ConnStats>)",
+        breaks: "connections-close",
+    },
+];
+
+/// Runs `cargo test` in a generated crate, as a student would, asking for the grade as JSON.
+fn cargo_test(dir: &Path) -> Output {
+    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["test", "--offline", "--quiet", "--", "--json"])
+        .current_dir(dir)
+        .env("CARGO_TARGET_DIR", assign::default_target_dir())
+        .output()
+        .expect("cargo runs")
+}
+
+fn grade(dir: &Path) -> (Output, f64) {
+    let started = Instant::now();
+    let out = conclab(&["grade", dir.to_str().unwrap(), "--json"]);
+    (out, started.elapsed().as_secs_f64())
+}
+
+fn fresh(dir: PathBuf) -> PathBuf {
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+#[test]
+fn every_scenario_is_an_assignment_that_grades_bug_fix_and_cheat() {
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("assign");
+    let course = fresh(root.join("course"));
+    let out = conclab(&["assign", "--all", course.to_str().unwrap(), "--stress-runs", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    // The index lists the assignments in course order: races → deadlocks → liveness → signals.
+    let index = std::fs::read_to_string(course.join("README.md")).unwrap();
+    let order: Vec<&str> = assign::course().iter().map(|s| s.id()).collect();
+    let positions: Vec<usize> = order.iter().map(|id| index.find(&format!("-{id}/README.md")).unwrap()).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{index}");
+    assert!(index.find("## Races").unwrap() < index.find("## Deadlocks").unwrap());
+    assert!(index.find("## Liveness").unwrap() < index.find("## Signals").unwrap());
+    assert_eq!(CHEATS.len(), catalog::all().len(), "one cheat per scenario");
+
+    let mut times = vec![];
+    for (n, s) in assign::course().into_iter().enumerate() {
+        let id = s.id();
+        let e = s.on_std;
+        let dir = course.join(format!("{:02}-{id}", n + 1));
+
+        // The student's view: `cargo test` in the generated crate fails with the expected kind.
+        let out = cargo_test(&dir);
+        assert!(!out.status.success(), "{id}: the buggy code passed `cargo test`");
+        let g = grade_of(&out);
+        assert!(!g.passed && g.score < 100, "{id}: {g:?}");
+        for checker in GRADED_BY.iter().filter(|c| e.found_by.contains(c)) {
+            let row = g.checks.iter().find(|c| c.checker == checker.name() && c.property == "invariant").unwrap();
+            assert_eq!(row.verdict, CheckVerdict::Failed, "{id} / {}: {row:?}", checker.name());
+            assert!(row.reason.starts_with(&format!("{}:", e.expected)), "{id}: wrong kind: {row:?}");
+        }
+
+        // The instructor's copy passes, every checker on every property.
+        let solution = fresh(root.join(format!("solution-{id}")));
+        let out = conclab(&["assign", id, solution.to_str().unwrap(), "--with-solution", "--stress-runs", "0"]);
+        assert!(out.status.success(), "{}", stderr(&out));
+        let (out, secs) = grade(&solution);
+        let g = grade_of(&out);
+        assert_eq!(out.status.code(), Some(0), "{id}: the reference fix fails: {g:#?}");
+        assert!(g.passed && g.score == 100, "{id}: {g:?}");
+        assert_eq!(g.checks.len(), GRADED_BY.len() * (e.must_still_work.len() + 2), "{id}");
+        times.push((id, secs));
+
+        // A fix that only hides the bug is refused, and the reason names what it broke.
+        let cheat = CHEATS.iter().find(|c| c.id == id).unwrap();
+        let dir_cheat = fresh(root.join(format!("cheat-{id}")));
+        std::fs::create_dir_all(dir_cheat.join("src")).unwrap();
+        std::fs::copy(dir.join("Cargo.toml"), dir_cheat.join("Cargo.toml")).unwrap();
+        let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+        assert!(lib.contains(cheat.from), "{id}: the cheat's text is not in src/lib.rs");
+        std::fs::write(dir_cheat.join("src/lib.rs"), lib.replacen(cheat.from, cheat.to, 1)).unwrap();
+        let (out, _) = grade(&dir_cheat);
+        let g = grade_of(&out);
+        assert_eq!(out.status.code(), Some(1), "{id}: the cheat was not refused: {g:#?}");
+        assert!(!g.passed, "{id}");
+        assert!(
+            g.checks.iter().any(|c| c.property == cheat.breaks && c.verdict == CheckVerdict::Failed),
+            "{id}: the cheat should fail `{}`: {g:#?}",
+            cheat.breaks
+        );
+    }
+    // Measured per scenario (a student waits for this; the target is under 10 s after the first build).
+    for (id, secs) in &times {
+        eprintln!("conclab grade {id}: {secs:.1} s");
+    }
+}
+
+#[test]
+fn grade_refuses_a_directory_that_is_not_an_assignment() {
+    let out = conclab(&["grade", env!("CARGO_MANIFEST_DIR")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not an assignment directory"), "{}", stderr(&out));
+    let out = conclab(&["grade", "/nonexistent/conclab-assignment"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn assign_and_hint_answer_bad_input_clearly() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("assign-bad-input");
+    let out = conclab(&["assign", "no-such-bug", dir.to_str().unwrap(), "--stress-runs", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("known scenarios: airplane-seat"), "{}", stderr(&out));
+    let out = conclab(&["hint", "airplane-seat", "1"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("hint 1: "));
+    let out = conclab(&["hint", "airplane-seat", "4"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("has hints 1 to 3"), "{}", stderr(&out));
+}
+
+#[test]
+fn changing_a_handed_out_check_is_refused() {
+    let s = catalog::find("airplane-seat").unwrap();
+    let handed_out = assign::student_file(s.source_text, false);
+    // Reformatting is fine; weakening the property is not.
+    assert!(assign::changed_checks(&handed_out, &handed_out.replace("    ", "\t")).is_empty());
+    let weakened = handed_out.replace("sold == SEATS.min(AGENTS)", "true");
+    let refused = assign::changed_checks(&handed_out, &weakened);
+    assert_eq!(refused.len(), 1);
+    assert_eq!((refused[0].checker.as_str(), refused[0].property.as_str()), ("source", "every-seat-sold"));
+}

@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::catalog::{self, Scenario};
+use crate::minimize::Shape;
 use crate::report::{Coverage, Kind, Report, Verdict};
 use crate::runner::{self, Checker, Options};
 
@@ -194,6 +195,20 @@ pub struct Buggy {
     pub executions_max: Option<usize>,
     /// Median checker time over all runs, in ms.
     pub time_ms_median: u64,
+    /// The trace of the first run (lowest seed) that found the bug: its first-found and its
+    /// minimised size (see [`crate::minimize`]).
+    pub trace: Option<TraceSize>,
+}
+
+/// Steps and preemptions of a found bug's trace, as first found and as shown after minimising.
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceSize {
+    /// The first failing execution found.
+    pub first: Shape,
+    /// The minimised one, shown in reports.
+    pub minimised: Shape,
+    /// loom: the preemption bound it was found under (its minimisation).
+    pub preemption_bound: Option<usize>,
 }
 
 /// One fixed variant under one checker (seed 0).
@@ -265,6 +280,7 @@ fn row(plan: &Plan, s: &Scenario, checker: Checker, bar: &indicatif::ProgressBar
                 executions_median: None,
                 executions_max: None,
                 time_ms_median: 0,
+                trace: None,
             },
             fixed: vec![],
             notes: vec!["not run: its threads wait by spinning, which depth-first search cannot explore".into()],
@@ -315,6 +331,11 @@ fn summarise(s: &Scenario, checker: Checker, reports: &[Report], notes: &mut Vec
         notes.push(format!("found a {k}, the scenario expects a {}", s.on_std.expected));
     }
     let time_ms_median = median(reports.iter().map(|r| r.elapsed_ms).collect()).unwrap_or(0);
+    let trace = found.iter().find_map(|r| r.minimised.as_ref()).map(|m| TraceSize {
+        first: m.first,
+        minimised: m.shown,
+        preemption_bound: m.preemption_bound,
+    });
     if checker == Checker::Stress {
         // One check; its stats count the real-thread runs. A hang ends the worker before the
         // stats are written, so then the report only says in which run it hung.
@@ -335,6 +356,7 @@ fn summarise(s: &Scenario, checker: Checker, reports: &[Report], notes: &mut Vec
             executions_median: None,
             executions_max: None,
             time_ms_median,
+            trace: None,
         };
     }
     if found.is_empty() && !randomised(checker) {
@@ -349,6 +371,7 @@ fn summarise(s: &Scenario, checker: Checker, reports: &[Report], notes: &mut Vec
         executions_median: median(executions.clone()),
         executions_max: executions.into_iter().max(),
         time_ms_median,
+        trace,
     }
 }
 
@@ -453,7 +476,8 @@ fn ms(t: u64) -> String {
 }
 
 impl Buggy {
-    fn found_text(&self) -> String {
+    /// `found` for people: `20/20 seeds`, `yes`, `7/1,000 runs`.
+    pub fn found_text(&self) -> String {
         match self.unit {
             RunUnit::Seed => format!("{}/{} seeds", self.found, self.runs),
             RunUnit::Check if self.runs == 0 => "not run".into(),
@@ -462,11 +486,36 @@ impl Buggy {
         }
     }
 
-    fn executions_text(&self) -> String {
+    /// Executions to the bug for people: `3 / 11` (median / max).
+    pub fn executions_text(&self) -> String {
         match (self.executions_median, self.executions_max) {
             (Some(m), Some(x)) if m == x => thousands(m),
             (Some(m), Some(x)) => format!("{} / {}", thousands(m), thousands(x)),
             _ => "—".into(),
+        }
+    }
+}
+
+impl TraceSize {
+    fn side(shape: &Shape, bound: Option<usize>) -> String {
+        match (shape.preemptions, bound) {
+            (Some(p), _) => format!("{}/{p}", shape.steps),
+            (None, Some(b)) => format!("{}/≤{b}", shape.steps),
+            (None, None) => format!("{}/—", shape.steps),
+        }
+    }
+}
+
+impl Buggy {
+    /// Trace steps/preemptions, first found → minimised (`13/4 → 13/1`; loom: `4/≤1`, its bound).
+    pub fn trace_text(&self) -> String {
+        let Some(t) = &self.trace else { return "—".into() };
+        let (first, shown) =
+            (TraceSize::side(&t.first, t.preemption_bound), TraceSize::side(&t.minimised, t.preemption_bound));
+        if first == shown {
+            shown
+        } else {
+            format!("{first} → {shown}")
         }
     }
 }
@@ -499,14 +548,14 @@ impl Comparison {
         let _ = writeln!(out, "{}\n", self.method.summary);
         out.push_str(
             "| scenario | checker | expected | buggy: found | kind | executions to bug (median / max) | time (median) \
-             | fixes: executions to verify (coverage), time |\n",
+             | trace steps/preemptions (first → minimised) | fixes: executions to verify (coverage), time |\n",
         );
-        out.push_str("|---|---|---|---:|---|---:|---:|---|\n");
+        out.push_str("|---|---|---|---:|---|---:|---:|---:|---|\n");
         for r in &self.rows {
             let fixes: Vec<String> = r.fixed.iter().map(Fixed::text).collect();
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} | {} | {} | {} |",
+                "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.scenario,
                 r.checker.name(),
                 if r.expected { "yes" } else { "no" },
@@ -514,6 +563,7 @@ impl Comparison {
                 r.buggy.kind.map(|k| k.to_string()).unwrap_or_else(|| "—".into()),
                 r.buggy.executions_text(),
                 ms(r.buggy.time_ms_median),
+                r.buggy.trace_text(),
                 fixes.join("; "),
             );
         }

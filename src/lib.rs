@@ -6,7 +6,10 @@
 pub mod bench;
 pub mod catalog;
 pub mod demo;
+pub mod explain;
+pub mod html;
 pub mod liveness;
+pub mod minimize;
 pub mod replay;
 pub mod report;
 pub mod rt;

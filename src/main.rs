@@ -2,6 +2,7 @@
 //! Exit codes: 0 passed, 1 bug found, 2 usage or input error. A closed pipe is not an error.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -54,9 +55,15 @@ enum Cmd {
         /// shuttle-pct: the bug depth.
         #[arg(long, default_value_t = 3)]
         depth: usize,
+        /// Show the first failing schedule found, without searching for a shorter one.
+        #[arg(long)]
+        no_minimize: bool,
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the trace as a self-contained HTML page (swimlanes) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Replay a token printed by `check`: the same execution, the same trace.
     Replay {
@@ -70,6 +77,25 @@ enum Cmd {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the trace as a self-contained HTML page (swimlanes) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// Explain a scenario in words: story, invariant, the buggy lines and the minimal failing
+    /// trace as prose.
+    Explain {
+        /// Scenario id (see `conclab list`).
+        id: String,
+        /// The buggy variant to explain.
+        #[arg(long, default_value = "buggy")]
+        variant: String,
+        /// The checker that finds the trace (default: shuttle-pct, or the first seeded checker the
+        /// scenario names).
+        #[arg(long, value_enum)]
+        checker: Option<Checker>,
+        /// Seed of the randomised checkers.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Run a signal scenario for real (Linux only): a child process, real POSIX signals, a watchdog.
     Demo {
@@ -114,6 +140,9 @@ enum Cmd {
         /// CSV, one record per scenario × checker, instead of the table.
         #[arg(long)]
         csv: bool,
+        /// Also write the comparison as a self-contained HTML page (table and chart) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Internal: run one job sent on stdin (used by the runner to isolate loom and stress).
     #[command(name = "__worker", hide = true)]
@@ -134,6 +163,11 @@ fn main() -> ExitCode {
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
+    use anyhow::Context as _;
+    std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
 }
 
 fn options(checker: Checker) -> Result<Options> {
@@ -202,9 +236,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             write!(out, "{}", s.source_text)?;
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Bench { seeds, scenarios, checkers, json, csv } => {
+        Cmd::Bench { seeds, scenarios, checkers, json, csv, html } => {
             let plan = bench::Plan::new(&scenarios, &checkers, seeds, std::env::current_exe()?)?;
             let table = bench::run(&plan, !json && !csv && std::io::stderr().is_terminal())?;
+            if let Some(file) = &html {
+                write_file(file, &conclab::html::bench_page(&table))?;
+            }
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&table)?)?;
             } else if csv {
@@ -214,15 +251,33 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Check { id, variant, checker, iterations, seed, preemption_bound, depth, json } => {
-            let opts = Options { iterations, seed, preemption_bound, pct_depth: depth, ..options(checker)? };
-            (runner::check(&id, &variant, &opts)?, json)
+        Cmd::Explain { id, variant, checker, seed } => {
+            let s = catalog::lookup(&id, &variant)?;
+            let checker = checker.unwrap_or_else(|| conclab::explain::default_checker(s));
+            let report = runner::check(&id, &variant, &Options { seed, ..options(checker)? })?;
+            write!(out, "{}", conclab::explain::render(s, &report))?;
+            return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Replay { id, variant, token, json } => {
-            (runner::replay(&id, &variant, &token, &options(Checker::Loom)?)?, json)
+        Cmd::Check { id, variant, checker, iterations, seed, preemption_bound, depth, no_minimize, json, html } => {
+            let opts = Options {
+                iterations,
+                seed,
+                preemption_bound,
+                pct_depth: depth,
+                minimize: !no_minimize,
+                ..options(checker)?
+            };
+            (runner::check(&id, &variant, &opts)?, json, html)
+        }
+        Cmd::Replay { id, variant, token, json, html } => {
+            (runner::replay(&id, &variant, &token, &options(Checker::Loom)?)?, json, html)
         }
     };
-    let (report, json) = report;
+    let (report, json, html) = report;
+    if let Some(file) = &html {
+        let s = catalog::lookup(&report.scenario, &report.variant)?;
+        write_file(file, &conclab::html::trace_page(s, &report))?;
+    }
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {

@@ -149,6 +149,9 @@ pub struct Report {
     pub stress: Option<StressStats>,
     /// Anything the reader should know about how this report was obtained.
     pub notes: Vec<String>,
+    /// How the shown trace was minimised, and the first-found trace's size beside it.
+    #[serde(default)]
+    pub minimised: Option<crate::minimize::Minimised>,
 }
 
 impl Report {
@@ -188,6 +191,9 @@ impl Report {
         }
         for n in &self.notes {
             let _ = writeln!(out, "  note: {n}");
+        }
+        if let Some(m) = self.minimised.as_ref().filter(|_| self.found_bug()) {
+            let _ = writeln!(out, "  trace: {}", m.summary());
         }
         if self.found_bug() {
             out.push('\n');

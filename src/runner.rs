@@ -102,6 +102,10 @@ pub struct Options {
     pub max_steps: usize,
     /// stress: a run that makes no progress for this long is reported as a hang (deadlock).
     pub hang_timeout_ms: u64,
+    /// After a bug is found, search for a shorter failing schedule and show that one
+    /// (see [`crate::minimize`]).
+    #[serde(default)]
+    pub minimize: bool,
     /// Where to run.
     #[serde(skip, default = "default_isolation")]
     pub isolation: Isolation,
@@ -122,6 +126,7 @@ impl Options {
             pct_depth: 3,
             max_steps: 100_000,
             hang_timeout_ms: 10_000,
+            minimize: true,
             isolation: Isolation::Subprocess(exe.into()),
         }
     }
@@ -246,7 +251,7 @@ fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
     for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines() {
         let line = line?;
         match serde_json::from_str::<WorkerLine>(&line) {
-            Ok(WorkerLine::Report(r)) => report = Some(r),
+            Ok(WorkerLine::Report(r)) => report = Some(*r),
             Ok(WorkerLine::Failure(f)) => failure = failure.or(Some(f)),
             Err(_) => {} // stray output of the model under test
         }
@@ -272,7 +277,7 @@ fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
 #[serde(rename_all = "snake_case")]
 enum WorkerLine {
     Failure(Failure),
-    Report(Report),
+    Report(Box<Report>),
 }
 
 /// Entry point of `conclab __worker`: reads a [`Job`] from stdin, prints JSON lines.
@@ -282,7 +287,7 @@ pub fn worker_main() -> Result<()> {
     let job: Job = serde_json::from_str(&input).context("the worker's job is not valid JSON")?;
     let report = run_job(&job, true)?;
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &WorkerLine::Report(report))?;
+    serde_json::to_writer(&mut out, &WorkerLine::Report(Box::new(report)))?;
     writeln!(out)?;
     out.flush()?;
     Ok(())
@@ -313,8 +318,8 @@ fn emit_failure(f: &Failure) {
 }
 
 /// What one engine's search produced.
-struct Outcome {
-    failure: Option<Failure>,
+pub(crate) struct Outcome {
+    pub(crate) failure: Option<Failure>,
     executions: usize,
     coverage: Coverage,
     stress: Option<StressStats>,
@@ -382,7 +387,21 @@ fn run_job(job: &Job, worker: bool) -> Result<Report> {
         (Checker::Portfolio, None) => unreachable!("handled by check"),
     };
     trace::set_current(previous);
-    let mut r = report_from(job, outcome.failure, outcome.executions, outcome.coverage, started);
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let shrunk = match (&outcome.failure, engine, &job.replay) {
+        (Some(f), Engine::Shuttle, None) if o.minimize => {
+            crate::minimize::shrink(&job.scenario, &job.variant, body, f, o)
+        }
+        _ => None,
+    };
+    let (failure, minimised) = match shrunk {
+        Some((f, m)) => (Some(f), Some(m)),
+        None => (outcome.failure, None),
+    };
+    let mut r = report_from(job, failure, outcome.executions, outcome.coverage, started);
+    // The search's time, not the minimisation's: `bench` compares the checkers' searches.
+    r.elapsed_ms = elapsed_ms;
+    r.minimised = minimised.or(r.minimised);
     r.stress = outcome.stress;
     r.notes.extend(outcome.notes);
     Ok(r)
@@ -406,8 +425,12 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         replay: None,
         stress: None,
         notes: vec![],
+        minimised: None,
     };
     if let Some(f) = failure {
+        if job.replay.is_none() && job.options.checker == Checker::Loom && job.options.minimize {
+            r.minimised = crate::minimize::loom_bound(&f, job.options.preemption_bound.is_none());
+        }
         let (kind, message) = classify(&f.message);
         let cycle: Vec<String> = f
             .trace
@@ -519,7 +542,7 @@ fn shuttle_config(o: &Options) -> shuttle::Config {
     config
 }
 
-fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
+pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
     rec: &Arc<Recorder>,
     body: fn(),
     scheduler: S,

@@ -129,6 +129,8 @@ pub struct Method {
     pub machine: Machine,
     /// Wall time of the whole comparison.
     pub wall_time_ms: u64,
+    /// Ctrl-C stopped the comparison: the rows are those finished before it.
+    pub interrupted: bool,
 }
 
 /// The machine the comparison ran on.
@@ -240,13 +242,22 @@ pub fn run(plan: &Plan, progress: bool) -> Result<Comparison> {
     };
     let started = Instant::now();
     let mut rows = vec![];
-    for s in &plan.scenarios {
+    'plan: for s in &plan.scenarios {
         for &checker in &plan.checkers {
-            rows.push(row(plan, s, checker, &bar)?);
+            let r = row(plan, s, checker, &bar)?;
+            if crate::interrupt::requested() {
+                break 'plan; // Ctrl-C: the row it cut short is left out; the finished ones stand.
+            }
+            rows.push(r);
         }
     }
     bar.finish_and_clear();
-    Ok(Comparison { method: method(plan, started.elapsed().as_millis() as u64), rows })
+    let mut method = method(plan, started.elapsed().as_millis() as u64);
+    method.interrupted = crate::interrupt::requested();
+    if method.interrupted {
+        method.summary.push_str(" Interrupted by Ctrl-C: only the rows finished before it are shown.");
+    }
+    Ok(Comparison { method, rows })
 }
 
 /// One check, labelled for the progress bar and for errors.
@@ -405,6 +416,7 @@ fn method(plan: &Plan, wall_time_ms: u64) -> Method {
         time,
         machine,
         wall_time_ms,
+        interrupted: false,
     };
     m.summary = summary(&m);
     m
@@ -464,6 +476,7 @@ pub fn coverage_short(c: &Coverage) -> String {
         Coverage::PreemptionBounded { bound } => format!("≤{bound} preemptions"),
         Coverage::Sampled { .. } => "sampled".into(),
         Coverage::StoppedAtBug { .. } => "stopped at the bug".into(),
+        Coverage::Interrupted { .. } => "interrupted".into(),
     }
 }
 

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod demo;
 pub mod explain;
 pub mod html;
+pub mod interrupt;
 pub mod liveness;
 pub mod minimize;
 pub mod replay;

@@ -1,5 +1,6 @@
 //! `conclab`: the command line over the runner. Parses arguments, calls the library, prints.
-//! Exit codes: 0 passed, 1 bug found, 2 usage or input error. A closed pipe is not an error.
+//! Exit codes: 0 passed, 1 bug found, 2 usage or input error, 130 stopped by Ctrl-C before a
+//! bug was found (a partial report is printed). A closed pipe is not an error.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -174,9 +175,17 @@ fn options(checker: Checker) -> Result<Options> {
     Ok(Options::new(checker, std::env::current_exe()?))
 }
 
+/// Exit code of a check or bench that Ctrl-C stopped before it found anything (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
 fn run(cli: Cli) -> Result<ExitCode> {
     // Not locked for the whole command: the worker's panic hook writes from model threads.
     let mut out = std::io::stdout();
+    if !matches!(cli.command, Cmd::Demo { .. } | Cmd::DemoChild { .. }) {
+        // Ctrl-C stops a check between executions, with a partial report (the demos keep
+        // the default: their child processes have signal handlers of their own).
+        conclab::interrupt::install();
+    }
     let report = match cli.command {
         Cmd::Worker => {
             runner::worker_main()?;
@@ -249,7 +258,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 write!(out, "{}", table.markdown())?;
             }
-            return Ok(ExitCode::SUCCESS);
+            return Ok(if table.method.interrupted { ExitCode::from(INTERRUPTED) } else { ExitCode::SUCCESS });
         }
         Cmd::Explain { id, variant, checker, seed } => {
             let s = catalog::lookup(&id, &variant)?;
@@ -265,6 +274,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 preemption_bound,
                 pct_depth: depth,
                 minimize: !no_minimize,
+                progress: !json && std::io::stderr().is_terminal(),
                 ..options(checker)?
             };
             (runner::check(&id, &variant, &opts)?, json, html)
@@ -283,5 +293,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     } else {
         write!(out, "{}", report.render())?;
     }
-    Ok(if report.found_bug() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(match (report.found_bug(), report.interrupted()) {
+        (true, _) => ExitCode::from(1),
+        (false, true) => ExitCode::from(INTERRUPTED),
+        (false, false) => ExitCode::SUCCESS,
+    })
 }

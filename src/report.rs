@@ -92,6 +92,11 @@ pub enum Coverage {
         /// Executions explored, the failing one included.
         after: usize,
     },
+    /// Stopped by Ctrl-C before the search ended: only these executions were explored.
+    Interrupted {
+        /// Executions explored before the stop.
+        after: usize,
+    },
 }
 
 impl std::fmt::Display for Coverage {
@@ -101,6 +106,7 @@ impl std::fmt::Display for Coverage {
             Coverage::PreemptionBounded { bound } => write!(f, "exhaustive up to {bound} preemption(s)"),
             Coverage::Sampled { schedules } => write!(f, "{schedules} sampled schedule(s), not exhaustive"),
             Coverage::StoppedAtBug { after } => write!(f, "stopped at the first bug, after {after} execution(s)"),
+            Coverage::Interrupted { after } => write!(f, "interrupted after {after} execution(s), not exhaustive"),
         }
     }
 }
@@ -165,11 +171,23 @@ impl Report {
         self.verdict == Verdict::BugFound
     }
 
+    /// Whether Ctrl-C stopped the search before it ended (and found nothing).
+    pub fn interrupted(&self) -> bool {
+        matches!(self.coverage, Coverage::Interrupted { .. })
+    }
+
     /// The report for people: verdict line, the timeline, and how to replay.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let by = self.found_by.as_deref().map(|b| format!(" (by {b})")).unwrap_or_default();
         match self.kind {
+            None if self.interrupted() => {
+                let _ = writeln!(
+                    out,
+                    "INTERRUPTED  {} / {} with {}{by}: no bug so far",
+                    self.scenario, self.variant, self.checker
+                );
+            }
             None => {
                 let _ = writeln!(out, "PASSED  {} / {} with {}{by}", self.scenario, self.variant, self.checker);
             }

@@ -4,7 +4,7 @@
 
 use conclab::catalog;
 use conclab::explain::default_checker;
-use conclab::runner::{self, Checker, Options};
+use conclab::runner::{self, Options};
 
 #[test]
 fn minimal_trace_of_every_buggy_variant() {

@@ -31,3 +31,19 @@ fn minimal_trace_of_every_buggy_variant() {
         }
     }
 }
+
+/// `conclab explain`: story, invariant, the `// BUG:` lines and the minimal trace as sentences.
+#[test]
+fn explain_tells_the_minimal_trace_in_words() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conclab"))
+        .args(["explain", "airplane-seat", "--seed", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for part in ["Story.", "Invariant: tickets sold", "// BUG:", "agent-1 reads seats_left = 1 at airplane_seat.rs:82"]
+    {
+        assert!(text.contains(part), "{part} missing:\n{text}");
+    }
+    insta::assert_snapshot!("explain_airplane_seat", text);
+}

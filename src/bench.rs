@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::catalog::{self, Scenario};
+use crate::minimize::Shape;
 use crate::report::{Coverage, Kind, Report, Verdict};
 use crate::runner::{self, Checker, Options};
 
@@ -128,6 +129,8 @@ pub struct Method {
     pub machine: Machine,
     /// Wall time of the whole comparison.
     pub wall_time_ms: u64,
+    /// Ctrl-C stopped the comparison: the rows are those finished before it.
+    pub interrupted: bool,
 }
 
 /// The machine the comparison ran on.
@@ -194,6 +197,20 @@ pub struct Buggy {
     pub executions_max: Option<usize>,
     /// Median checker time over all runs, in ms.
     pub time_ms_median: u64,
+    /// The trace of the first run (lowest seed) that found the bug: its first-found and its
+    /// minimised size (see [`crate::minimize`]).
+    pub trace: Option<TraceSize>,
+}
+
+/// Steps and preemptions of a found bug's trace, as first found and as shown after minimising.
+#[derive(Clone, Debug, Serialize)]
+pub struct TraceSize {
+    /// The first failing execution found.
+    pub first: Shape,
+    /// The minimised one, shown in reports.
+    pub minimised: Shape,
+    /// loom: the preemption bound it was found under (its minimisation).
+    pub preemption_bound: Option<usize>,
 }
 
 /// One fixed variant under one checker (seed 0).
@@ -225,13 +242,22 @@ pub fn run(plan: &Plan, progress: bool) -> Result<Comparison> {
     };
     let started = Instant::now();
     let mut rows = vec![];
-    for s in &plan.scenarios {
+    'plan: for s in &plan.scenarios {
         for &checker in &plan.checkers {
-            rows.push(row(plan, s, checker, &bar)?);
+            let r = row(plan, s, checker, &bar)?;
+            if crate::interrupt::requested() {
+                break 'plan; // Ctrl-C: the row it cut short is left out; the finished ones stand.
+            }
+            rows.push(r);
         }
     }
     bar.finish_and_clear();
-    Ok(Comparison { method: method(plan, started.elapsed().as_millis() as u64), rows })
+    let mut method = method(plan, started.elapsed().as_millis() as u64);
+    method.interrupted = crate::interrupt::requested();
+    if method.interrupted {
+        method.summary.push_str(" Interrupted by Ctrl-C: only the rows finished before it are shown.");
+    }
+    Ok(Comparison { method, rows })
 }
 
 /// One check, labelled for the progress bar and for errors.
@@ -265,6 +291,7 @@ fn row(plan: &Plan, s: &Scenario, checker: Checker, bar: &indicatif::ProgressBar
                 executions_median: None,
                 executions_max: None,
                 time_ms_median: 0,
+                trace: None,
             },
             fixed: vec![],
             notes: vec!["not run: its threads wait by spinning, which depth-first search cannot explore".into()],
@@ -315,6 +342,11 @@ fn summarise(s: &Scenario, checker: Checker, reports: &[Report], notes: &mut Vec
         notes.push(format!("found a {k}, the scenario expects a {}", s.on_std.expected));
     }
     let time_ms_median = median(reports.iter().map(|r| r.elapsed_ms).collect()).unwrap_or(0);
+    let trace = found.iter().find_map(|r| r.minimised.as_ref()).map(|m| TraceSize {
+        first: m.first,
+        minimised: m.shown,
+        preemption_bound: m.preemption_bound,
+    });
     if checker == Checker::Stress {
         // One check; its stats count the real-thread runs. A hang ends the worker before the
         // stats are written, so then the report only says in which run it hung.
@@ -335,6 +367,7 @@ fn summarise(s: &Scenario, checker: Checker, reports: &[Report], notes: &mut Vec
             executions_median: None,
             executions_max: None,
             time_ms_median,
+            trace: None,
         };
     }
     if found.is_empty() && !randomised(checker) {
@@ -349,6 +382,7 @@ fn summarise(s: &Scenario, checker: Checker, reports: &[Report], notes: &mut Vec
         executions_median: median(executions.clone()),
         executions_max: executions.into_iter().max(),
         time_ms_median,
+        trace,
     }
 }
 
@@ -382,6 +416,7 @@ fn method(plan: &Plan, wall_time_ms: u64) -> Method {
         time,
         machine,
         wall_time_ms,
+        interrupted: false,
     };
     m.summary = summary(&m);
     m
@@ -441,6 +476,7 @@ pub fn coverage_short(c: &Coverage) -> String {
         Coverage::PreemptionBounded { bound } => format!("≤{bound} preemptions"),
         Coverage::Sampled { .. } => "sampled".into(),
         Coverage::StoppedAtBug { .. } => "stopped at the bug".into(),
+        Coverage::Interrupted { .. } => "interrupted".into(),
     }
 }
 
@@ -453,7 +489,8 @@ fn ms(t: u64) -> String {
 }
 
 impl Buggy {
-    fn found_text(&self) -> String {
+    /// `found` for people: `20/20 seeds`, `yes`, `7/1,000 runs`.
+    pub fn found_text(&self) -> String {
         match self.unit {
             RunUnit::Seed => format!("{}/{} seeds", self.found, self.runs),
             RunUnit::Check if self.runs == 0 => "not run".into(),
@@ -462,11 +499,36 @@ impl Buggy {
         }
     }
 
-    fn executions_text(&self) -> String {
+    /// Executions to the bug for people: `3 / 11` (median / max).
+    pub fn executions_text(&self) -> String {
         match (self.executions_median, self.executions_max) {
             (Some(m), Some(x)) if m == x => thousands(m),
             (Some(m), Some(x)) => format!("{} / {}", thousands(m), thousands(x)),
             _ => "—".into(),
+        }
+    }
+}
+
+impl TraceSize {
+    fn side(shape: &Shape, bound: Option<usize>) -> String {
+        match (shape.preemptions, bound) {
+            (Some(p), _) => format!("{}/{p}", shape.steps),
+            (None, Some(b)) => format!("{}/≤{b}", shape.steps),
+            (None, None) => format!("{}/—", shape.steps),
+        }
+    }
+}
+
+impl Buggy {
+    /// Trace steps/preemptions, first found → minimised (`13/4 → 13/1`; loom: `4/≤1`, its bound).
+    pub fn trace_text(&self) -> String {
+        let Some(t) = &self.trace else { return "—".into() };
+        let (first, shown) =
+            (TraceSize::side(&t.first, t.preemption_bound), TraceSize::side(&t.minimised, t.preemption_bound));
+        if first == shown {
+            shown
+        } else {
+            format!("{first} → {shown}")
         }
     }
 }
@@ -499,14 +561,14 @@ impl Comparison {
         let _ = writeln!(out, "{}\n", self.method.summary);
         out.push_str(
             "| scenario | checker | expected | buggy: found | kind | executions to bug (median / max) | time (median) \
-             | fixes: executions to verify (coverage), time |\n",
+             | trace steps/preemptions (first → minimised) | fixes: executions to verify (coverage), time |\n",
         );
-        out.push_str("|---|---|---|---:|---|---:|---:|---|\n");
+        out.push_str("|---|---|---|---:|---|---:|---:|---:|---|\n");
         for r in &self.rows {
             let fixes: Vec<String> = r.fixed.iter().map(Fixed::text).collect();
             let _ = writeln!(
                 out,
-                "| `{}` | {} | {} | {} | {} | {} | {} | {} |",
+                "| `{}` | {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.scenario,
                 r.checker.name(),
                 if r.expected { "yes" } else { "no" },
@@ -514,6 +576,7 @@ impl Comparison {
                 r.buggy.kind.map(|k| k.to_string()).unwrap_or_else(|| "—".into()),
                 r.buggy.executions_text(),
                 ms(r.buggy.time_ms_median),
+                r.buggy.trace_text(),
                 fixes.join("; "),
             );
         }

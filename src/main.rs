@@ -1,7 +1,9 @@
 //! `conclab`: the command line over the runner. Parses arguments, calls the library, prints.
-//! Exit codes: 0 passed, 1 bug found, 2 usage or input error. A closed pipe is not an error.
+//! Exit codes: 0 passed, 1 bug found, 2 usage or input error, 130 stopped by Ctrl-C before a
+//! bug was found (a partial report is printed). A closed pipe is not an error.
 
 use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -57,9 +59,15 @@ enum Cmd {
         /// shuttle-pct: the bug depth.
         #[arg(long, default_value_t = 3)]
         depth: usize,
+        /// Show the first failing schedule found, without searching for a shorter one.
+        #[arg(long)]
+        no_minimize: bool,
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the trace as a self-contained HTML page (swimlanes) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Replay a token printed by `check`: the same execution, the same trace.
     Replay {
@@ -73,6 +81,25 @@ enum Cmd {
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
+        /// Also write the trace as a self-contained HTML page (swimlanes) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
+    },
+    /// Explain a scenario in words: story, invariant, the buggy lines and the minimal failing
+    /// trace as prose.
+    Explain {
+        /// Scenario id (see `conclab list`).
+        id: String,
+        /// The buggy variant to explain.
+        #[arg(long, default_value = "buggy")]
+        variant: String,
+        /// The checker that finds the trace (default: shuttle-pct, or the first seeded checker the
+        /// scenario names).
+        #[arg(long, value_enum)]
+        checker: Option<Checker>,
+        /// Seed of the randomised checkers.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
     },
     /// Run a signal scenario for real (Linux only): a child process, real POSIX signals, a watchdog.
     Demo {
@@ -117,6 +144,9 @@ enum Cmd {
         /// CSV, one record per scenario × checker, instead of the table.
         #[arg(long)]
         csv: bool,
+        /// Also write the comparison as a self-contained HTML page (table and chart) to FILE.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
     },
     /// Run the line echo server (first line on stdout: `listening on <addr>`). SIGINT/SIGTERM
     /// stop it gracefully: lines in progress are finished, the final stats are printed.
@@ -242,13 +272,28 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
+fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
+    use anyhow::Context as _;
+    std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
+}
+
 fn options(checker: Checker) -> Result<Options> {
     Ok(Options::new(checker, std::env::current_exe()?))
 }
 
+/// Exit code of a check or bench that Ctrl-C stopped before it found anything (128 + SIGINT).
+const INTERRUPTED: u8 = 130;
+
 fn run(cli: Cli) -> Result<ExitCode> {
     // Not locked for the whole command: the worker's panic hook writes from model threads.
     let mut out = std::io::stdout();
+    if !matches!(cli.command, Cmd::Demo { .. } | Cmd::DemoChild { .. } | Cmd::Serve { .. } | Cmd::Load { .. }) {
+        // Ctrl-C stops a check between executions, with a partial report. The demos keep the
+        // default (their child processes have signal handlers of their own); so does `load`
+        // (Ctrl-C ends it); `serve` sets its own (a flag only: its `processes` mode forks from
+        // a single-threaded parent, and ctrlc's handler runs on a thread).
+        conclab::interrupt::install();
+    }
     let report = match cli.command {
         Cmd::Worker => {
             runner::worker_main()?;
@@ -383,9 +428,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             write!(out, "{}", s.source_text)?;
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Bench { seeds, scenarios, checkers, json, csv } => {
+        Cmd::Bench { seeds, scenarios, checkers, json, csv, html } => {
             let plan = bench::Plan::new(&scenarios, &checkers, seeds, std::env::current_exe()?)?;
             let table = bench::run(&plan, !json && !csv && std::io::stderr().is_terminal())?;
+            if let Some(file) = &html {
+                write_file(file, &conclab::html::bench_page(&table))?;
+            }
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&table)?)?;
             } else if csv {
@@ -393,21 +441,44 @@ fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 write!(out, "{}", table.markdown())?;
             }
+            return Ok(if table.method.interrupted { ExitCode::from(INTERRUPTED) } else { ExitCode::SUCCESS });
+        }
+        Cmd::Explain { id, variant, checker, seed } => {
+            let s = catalog::lookup(&id, &variant)?;
+            let checker = checker.unwrap_or_else(|| conclab::explain::default_checker(s));
+            let report = runner::check(&id, &variant, &Options { seed, ..options(checker)? })?;
+            write!(out, "{}", conclab::explain::render(s, &report))?;
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Check { id, variant, checker, iterations, seed, preemption_bound, depth, json } => {
-            let opts = Options { iterations, seed, preemption_bound, pct_depth: depth, ..options(checker)? };
-            (runner::check(&id, &variant, &opts)?, json)
+        Cmd::Check { id, variant, checker, iterations, seed, preemption_bound, depth, no_minimize, json, html } => {
+            let opts = Options {
+                iterations,
+                seed,
+                preemption_bound,
+                pct_depth: depth,
+                minimize: !no_minimize,
+                progress: !json && std::io::stderr().is_terminal(),
+                ..options(checker)?
+            };
+            (runner::check(&id, &variant, &opts)?, json, html)
         }
-        Cmd::Replay { id, variant, token, json } => {
-            (runner::replay(&id, &variant, &token, &options(Checker::Loom)?)?, json)
+        Cmd::Replay { id, variant, token, json, html } => {
+            (runner::replay(&id, &variant, &token, &options(Checker::Loom)?)?, json, html)
         }
     };
-    let (report, json) = report;
+    let (report, json, html) = report;
+    if let Some(file) = &html {
+        let s = catalog::lookup(&report.scenario, &report.variant)?;
+        write_file(file, &conclab::html::trace_page(s, &report))?;
+    }
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
     } else {
         write!(out, "{}", report.render())?;
     }
-    Ok(if report.found_bug() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(match (report.found_bug(), report.interrupted()) {
+        (true, _) => ExitCode::from(1),
+        (false, true) => ExitCode::from(INTERRUPTED),
+        (false, false) => ExitCode::SUCCESS,
+    })
 }

@@ -141,6 +141,9 @@ impl<S: Scheduler> Recording<S> {
 impl<S: Scheduler> Scheduler for Recording<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
         self.choices.lock().clear();
+        if crate::interrupt::requested() {
+            return None; // Ctrl-C: end the run here; the runner reports what was covered.
+        }
         self.inner.new_execution()
     }
 

@@ -105,6 +105,11 @@ pub enum Coverage {
         /// Executions explored, the failing one included.
         after: usize,
     },
+    /// Stopped by Ctrl-C before the search ended: only these executions were explored.
+    Interrupted {
+        /// Executions explored before the stop.
+        after: usize,
+    },
 }
 
 impl std::fmt::Display for Coverage {
@@ -114,6 +119,7 @@ impl std::fmt::Display for Coverage {
             Coverage::PreemptionBounded { bound } => write!(f, "exhaustive up to {bound} preemption(s)"),
             Coverage::Sampled { schedules } => write!(f, "{schedules} sampled schedule(s), not exhaustive"),
             Coverage::StoppedAtBug { after } => write!(f, "stopped at the first bug, after {after} execution(s)"),
+            Coverage::Interrupted { after } => write!(f, "interrupted after {after} execution(s), not exhaustive"),
         }
     }
 }
@@ -162,6 +168,9 @@ pub struct Report {
     pub stress: Option<StressStats>,
     /// Anything the reader should know about how this report was obtained.
     pub notes: Vec<String>,
+    /// How the shown trace was minimised, and the first-found trace's size beside it.
+    #[serde(default)]
+    pub minimised: Option<crate::minimize::Minimised>,
 }
 
 impl Report {
@@ -175,11 +184,23 @@ impl Report {
         self.verdict == Verdict::BugFound
     }
 
+    /// Whether Ctrl-C stopped the search before it ended (and found nothing).
+    pub fn interrupted(&self) -> bool {
+        matches!(self.coverage, Coverage::Interrupted { .. })
+    }
+
     /// The report for people: verdict line, the timeline, and how to replay.
     pub fn render(&self) -> String {
         let mut out = String::new();
         let by = self.found_by.as_deref().map(|b| format!(" (by {b})")).unwrap_or_default();
         match self.kind {
+            None if self.interrupted() => {
+                let _ = writeln!(
+                    out,
+                    "INTERRUPTED  {} / {} with {}{by}: no bug so far",
+                    self.scenario, self.variant, self.checker
+                );
+            }
             None => {
                 let _ = writeln!(out, "PASSED  {} / {} with {}{by}", self.scenario, self.variant, self.checker);
             }
@@ -201,6 +222,9 @@ impl Report {
         }
         for n in &self.notes {
             let _ = writeln!(out, "  note: {n}");
+        }
+        if let Some(m) = self.minimised.as_ref().filter(|_| self.found_bug()) {
+            let _ = writeln!(out, "  trace: {}", m.summary());
         }
         if self.found_bug() {
             out.push('\n');

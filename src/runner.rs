@@ -102,6 +102,13 @@ pub struct Options {
     pub max_steps: usize,
     /// stress: a run that makes no progress for this long is reported as a hang (deadlock).
     pub hang_timeout_ms: u64,
+    /// Draw a progress bar on stderr while the check runs (the CLI sets it on a terminal).
+    #[serde(default)]
+    pub progress: bool,
+    /// After a bug is found, search for a shorter failing schedule and show that one
+    /// (see [`crate::minimize`]).
+    #[serde(default)]
+    pub minimize: bool,
     /// Where to run.
     #[serde(skip, default = "default_isolation")]
     pub isolation: Isolation,
@@ -122,6 +129,8 @@ impl Options {
             pct_depth: 3,
             max_steps: 100_000,
             hang_timeout_ms: 10_000,
+            minimize: true,
+            progress: false,
             isolation: Isolation::Subprocess(exe.into()),
         }
     }
@@ -220,6 +229,10 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
             last = Some(r);
             break;
         }
+        if r.interrupted() {
+            last = Some(r);
+            break;
+        }
         if strongest.is_none() && matches!(r.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }) {
             strongest = Some(r.coverage.clone());
         }
@@ -247,6 +260,8 @@ fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
         .stderr(Stdio::piped())
         .spawn()
         .with_context(|| format!("could not start the worker `{}`", exe.display()))?;
+    crate::interrupt::register_child(child.id());
+    let _registered = ChildRegistration(child.id());
     let mut stdin = child.stdin.take().expect("piped");
     serde_json::to_writer(&mut stdin, job)?;
     drop(stdin);
@@ -258,20 +273,28 @@ fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
     });
     let mut report = None;
     let mut failure = None;
+    let bar = progress_bar(&job.options);
     for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines() {
         let line = line?;
         match serde_json::from_str::<WorkerLine>(&line) {
-            Ok(WorkerLine::Report(r)) => report = Some(r),
+            Ok(WorkerLine::Report(r)) => report = Some(*r),
             Ok(WorkerLine::Failure(f)) => failure = failure.or(Some(f)),
+            Ok(WorkerLine::Progress(n)) => bar.set_position(n as u64),
             Err(_) => {} // stray output of the model under test
         }
     }
+    bar.finish_and_clear();
     let status = child.wait()?;
     let stderr = err_reader.join().unwrap_or_default();
     if let Some(r) = report {
         return Ok(r);
     }
     let Some(f) = failure else {
+        if crate::interrupt::requested() {
+            // Ctrl-C reached the worker before it could report: nothing was explored to speak of.
+            let executions = bar.position() as usize;
+            return Ok(report_from(job, None, executions, Coverage::Interrupted { after: executions }, started));
+        }
         let tail: String =
             stderr.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
         bail!("the {} worker died ({status}) before reporting; its last output:\n{tail}", job.options.checker.name());
@@ -283,11 +306,55 @@ fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
     Ok(r)
 }
 
+/// Forgets a worker for Ctrl-C forwarding when its run ends, however it ends.
+struct ChildRegistration(u32);
+
+impl Drop for ChildRegistration {
+    fn drop(&mut self) {
+        crate::interrupt::unregister_child(self.0);
+    }
+}
+
+/// The CLI's progress bar for one check (hidden unless `options.progress`): executions, rate,
+/// elapsed time; a bar when the number of executions is known (shuttle's schedules, stress runs).
+fn progress_bar(o: &Options) -> indicatif::ProgressBar {
+    if !o.progress {
+        return indicatif::ProgressBar::hidden();
+    }
+    let total = match o.checker {
+        Checker::ShuttleRandom | Checker::ShuttlePct => Some(o.iterations.unwrap_or(DEFAULT_SHUTTLE_ITERATIONS)),
+        Checker::Stress => Some(o.iterations.unwrap_or(DEFAULT_STRESS_RUNS)),
+        _ => None,
+    };
+    let name = o.checker.name();
+    let (bar, template) = match total {
+        Some(n) => (
+            indicatif::ProgressBar::new(n as u64),
+            format!("{name} {{elapsed_precise}} [{{bar:24}}] {{human_pos}}/{{human_len}} ({{rate}}) Ctrl-C stops"),
+        ),
+        None => (
+            indicatif::ProgressBar::no_length(),
+            format!("{name} {{spinner}} {{elapsed_precise}} {{human_pos}} executions ({{rate}}) Ctrl-C stops"),
+        ),
+    };
+    let style = indicatif::ProgressStyle::with_template(&template)
+        .expect("a valid template")
+        .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{:.0}/s", s.per_sec());
+        })
+        .progress_chars("=> ");
+    bar.set_style(style);
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum WorkerLine {
     Failure(Failure),
-    Report(Report),
+    Report(Box<Report>),
+    /// Executions so far (sent every 100 ms when the job asks for progress).
+    Progress(usize),
 }
 
 /// Entry point of `conclab __worker`: reads a [`Job`] from stdin, prints JSON lines.
@@ -304,11 +371,28 @@ pub fn worker_main_with(find: impl Fn(&str) -> Option<Scenario>) -> Result<()> {
     let job: Job = serde_json::from_str(&input).context("the worker's job is not valid JSON")?;
     let Some(s) = find(&job.scenario) else { bail!("this worker does not know the scenario `{}`", job.scenario) };
     let report = run_job(&s, &job, true)?;
+    PROGRESS_DONE.store(true, Ordering::Relaxed);
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &WorkerLine::Report(report))?;
+    serde_json::to_writer(&mut out, &WorkerLine::Report(Box::new(report)))?;
     writeln!(out)?;
     out.flush()?;
     Ok(())
+}
+
+static PROGRESS_DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// In a worker whose job asks for progress: a line with the execution count every 100 ms.
+fn report_progress(rec: &Arc<Recorder>) {
+    let rec = rec.clone();
+    std::thread::spawn(move || {
+        while !PROGRESS_DONE.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            let mut out = std::io::stdout().lock();
+            let _ = serde_json::to_writer(&mut out, &WorkerLine::Progress(rec.executions()));
+            let _ = writeln!(out);
+            let _ = out.flush();
+        }
+    });
 }
 
 fn install_panic_hook() {
@@ -336,8 +420,8 @@ fn emit_failure(f: &Failure) {
 }
 
 /// What one engine's search produced.
-struct Outcome {
-    failure: Option<Failure>,
+pub(crate) struct Outcome {
+    pub(crate) failure: Option<Failure>,
     executions: usize,
     coverage: Coverage,
     stress: Option<StressStats>,
@@ -353,6 +437,9 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
     install_panic_hook();
     let rec = Recorder::new();
     rec.set_emit_failures(worker);
+    if worker && job.options.progress {
+        report_progress(&rec);
+    }
     let previous = trace::set_current(Some(rec.clone()));
     let started = Instant::now();
     let token = job.replay.as_deref().map(str::parse::<Token>).transpose()?;
@@ -396,7 +483,11 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
                 }
                 _ => run_shuttle(&rec, body, shuttle::scheduler::DfsScheduler::new(Some(n), false), o),
             };
-            if o.checker == Checker::ShuttleDfs && out.failure.is_none() && out.executions < n {
+            if o.checker == Checker::ShuttleDfs
+                && out.failure.is_none()
+                && out.executions < n
+                && !matches!(out.coverage, Coverage::Interrupted { .. })
+            {
                 out.coverage = Coverage::Exhaustive;
             }
             out
@@ -405,7 +496,21 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
         (Checker::Portfolio, None) => unreachable!("handled by check"),
     };
     trace::set_current(previous);
-    let mut r = report_from(job, outcome.failure, outcome.executions, outcome.coverage, started);
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let shrunk = match (&outcome.failure, engine, &job.replay) {
+        (Some(f), Engine::Shuttle, None) if o.minimize => {
+            crate::minimize::shrink(&job.scenario, &job.variant, body, f, o)
+        }
+        _ => None,
+    };
+    let (failure, minimised) = match shrunk {
+        Some((f, m)) => (Some(f), Some(m)),
+        None => (outcome.failure, None),
+    };
+    let mut r = report_from(job, failure, outcome.executions, outcome.coverage, started);
+    // The search's time, not the minimisation's: `bench` compares the checkers' searches.
+    r.elapsed_ms = elapsed_ms;
+    r.minimised = minimised.or(r.minimised);
     r.stress = outcome.stress;
     r.notes.extend(outcome.notes);
     Ok(r)
@@ -429,8 +534,12 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         replay: None,
         stress: None,
         notes: vec![],
+        minimised: None,
     };
     if let Some(f) = failure {
+        if job.replay.is_none() && job.options.checker == Checker::Loom && job.options.minimize {
+            r.minimised = crate::minimize::loom_bound(&f, job.options.preemption_bound.is_none());
+        }
         let (kind, message) = classify(&f.message);
         let cycle: Vec<String> = f
             .trace
@@ -498,6 +607,10 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
         let r2 = rec.clone();
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             b.check(move || {
+                if crate::interrupt::requested() {
+                    // Ctrl-C: leave loom's search between executions (no panic hook sees this).
+                    panic::resume_unwind(Box::new(crate::interrupt::Interrupted));
+                }
                 let _execution = Execution::begin(&r2);
                 Loom::set_thread_index(0);
                 body();
@@ -509,6 +622,17 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
                 failure: Some(f),
                 executions: rec.executions(),
                 coverage: Coverage::StoppedAtBug { after: rec.executions() },
+                stress: None,
+                notes: vec![],
+            };
+        }
+        if result.as_ref().err().is_some_and(|p| p.is::<crate::interrupt::Interrupted>())
+            || crate::interrupt::requested()
+        {
+            return Outcome {
+                failure: None,
+                executions: rec.executions(),
+                coverage: Coverage::Interrupted { after: rec.executions() },
                 stress: None,
                 notes: vec![],
             };
@@ -544,7 +668,7 @@ fn shuttle_config(o: &Options) -> shuttle::Config {
     config
 }
 
-fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
+pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
     rec: &Arc<Recorder>,
     body: fn(),
     scheduler: S,
@@ -563,6 +687,7 @@ fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
     let failure = rec.take_failure().or_else(|| result.err().and_then(|p| rec.fail(panic_text(&*p), String::new())));
     let coverage = match failure {
         Some(_) => Coverage::StoppedAtBug { after: executions },
+        None if crate::interrupt::requested() => Coverage::Interrupted { after: executions },
         None => Coverage::Sampled { schedules: executions },
     };
     Outcome { failure, executions, coverage, stress: None, notes: vec![] }
@@ -596,7 +721,12 @@ fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Out
         });
     }
     let mut failing_runs = 0;
+    let mut done = 0;
     for _ in 0..runs {
+        if crate::interrupt::requested() {
+            break;
+        }
+        done += 1;
         let execution = Execution::begin(rec);
         StdThreads::set_thread_index(0);
         let result = panic::catch_unwind(body);
@@ -607,7 +737,9 @@ fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Out
         progress.fetch_add(1, Ordering::Relaxed);
     }
     let failure = rec.take_failure();
-    let coverage = Coverage::Sampled { schedules: runs };
+    let coverage =
+        if done < runs { Coverage::Interrupted { after: done } } else { Coverage::Sampled { schedules: runs } };
+    let runs = done;
     let notes = vec![
         "real threads: the trace's order is the order events were recorded, not a replayable schedule".to_string()
     ];

@@ -52,8 +52,17 @@ fn json_has_the_method_and_one_row_per_scenario_and_checker() {
     for r in rows {
         let s = catalog::find(r["scenario"].as_str().unwrap()).unwrap();
         let b = &r["buggy"];
-        for field in ["runs", "unit", "found", "kind", "executions_median", "executions_max", "time_ms_median"] {
+        for field in ["runs", "unit", "found", "kind", "executions_median", "executions_max", "time_ms_median", "trace"]
+        {
             assert!(b.get(field).is_some(), "buggy.{field} missing in {r}");
+        }
+        // The found trace's size, first found and minimised: never larger after minimising.
+        let (first, min) = (&b["trace"]["first"], &b["trace"]["minimised"]);
+        for field in ["steps", "preemptions", "switches"] {
+            assert!(first.get(field).is_some() && min.get(field).is_some(), "trace.{field} missing in {r}");
+        }
+        if let (Some(f), Some(m)) = (first["preemptions"].as_u64(), min["preemptions"].as_u64()) {
+            assert!(m <= f, "{r}");
         }
         // Both engines are expected to find both bugs, with the scenario's kind.
         assert_eq!(r["expected"], true, "{r}");

@@ -1,0 +1,49 @@
+//! Minimal counterexamples: for every buggy variant, the trace a seeded shuttle checker shows
+//! after shrinking its first failing schedule — snapshot-tested with its size beside the first
+//! one found — and its token replays exactly that trace.
+
+use conclab::catalog;
+use conclab::explain::default_checker;
+use conclab::runner::{self, Options};
+
+#[test]
+fn minimal_trace_of_every_buggy_variant() {
+    for s in catalog::all() {
+        let checker = default_checker(s);
+        for v in s.on_std.variants.iter().filter(|v| !v.fixed) {
+            let o = Options { seed: 1, ..Options::new(checker, env!("CARGO_BIN_EXE_conclab")) };
+            let r = runner::check(s.id(), v.name, &o).unwrap();
+            assert!(r.found_bug(), "{} / {}:\n{}", s.id(), v.name, r.render());
+            let m = r.minimised.clone().unwrap_or_else(|| panic!("{} / {} not minimised", s.id(), v.name));
+            assert!(m.shown.preemptions <= m.first.preemptions, "{m:?}");
+            let token = r.replay.clone().expect("a token");
+            let again = runner::replay(s.id(), v.name, &token, &o).unwrap();
+            assert_eq!(again.trace, r.trace, "{token} does not replay the minimised trace");
+            let text = format!(
+                "{} with {} (seed 1)\n{}\n{}\n{}replay: {token}\n",
+                v.name,
+                checker.name(),
+                m.summary(),
+                r.message.as_deref().unwrap_or_default(),
+                r.trace().render(),
+            );
+            insta::assert_snapshot!(format!("{}__{}", s.id(), v.name), text);
+        }
+    }
+}
+
+/// `conclab explain`: story, invariant, the `// BUG:` lines and the minimal trace as sentences.
+#[test]
+fn explain_tells_the_minimal_trace_in_words() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_conclab"))
+        .args(["explain", "airplane-seat", "--seed", "1"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    for part in ["Story.", "Invariant: tickets sold", "// BUG:", "agent-1 reads seats_left = 1 at airplane_seat.rs:90"]
+    {
+        assert!(text.contains(part), "{part} missing:\n{text}");
+    }
+    insta::assert_snapshot!("explain_airplane_seat", text);
+}

@@ -140,7 +140,8 @@ pub struct SplitBooks {
 }
 
 impl SplitBooks {
-    fn new() -> Self {
+    /// Empty books, split in two.
+    pub fn new() -> Self {
         SplitBooks { live: Mutex::named("registry", Vec::new()), closed: Mutex::named("totals", Totals::default()) }
     }
 }

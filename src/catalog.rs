@@ -201,9 +201,10 @@ macro_rules! catalog {
             use crate::rt::loom as rt;
             $(pub mod $module;)*
         }
+        /// The scenarios on shuttle; the fuzz targets drive the server's queue and books here.
         #[allow(clippy::duplicate_mod, dead_code)]
         #[path = "../scenarios"]
-        mod on_shuttle {
+        pub(crate) mod on_shuttle {
             use crate::rt::shuttle as rt;
             $(pub mod $module;)*
         }

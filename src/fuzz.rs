@@ -6,10 +6,75 @@
 //! - [`protocol`]: bytes become client sessions against the server's connection protocol and
 //!   books, in memory; any wrong, repeated or reordered byte, or inconsistent counter, panics.
 
+use anyhow::{Context, Result};
 use serde_json::Value;
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 
+use crate::catalog::{self, Scenario};
+use crate::report::Report;
+use crate::runner::{self, Checker, Isolation, Options};
 use crate::server::{Books, Service, Session, Stats};
+
+/// Pins the `schedule` target to one scenario (its id), whatever the input's first byte says.
+pub const SCENARIO_ENV: &str = "CONCLAB_FUZZ_SCENARIO";
+/// With [`SCENARIO_ENV`]: the variant (default `buggy`).
+pub const VARIANT_ENV: &str = "CONCLAB_FUZZ_VARIANT";
+
+/// Every (scenario, variant) of the catalog, in catalog order: what a `schedule` input's first
+/// byte chooses from.
+pub fn targets() -> Vec<(&'static Scenario, &'static str)> {
+    catalog::all().iter().flat_map(|s| s.variant_names().into_iter().map(move |v| (s, v))).collect()
+}
+
+/// Which scenario and variant a `schedule` input runs: [`SCENARIO_ENV`] if set, else the input's
+/// first byte over [`targets`]. The rest of the input is the schedule.
+pub fn schedule_target(data: &[u8]) -> Result<(&'static Scenario, String, &[u8])> {
+    let (selector, schedule) = data.split_first().map_or((0, &[][..]), |(b, rest)| (*b, rest));
+    if let Ok(id) = std::env::var(SCENARIO_ENV) {
+        let variant = std::env::var(VARIANT_ENV).unwrap_or_else(|_| "buggy".into());
+        let s = catalog::lookup(&id, &variant)?;
+        return Ok((s, variant, schedule));
+    }
+    let all = targets();
+    let (s, v) = all[usize::from(selector) % all.len()];
+    Ok((s, v.to_string(), schedule))
+}
+
+/// Options of an in-process fuzz run (shuttle only: nothing can abort the process).
+pub fn options(minimize: bool) -> Options {
+    Options { minimize, isolation: Isolation::InProcess, ..Options::new(Checker::ShuttleRandom, "unused") }
+}
+
+/// Runs `schedule` (bytes) as one execution of the scenario's variant under [`FuzzScheduler`];
+/// the report's trace and replay token are those of any conclab check.
+pub fn schedule(s: &Scenario, variant: &str, schedule: &[u8], minimize: bool) -> Result<Report> {
+    runner::check_with_scheduler(s, variant, FuzzScheduler::new(schedule), "fuzz", &options(minimize))
+}
+
+/// The `schedule` target's body: panics (a crash for the fuzzer) when the input's schedule
+/// breaks the scenario, with the conclab trace as the message. A fixed variant must never crash.
+pub fn schedule_input(data: &[u8]) {
+    let (s, variant, bytes) = schedule_target(data).expect("the fuzz target names a known scenario");
+    let r = schedule(s, &variant, bytes, false).expect("the scenario runs");
+    if r.found_bug() {
+        panic!(
+            "{} / {variant}: {} under the fuzzer's schedule\n{}\nreplay: conclab replay {} --variant {variant} --fuzz-input <this input>",
+            s.id(),
+            r.kind.map(|k| k.to_string()).unwrap_or_default(),
+            r.render(),
+            s.id()
+        );
+    }
+}
+
+/// Reads a saved `schedule` input (a fuzzer's crash file) and replays it on `scenario` /
+/// `variant`: the input's first byte is its scenario selector and is skipped.
+pub fn replay_input(scenario: &str, variant: &str, file: &std::path::Path) -> Result<Report> {
+    let data = std::fs::read(file).with_context(|| format!("cannot read the fuzz input {}", file.display()))?;
+    let s = catalog::lookup(scenario, variant)?;
+    let bytes = data.get(1..).unwrap_or_default();
+    schedule(s, variant, bytes, true)
+}
 
 /// A shuttle scheduler driven by bytes: each scheduling decision takes the next byte and picks
 /// `runnable[byte % runnable.len()]`. When the bytes run out it stops preempting: the current
@@ -181,4 +246,292 @@ pub fn protocol(data: &[u8]) {
     assert_eq!(end.live, 0, "every connection closed");
     assert_eq!(end.totals.closed, end.totals.accepted, "books balance");
     assert_eq!(end.totals.bytes_in, fed, "every byte fed counted once");
+}
+
+/// Selects the `books` target's implementation: `split` hunts the bug in `server-stats`'
+/// two-lock books; anything else (the default) checks the server's own one-lock books.
+pub const BOOKS_ENV: &str = "CONCLAB_FUZZ_BOOKS";
+
+/// One thread's operation on the books in a `books` workload.
+#[derive(Clone, Copy, Debug)]
+enum BookOp {
+    Connect,
+    Count(u8),
+    Disconnect,
+    Snapshot,
+}
+
+/// The `books` target: a workload (2–3 threads, each up to 4 operations: connect, count bytes,
+/// disconnect, snapshot) chosen by the first bytes, run under a schedule chosen by the rest, on
+/// the books the server runs (`split = false`) or on the scenario's buggy two-lock books. Every
+/// snapshot must balance (open + closed = accepted, the live count matches the list) and a
+/// thread's successive snapshots never lose bytes. Returns the failure message, if any.
+pub fn books(data: &[u8], split: bool) -> Option<String> {
+    use crate::catalog::on_shuttle::server_stats as model;
+    let mut it = data.iter().copied();
+    let threads = 2 + usize::from(it.next().unwrap_or(0) % 2);
+    let workload: Vec<Vec<BookOp>> = (0..threads)
+        .map(|_| {
+            let n = 1 + usize::from(it.next().unwrap_or(0) % 4);
+            (0..n)
+                .map(|_| {
+                    let b = it.next().unwrap_or(0);
+                    match b % 4 {
+                        0 => BookOp::Connect,
+                        1 => BookOp::Count(1 + b / 4 % 8),
+                        2 => BookOp::Disconnect,
+                        _ => BookOp::Snapshot,
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let schedule: Vec<u8> = it.collect();
+    fn run<B: model::Books + 'static>(books: fn() -> B, workload: Vec<Vec<BookOp>>) {
+        let books = std::sync::Arc::new(books());
+        let handles: Vec<_> = workload
+            .into_iter()
+            .enumerate()
+            .map(|(t, ops)| {
+                let books = books.clone();
+                shuttle::thread::spawn(move || {
+                    let (mut mine, mut seen) = (Vec::new(), 0u64);
+                    for op in ops {
+                        match op {
+                            BookOp::Connect => mine.extend(books.connect(format!("client-{t}"), usize::MAX)),
+                            BookOp::Count(n) => {
+                                if let Some(&id) = mine.last() {
+                                    books.count(id, u64::from(n), u64::from(n), 1);
+                                }
+                            }
+                            BookOp::Disconnect => {
+                                if let Some(id) = mine.pop() {
+                                    books.disconnect(id);
+                                }
+                            }
+                            BookOp::Snapshot => {
+                                let s = books.snapshot();
+                                let t = &s.totals;
+                                assert_eq!(t.closed + s.live, t.accepted, "books out of balance: {s:?}");
+                                assert_eq!(s.live as usize, s.connections.len(), "live count ≠ list: {s:?}");
+                                assert!(t.bytes_in >= seen, "bytes went backwards: {seen} then {}: {s:?}", t.bytes_in);
+                                seen = t.bytes_in;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("a books thread failed");
+        }
+    }
+    let mut config = shuttle::Config::new();
+    config.failure_persistence = shuttle::FailurePersistence::None;
+    config.silence_warnings = true;
+    config.max_steps = shuttle::MaxSteps::FailAfter(10_000);
+    // A fresh OS thread per input: a shuttle run that panicked leaves its thread unfit.
+    let result = std::thread::scope(|scope| {
+        scope
+            .spawn(move || {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+                    let runner = shuttle::Runner::new(FuzzScheduler::new(&schedule), config);
+                    if split {
+                        runner.run(move || run(model::SplitBooks::new, workload.clone()));
+                    } else {
+                        runner.run(move || run(model::Stats::new, workload.clone()));
+                    }
+                }))
+            })
+            .join()
+    });
+    match result {
+        Ok(Ok(())) => None,
+        Ok(Err(p)) | Err(p) => Some(
+            p.downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default(),
+        ),
+    }
+}
+
+/// The `books` target's body: panics (a crash) when the books break under the input.
+pub fn books_input(data: &[u8]) {
+    let split = std::env::var(BOOKS_ENV).is_ok_and(|v| v == "split");
+    if let Some(m) = books(data, split) {
+        panic!("the {} books broke: {m}", if split { "two-lock" } else { "server's" });
+    }
+}
+
+/// How `conclab fuzz` searched.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Engine {
+    /// cargo-fuzz (libFuzzer, coverage-guided) on the `schedule` target.
+    CargoFuzz,
+    /// Random byte strings through the same target logic (cargo-fuzz or nightly missing).
+    RandomBytes,
+}
+
+/// What `conclab fuzz` found, and at what cost.
+#[derive(Debug, serde::Serialize)]
+pub struct FuzzRun {
+    /// How it searched.
+    pub engine: Engine,
+    /// Inputs tried.
+    pub inputs: u64,
+    /// Wall time, ms.
+    pub elapsed_ms: u64,
+    /// The crash input, saved (cargo-fuzz) under `fuzz/artifacts/schedule/`.
+    pub artifact: Option<std::path::PathBuf>,
+    /// The first bug as a conclab report (replayed from the input), or the last pass.
+    pub report: Option<Report>,
+    /// Why cargo-fuzz was not used, when it was not.
+    pub note: Option<String>,
+}
+
+/// This checkout's `fuzz/` directory, if the binary was built from a checkout that has one.
+pub fn fuzz_dir() -> Option<std::path::PathBuf> {
+    let d = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    d.join("Cargo.toml").is_file().then_some(d)
+}
+
+/// Whether `cargo +nightly fuzz` can run here; the reason when not.
+fn cargo_fuzz_available() -> std::result::Result<std::path::PathBuf, String> {
+    let dir = fuzz_dir().ok_or("this binary was not built from a checkout with fuzz/")?;
+    let ok = |args: &[&str]| {
+        std::process::Command::new("cargo")
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !ok(&["+nightly", "--version"]) {
+        return Err("no nightly toolchain (rustup toolchain install nightly)".into());
+    }
+    if !ok(&["fuzz", "--version"]) {
+        return Err("cargo-fuzz is not installed (cargo install cargo-fuzz)".into());
+    }
+    Ok(dir)
+}
+
+/// `conclab fuzz`: fuzzes the schedule of `scenario` / `variant` for at most `seconds`, with
+/// cargo-fuzz when it is available (else random bytes, seeded by `seed`), and replays the
+/// first crash as a conclab report.
+pub fn run(scenario: &str, variant: &str, seconds: u64, seed: u64, force_random: bool) -> Result<FuzzRun> {
+    let s = catalog::lookup(scenario, variant)?;
+    let started = std::time::Instant::now();
+    let (dir, note) = match (force_random, cargo_fuzz_available()) {
+        (false, Ok(dir)) => (Some(dir), None),
+        (true, _) => (None, Some("random bytes asked for (--random)".to_string())),
+        (false, Err(why)) => (None, Some(why)),
+    };
+    if let Some(dir) = dir {
+        let out = std::process::Command::new("cargo")
+            .args(["+nightly", "fuzz", "run", "-O", "schedule", "--"])
+            .arg(format!("-max_total_time={seconds}"))
+            .arg(format!("-seed={}", seed.max(1)))
+            .arg("-print_final_stats=1")
+            .current_dir(&dir)
+            .env(SCENARIO_ENV, scenario)
+            .env(VARIANT_ENV, variant)
+            .output()
+            .context("cannot run cargo fuzz")?;
+        let log = String::from_utf8_lossy(&out.stderr);
+        let inputs = log
+            .lines()
+            .find_map(|l| l.strip_prefix("stat::number_of_executed_units:"))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0);
+        let crash = log.lines().find_map(|l| l.split("Test unit written to ").nth(1)).map(|p| dir.join(p.trim()));
+        let (artifact, report) = match crash {
+            Some(file) => {
+                let name = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                let kept = dir.join("artifacts/schedule").join(format!("{scenario}--{variant}--{name}"));
+                std::fs::rename(&file, &kept).with_context(|| format!("cannot keep {}", file.display()))?;
+                let r = replay_input(scenario, variant, &kept)?;
+                (Some(kept), Some(r))
+            }
+            None => (None, None),
+        };
+        if artifact.is_none() && !out.status.success() {
+            anyhow::bail!(
+                "cargo fuzz failed without a crash:\n{}",
+                log.lines().rev().take(15).collect::<Vec<_>>().join("\n")
+            );
+        }
+        return Ok(FuzzRun {
+            engine: Engine::CargoFuzz,
+            inputs,
+            elapsed_ms: started.elapsed().as_millis() as u64,
+            artifact,
+            report,
+            note,
+        });
+    }
+    // No cargo-fuzz: the same target logic on random bytes (xorshift, seeded).
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut next = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut inputs = 0;
+    let mut last = None;
+    while started.elapsed().as_secs() < seconds {
+        let len = (next() % 256) as usize;
+        let bytes: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+        inputs += 1;
+        let r = schedule(s, variant, &bytes, false)?;
+        if r.found_bug() {
+            let r = schedule(s, variant, &bytes, true)?;
+            return Ok(FuzzRun {
+                engine: Engine::RandomBytes,
+                inputs,
+                elapsed_ms: started.elapsed().as_millis() as u64,
+                artifact: None,
+                report: Some(r),
+                note,
+            });
+        }
+        last = Some(r);
+    }
+    Ok(FuzzRun {
+        engine: Engine::RandomBytes,
+        inputs,
+        elapsed_ms: started.elapsed().as_millis() as u64,
+        artifact: None,
+        report: last.filter(|r| r.found_bug()),
+        note,
+    })
+}
+
+impl FuzzRun {
+    /// Whether it found a bug.
+    pub fn found_bug(&self) -> bool {
+        self.report.as_ref().is_some_and(Report::found_bug)
+    }
+
+    /// The run for people: how it searched, then the bug's report.
+    pub fn render(&self) -> String {
+        let how = match self.engine {
+            Engine::CargoFuzz => "cargo-fuzz (libFuzzer, coverage-guided schedules)",
+            Engine::RandomBytes => "random schedules (no coverage guidance)",
+        };
+        let mut s = format!("fuzzed with {how}: {} inputs in {} ms\n", self.inputs, self.elapsed_ms);
+        if let Some(n) = &self.note {
+            s.push_str(&format!("note: {n}\n"));
+        }
+        if let Some(a) = &self.artifact {
+            s.push_str(&format!("crash input: {}\n", a.display()));
+        }
+        match &self.report {
+            Some(r) if r.found_bug() => s.push_str(&r.render()),
+            _ => s.push_str("no bug found within the budget\n"),
+        }
+        s
+    }
 }

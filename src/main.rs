@@ -77,13 +77,38 @@ enum Cmd {
         #[arg(long, default_value = "buggy")]
         variant: String,
         /// The replay token.
-        token: String,
+        #[arg(required_unless_present = "fuzz_input", conflicts_with = "fuzz_input")]
+        token: Option<String>,
+        /// Replay a fuzzer's saved `schedule` input (e.g. a crash file) instead of a token.
+        #[arg(long, value_name = "FILE")]
+        fuzz_input: Option<PathBuf>,
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
         /// Also write the trace as a self-contained HTML page (swimlanes) to FILE.
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
+    },
+    /// Fuzz a scenario's schedule for a bounded time (cargo-fuzz when it is installed, else
+    /// random schedules) and show the first bug as a conclab trace.
+    Fuzz {
+        /// Scenario id.
+        id: String,
+        /// The variant to fuzz.
+        #[arg(long, default_value = "buggy")]
+        variant: String,
+        /// Time budget.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Seed of the fuzzer.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Random schedules even when cargo-fuzz is available.
+        #[arg(long)]
+        random: bool,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Explain a scenario in words: story, invariant, the buggy lines and the minimal failing
     /// trace as prose.
@@ -287,7 +312,10 @@ const INTERRUPTED: u8 = 130;
 fn run(cli: Cli) -> Result<ExitCode> {
     // Not locked for the whole command: the worker's panic hook writes from model threads.
     let mut out = std::io::stdout();
-    if !matches!(cli.command, Cmd::Demo { .. } | Cmd::DemoChild { .. } | Cmd::Serve { .. } | Cmd::Load { .. }) {
+    if !matches!(
+        cli.command,
+        Cmd::Demo { .. } | Cmd::DemoChild { .. } | Cmd::Serve { .. } | Cmd::Load { .. } | Cmd::Fuzz { .. }
+    ) {
         // Ctrl-C stops a check between executions, with a partial report. The demos keep the
         // default (their child processes have signal handlers of their own); so does `load`
         // (Ctrl-C ends it); `serve` sets its own (a flag only: its `processes` mode forks from
@@ -462,8 +490,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             (runner::check(&id, &variant, &opts)?, json, html)
         }
-        Cmd::Replay { id, variant, token, json, html } => {
-            (runner::replay(&id, &variant, &token, &options(Checker::Loom)?)?, json, html)
+        Cmd::Replay { id, variant, token, fuzz_input, json, html } => match (token, fuzz_input) {
+            (_, Some(file)) => (conclab::fuzz::replay_input(&id, &variant, &file)?, json, html),
+            (Some(token), None) => (runner::replay(&id, &variant, &token, &options(Checker::Loom)?)?, json, html),
+            (None, None) => anyhow::bail!("give a replay token or --fuzz-input FILE"),
+        },
+        Cmd::Fuzz { id, variant, seconds, seed, random, json } => {
+            let r = conclab::fuzz::run(&id, &variant, seconds, seed, random)?;
+            if json {
+                writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
+            } else {
+                write!(out, "{}", r.render())?;
+            }
+            return Ok(if r.found_bug() { ExitCode::from(1) } else { ExitCode::SUCCESS });
         }
     };
     let (report, json, html) = report;

@@ -516,6 +516,71 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
     Ok(r)
 }
 
+/// Runs variant `variant`'s shuttle compilation once per execution the caller's `scheduler`
+/// asks for (the fuzzer's [`crate::fuzz::FuzzScheduler`]: one), in this process, and reports as
+/// a shuttle check does: the first failure's trace, minimised, and a replay token of the
+/// recorded choices. `label` names the checker in the report (`fuzz`).
+pub fn check_with_scheduler<S: shuttle::scheduler::Scheduler + Send + 'static>(
+    s: &Scenario,
+    variant: &str,
+    scheduler: S,
+    label: &str,
+    options: &Options,
+) -> Result<Report> {
+    // On a fresh OS thread: a shuttle run that returned early on a panic leaves its thread unfit
+    // for the next run, and a fuzzer runs one input after another in one process.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| check_with_scheduler_here(s, variant, scheduler, label, options))
+            .join()
+            .unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p)))
+    })
+}
+
+fn check_with_scheduler_here<S: shuttle::scheduler::Scheduler + 'static>(
+    s: &Scenario,
+    variant: &str,
+    scheduler: S,
+    label: &str,
+    options: &Options,
+) -> Result<Report> {
+    let body = s.body(Engine::Shuttle, variant).with_context(|| {
+        format!("`{}` has no variant `{variant}`; its variants: {}", s.id(), s.variant_names().join(", "))
+    })?;
+    install_panic_hook();
+    let rec = Recorder::new();
+    let previous = trace::set_current(Some(rec.clone()));
+    let started = Instant::now();
+    rec.set_replay_base(Some(ReplayBase {
+        scenario: s.id().to_string(),
+        variant: variant.to_string(),
+        point: Point::Shuttle { choices: vec![] },
+    }));
+    let outcome = run_shuttle(&rec, body, scheduler, options);
+    trace::set_current(previous);
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    let shrunk = match &outcome.failure {
+        Some(f) if options.minimize => crate::minimize::shrink(s.id(), variant, body, f, options),
+        _ => None,
+    };
+    let (failure, minimised) = match shrunk {
+        Some((f, m)) => (Some(f), Some(m)),
+        None => (outcome.failure, None),
+    };
+    let job = Job {
+        scenario: s.id().to_string(),
+        variant: variant.to_string(),
+        options: Options { checker: Checker::ShuttleRandom, ..options.clone() },
+        replay: None,
+    };
+    let mut r = report_from(&job, failure, outcome.executions, outcome.coverage, started);
+    r.checker = label.to_string();
+    r.elapsed_ms = elapsed_ms;
+    r.minimised = minimised;
+    r.notes.extend(outcome.notes);
+    Ok(r)
+}
+
 fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage: Coverage, started: Instant) -> Report {
     let mut r = Report {
         scenario: job.scenario.clone(),

@@ -440,10 +440,14 @@ pub fn run(scenario: &str, variant: &str, seconds: u64, seed: u64, force_random:
             .output()
             .context("cannot run cargo fuzz")?;
         let log = String::from_utf8_lossy(&out.stderr);
+        // libFuzzer's final stats on a normal exit; on a crash, its last `#N` status line.
         let inputs = log
             .lines()
             .find_map(|l| l.strip_prefix("stat::number_of_executed_units:"))
             .and_then(|n| n.trim().parse().ok())
+            .or_else(|| {
+                log.lines().filter_map(|l| l.strip_prefix('#')?.split_whitespace().next()?.parse::<u64>().ok()).last()
+            })
             .unwrap_or(0);
         let crash = log.lines().find_map(|l| l.split("Test unit written to ").nth(1)).map(|p| dir.join(p.trim()));
         let (artifact, report) = match crash {

@@ -43,6 +43,14 @@ fn generated_schedules_never_break_a_fix_and_find_each_bug() {
             let r = fuzz::schedule(s, variant, &bytes, false).unwrap();
             if r.found_bug() {
                 assert!(!fixed, "{} / {variant} (a fix) broke under schedule {bytes:?}:\n{}", s.id(), r.render());
+                let expected = s.on_std.expected_for(variant);
+                assert_eq!(
+                    r.kind,
+                    Some(expected),
+                    "{} / {variant}: the wrong kind of failure:\n{}",
+                    s.id(),
+                    r.render()
+                );
                 found = Some(n);
                 break;
             }
@@ -61,13 +69,15 @@ fn generated_workloads_keep_the_server_books_and_break_the_split_ones() {
     let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &[9; 32]);
     let mut runner = TestRunner::new_with_rng(Config::default(), rng);
     let strategy = proptest::collection::vec(any::<u8>(), 0..120);
-    let mut split_broke = None;
+    let mut split_broke: Option<usize> = None;
     for n in 1..=400 {
         let data = strategy.new_tree(&mut runner).unwrap().current();
         if let Some(m) = fuzz::books(&data, false) {
             panic!("the server's books broke under {data:?}: {m}");
         }
-        if split_broke.is_none() && fuzz::books(&data, true).is_some() {
+        if let (None, Some(m)) = (split_broke, fuzz::books(&data, true)) {
+            // The books' own check failed — not some other panic.
+            assert!(m.contains("books out of balance") || m.contains("bytes went backwards"), "{m}");
             split_broke = Some(n);
         }
     }

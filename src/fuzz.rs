@@ -446,7 +446,7 @@ pub fn run(scenario: &str, variant: &str, seconds: u64, seed: u64, force_random:
             .find_map(|l| l.strip_prefix("stat::number_of_executed_units:"))
             .and_then(|n| n.trim().parse().ok())
             .or_else(|| {
-                log.lines().filter_map(|l| l.strip_prefix('#')?.split_whitespace().next()?.parse::<u64>().ok()).last()
+                log.lines().rev().find_map(|l| l.strip_prefix('#')?.split_whitespace().next()?.parse::<u64>().ok())
             })
             .unwrap_or(0);
         let crash = log.lines().find_map(|l| l.split("Test unit written to ").nth(1)).map(|p| dir.join(p.trim()));

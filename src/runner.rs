@@ -204,7 +204,14 @@ pub fn replay_scenario(s: &Scenario, variant: &str, token: &str, options: &Optio
 fn dispatch(s: &Scenario, job: Job) -> Result<Report> {
     match &job.options.isolation {
         Isolation::Subprocess(exe) => run_in_child(exe, &job),
-        Isolation::InProcess => run_job(s, &job, false),
+        // On a fresh OS thread: a shuttle run that returned early on a panic leaves its thread
+        // unfit for the next run, and in-process callers (tests, benches) run check after check.
+        Isolation::InProcess => std::thread::scope(|scope| {
+            scope
+                .spawn(|| run_job(s, &job, false))
+                .join()
+                .unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p)))
+        }),
     }
 }
 

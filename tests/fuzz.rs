@@ -101,6 +101,13 @@ fn every_saved_fuzz_input_replays() {
         fuzz::protocol(&std::fs::read(f).unwrap());
         replayed += 1;
     }
+    for f in files("artifacts/books") {
+        // Crashes found with CONCLAB_FUZZ_BOOKS=split: they break the two-lock books only.
+        let data = std::fs::read(&f).unwrap();
+        assert!(fuzz::books(&data, true).is_some(), "{} no longer breaks the split books", f.display());
+        assert_eq!(fuzz::books(&data, false), None, "{} breaks the server's books", f.display());
+        replayed += 1;
+    }
     for f in files("corpus/books") {
         assert_eq!(fuzz::books(&std::fs::read(&f).unwrap(), false), None, "{}", f.display());
         replayed += 1;

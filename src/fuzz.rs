@@ -330,29 +330,19 @@ pub fn books(data: &[u8], split: bool) -> Option<String> {
     config.failure_persistence = shuttle::FailurePersistence::None;
     config.silence_warnings = true;
     config.max_steps = shuttle::MaxSteps::FailAfter(10_000);
-    // A fresh OS thread per input: a shuttle run that panicked leaves its thread unfit.
-    let result = std::thread::scope(|scope| {
-        scope
-            .spawn(move || {
-                std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
-                    let runner = shuttle::Runner::new(FuzzScheduler::new(&schedule), config);
-                    if split {
-                        runner.run(move || run(model::SplitBooks::new, workload.clone()));
-                    } else {
-                        runner.run(move || run(model::Stats::new, workload.clone()));
-                    }
-                }))
-            })
-            .join()
+    let result = runner::on_fresh_thread(move || {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+            let runner = shuttle::Runner::new(FuzzScheduler::new(&schedule), config);
+            if split {
+                runner.run(move || run(model::SplitBooks::new, workload.clone()));
+            } else {
+                runner.run(move || run(model::Stats::new, workload.clone()));
+            }
+        }))
     });
     match result {
         Ok(Ok(())) => None,
-        Ok(Err(p)) | Err(p) => Some(
-            p.downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default(),
-        ),
+        Ok(Err(p)) | Err(p) => Some(runner::panic_text(&*p)),
     }
 }
 

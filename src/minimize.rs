@@ -178,23 +178,19 @@ impl Attempt {
     }
 }
 
-/// Replays `plan` once. On a fresh OS thread: a shuttle run that ends early on a panic can
-/// leave its thread's panic count raised (a task switched out while unwinding), and the next run
-/// on that thread would then stop at once.
+/// Replays `plan` once, on a fresh OS thread (see [`runner::on_fresh_thread`]).
 fn attempt(base: &ReplayBase, body: fn(), plan: Vec<Option<usize>>, options: &Options) -> Attempt {
-    std::thread::scope(|scope| {
-        let worker = scope.spawn(|| {
-            let rec = Recorder::new();
-            rec.set_replay_base(Some(base.clone()));
-            trace::set_current(Some(rec.clone()));
-            let run = Arc::new(Mutex::new(Run::default()));
-            let out = runner::run_shuttle(&rec, body, Shrink::new(plan, run.clone()), options);
-            trace::set_current(None);
-            let run = run.lock().clone();
-            Attempt { failure: out.failure, run }
-        });
-        worker.join().unwrap_or_else(|_| Attempt { failure: None, run: Run::default() })
+    runner::on_fresh_thread(|| {
+        let rec = Recorder::new();
+        rec.set_replay_base(Some(base.clone()));
+        trace::set_current(Some(rec.clone()));
+        let run = Arc::new(Mutex::new(Run::default()));
+        let out = runner::run_shuttle(&rec, body, Shrink::new(plan, run.clone()), options);
+        trace::set_current(None);
+        let run = run.lock().clone();
+        Attempt { failure: out.failure, run }
     })
+    .unwrap_or_else(|_| Attempt { failure: None, run: Run::default() })
 }
 
 /// The state of one shrinking: what to replay, and how many replays it took.

@@ -204,14 +204,8 @@ pub fn replay_scenario(s: &Scenario, variant: &str, token: &str, options: &Optio
 fn dispatch(s: &Scenario, job: Job) -> Result<Report> {
     match &job.options.isolation {
         Isolation::Subprocess(exe) => run_in_child(exe, &job),
-        // On a fresh OS thread: a shuttle run that returned early on a panic leaves its thread
-        // unfit for the next run, and in-process callers (tests, benches) run check after check.
-        Isolation::InProcess => std::thread::scope(|scope| {
-            scope
-                .spawn(|| run_job(s, &job, false))
-                .join()
-                .unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p)))
-        }),
+        Isolation::InProcess => on_fresh_thread(|| run_job(s, &job, false))
+            .unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p))),
     }
 }
 
@@ -503,7 +497,15 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
         (Checker::Portfolio, None) => unreachable!("handled by check"),
     };
     trace::set_current(previous);
+    Ok(finish(job, engine, body, outcome, started))
+}
+
+/// Turns a search's outcome into its report: a shuttle failure found by a search (not a replay)
+/// is shrunk first; `elapsed_ms` stays the search's time, not the shrinking's (`bench` compares
+/// the checkers' searches).
+fn finish(job: &Job, engine: Engine, body: fn(), outcome: Outcome, started: Instant) -> Report {
     let elapsed_ms = started.elapsed().as_millis() as u64;
+    let o = &job.options;
     let shrunk = match (&outcome.failure, engine, &job.replay) {
         (Some(f), Engine::Shuttle, None) if o.minimize => {
             crate::minimize::shrink(&job.scenario, &job.variant, body, f, o)
@@ -515,12 +517,19 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
         None => (outcome.failure, None),
     };
     let mut r = report_from(job, failure, outcome.executions, outcome.coverage, started);
-    // The search's time, not the minimisation's: `bench` compares the checkers' searches.
     r.elapsed_ms = elapsed_ms;
     r.minimised = minimised.or(r.minimised);
     r.stress = outcome.stress;
     r.notes.extend(outcome.notes);
-    Ok(r)
+    r
+}
+
+/// Runs `f` on a fresh OS thread and waits for it. A shuttle run that returned early on a panic
+/// leaves its thread's panic count raised, and the next run on that thread would stop at once:
+/// every in-process caller that runs one shuttle run after another (tests, the fuzzer, the
+/// shrinker) goes through here.
+pub(crate) fn on_fresh_thread<R: Send>(f: impl FnOnce() -> R + Send) -> std::thread::Result<R> {
+    std::thread::scope(|scope| scope.spawn(f).join())
 }
 
 /// Runs variant `variant`'s shuttle compilation once per execution the caller's `scheduler`
@@ -534,14 +543,8 @@ pub fn check_with_scheduler<S: shuttle::scheduler::Scheduler + Send + 'static>(
     label: &str,
     options: &Options,
 ) -> Result<Report> {
-    // On a fresh OS thread: a shuttle run that returned early on a panic leaves its thread unfit
-    // for the next run, and a fuzzer runs one input after another in one process.
-    std::thread::scope(|scope| {
-        scope
-            .spawn(|| check_with_scheduler_here(s, variant, scheduler, label, options))
-            .join()
-            .unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p)))
-    })
+    on_fresh_thread(|| check_with_scheduler_here(s, variant, scheduler, label, options))
+        .unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p)))
 }
 
 fn check_with_scheduler_here<S: shuttle::scheduler::Scheduler + 'static>(
@@ -565,26 +568,14 @@ fn check_with_scheduler_here<S: shuttle::scheduler::Scheduler + 'static>(
     }));
     let outcome = run_shuttle(&rec, body, scheduler, options);
     trace::set_current(previous);
-    let elapsed_ms = started.elapsed().as_millis() as u64;
-    let shrunk = match &outcome.failure {
-        Some(f) if options.minimize => crate::minimize::shrink(s.id(), variant, body, f, options),
-        _ => None,
-    };
-    let (failure, minimised) = match shrunk {
-        Some((f, m)) => (Some(f), Some(m)),
-        None => (outcome.failure, None),
-    };
     let job = Job {
         scenario: s.id().to_string(),
         variant: variant.to_string(),
         options: Options { checker: Checker::ShuttleRandom, ..options.clone() },
         replay: None,
     };
-    let mut r = report_from(&job, failure, outcome.executions, outcome.coverage, started);
+    let mut r = finish(&job, Engine::Shuttle, body, outcome, started);
     r.checker = label.to_string();
-    r.elapsed_ms = elapsed_ms;
-    r.minimised = minimised;
-    r.notes.extend(outcome.notes);
     Ok(r)
 }
 
@@ -818,7 +809,7 @@ fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Out
     Outcome { failure, executions: runs, coverage, stress: Some(StressStats { runs, failing_runs }), notes }
 }
 
-fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
     p.downcast_ref::<&str>()
         .map(|s| s.to_string())
         .or_else(|| p.downcast_ref::<String>().cloned())

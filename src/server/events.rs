@@ -106,7 +106,7 @@ pub(super) fn run(listener: TcpListener, shared: &Shared) -> Result<StatsReport>
             let Some(conn) = conns.get_mut(&ev.token()) else { continue };
             // One connection's panic closes that connection only.
             let keep = panic::catch_unwind(AssertUnwindSafe(|| step(conn, shared, &mut buf))).unwrap_or_else(|p| {
-                let what = super::panic_text(&*p);
+                let what = crate::runner::panic_text(&*p);
                 eprintln!("conclab serve: connection {}'s handler panicked ({what}); the server goes on", conn.id);
                 false
             });

@@ -370,11 +370,6 @@ fn refuse(mut stream: TcpStream, max: usize) {
     let _ = stream.shutdown(Shutdown::Both);
 }
 
-/// A panic's message, as far as it has one.
-fn panic_text(p: &(dyn std::any::Any + Send)) -> &str {
-    p.downcast_ref::<String>().map(String::as_str).or_else(|| p.downcast_ref::<&str>().copied()).unwrap_or("?")
-}
-
 /// The answer to `STATS`: the books as one JSON line.
 fn stats_line(shared: &Shared) -> Vec<u8> {
     let mut line = serde_json::to_vec(&shared.report()).unwrap_or_default();
@@ -397,7 +392,7 @@ fn handle(shared: &Shared, stream: TcpStream, id: u64) {
         Ok(Ok(_end)) => {}
         Ok(Err(_io)) => {}
         Err(p) => {
-            let what = panic_text(&*p);
+            let what = crate::runner::panic_text(&*p);
             eprintln!("conclab serve: connection {id}'s handler panicked ({what}); the server goes on");
         }
     }

@@ -1,9 +1,11 @@
 //! What recording costs, and how fast each checker finds and verifies: `cargo bench --bench trace_overhead`.
 //!
 //! 1. Executions per second of the airplane-seat model (its `fixed` variant, explored
-//!    exhaustively by loom, 10,000 random schedules by shuttle), three ways, side by side:
-//!    through conclab's runner with recording on, through the facade with no recorder, and
-//!    written directly against loom / shuttle below.
+//!    exhaustively by loom, 5,000 random schedules by shuttle), four ways, side by side: through
+//!    conclab's runner with recording on, through the facade with no recorder, and written
+//!    directly against loom / shuttle below — once like the scenario (it names its agents, so
+//!    the direct program names its threads: the like-for-like baseline) and once with unnamed
+//!    threads (the strictest baseline: a program that asks the engine for less than the scenario).
 //! 2. How often and how soon each checker finds each bug, and what verifying each fix costs:
 //!    [`conclab::bench`], the same table as `conclab bench`.
 //!
@@ -16,9 +18,10 @@ use conclab::bench;
 use conclab::catalog::{self, Engine};
 use conclab::runner::{self, Checker, Isolation, Options};
 
-/// The airplane-seat model with the mutex fix, written directly against an engine's types.
+/// The airplane-seat model with the mutex fix, written directly against an engine's types;
+/// `named` threads are named as the scenario names its agents.
 macro_rules! direct_model {
-    ($krate:ident) => {
+    ($krate:ident, $named:expr) => {
         || {
             use $krate::sync::atomic::{AtomicUsize, Ordering};
             use $krate::sync::{Arc, Mutex};
@@ -35,8 +38,7 @@ macro_rules! direct_model {
             let agents: Vec<_> = (1..=2)
                 .map(|agent| {
                     let flight = flight.clone();
-                    // Unnamed: the strictest baseline (the scenario names its agents for the trace).
-                    $krate::thread::spawn(move || {
+                    let agent_body = move || {
                         let _desk = flight.booking.lock().unwrap();
                         let left = flight.seats_left.load(Ordering::SeqCst);
                         if left > 0 {
@@ -45,7 +47,12 @@ macro_rules! direct_model {
                             assert!(ledger.iter().all(|&(s, _)| s != left));
                             ledger.push((left, agent));
                         }
-                    })
+                    };
+                    if $named {
+                        $krate::thread::Builder::new().name(format!("agent-{agent}")).spawn(agent_body).unwrap()
+                    } else {
+                        $krate::thread::spawn(agent_body)
+                    }
                 })
                 .collect();
             for a in agents {
@@ -87,7 +94,7 @@ fn main() {
 fn recording_cost(loom_on: bool, shuttle_on: bool) {
     // Short slices, interleaved, many rounds, best slice kept: a build or test running beside the
     // benchmark slows some slices, never speeds one up, so the best rate is the machine's own.
-    let (slice, rounds) = (Duration::from_millis(300), 10);
+    let (slice, rounds) = (Duration::from_millis(150), 20);
     let s = catalog::find("airplane-seat").unwrap();
     let body = s.body(Engine::Loom, "fixed").unwrap();
     let shuttle_body = s.body(Engine::Shuttle, "fixed").unwrap();
@@ -96,8 +103,11 @@ fn recording_cost(loom_on: bool, shuttle_on: bool) {
         "## Cost of recording (airplane-seat, fixed variant; best of {rounds} interleaved {} ms slices)\n",
         slice.as_millis()
     );
-    println!("| engine | conclab, recording on | facade, no recorder | direct | recording on vs direct |");
-    println!("|---|---:|---:|---:|---:|");
+    println!(
+        "| engine | conclab, recording on | facade, no recorder | direct, named threads | direct, unnamed \
+         | recording on vs direct (named) | vs direct (unnamed) |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
     let loom_count = |model: Box<dyn Fn() + Send + Sync>| {
         let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let c = count.clone();
@@ -107,19 +117,25 @@ fn recording_cost(loom_on: bool, shuttle_on: bool) {
         });
         count.load(std::sync::atomic::Ordering::Relaxed)
     };
-    let n = 10_000;
+    let n = 5_000;
     let shuttle_random = || shuttle::scheduler::RandomScheduler::new_from_seed(1, n);
-    let mut loom_cells: [Box<dyn FnMut() -> usize>; 3] = [
-        Box::new(|| runner::check(s.id(), "fixed", &in_process(Checker::Loom, None, 0)).unwrap().executions),
+    let mut loom_cells: [Box<dyn FnMut() -> usize>; 4] = [
+        // The same search as the direct cells' (one unbounded stage, not 0, 1, 2 first).
+        Box::new(|| {
+            let o = Options { unbounded_only: true, ..in_process(Checker::Loom, None, 0) };
+            runner::check(s.id(), "fixed", &o).unwrap().executions
+        }),
         Box::new(|| loom_count(Box::new(body))),
-        Box::new(|| loom_count(Box::new(direct_model!(loom)))),
+        Box::new(|| loom_count(Box::new(direct_model!(loom, true)))),
+        Box::new(|| loom_count(Box::new(direct_model!(loom, false)))),
     ];
-    let mut shuttle_cells: [Box<dyn FnMut() -> usize>; 3] = [
+    let mut shuttle_cells: [Box<dyn FnMut() -> usize>; 4] = [
         Box::new(|| {
             runner::check(s.id(), "fixed", &in_process(Checker::ShuttleRandom, Some(n), 1)).unwrap().executions
         }),
         Box::new(|| shuttle::Runner::new(shuttle_random(), shuttle::Config::new()).run(shuttle_body)),
-        Box::new(|| shuttle::Runner::new(shuttle_random(), shuttle::Config::new()).run(direct_model!(shuttle))),
+        Box::new(|| shuttle::Runner::new(shuttle_random(), shuttle::Config::new()).run(direct_model!(shuttle, true))),
+        Box::new(|| shuttle::Runner::new(shuttle_random(), shuttle::Config::new()).run(direct_model!(shuttle, false))),
     ];
     // shuttle's panic hook, once installed, chatters about loom's internal unwinding: loom first.
     for (name, on, cells) in
@@ -128,13 +144,21 @@ fn recording_cost(loom_on: bool, shuttle_on: bool) {
         if !on {
             continue;
         }
-        let mut best = [0.0f64; 3];
+        let mut best = [0.0f64; 4];
         for _ in 0..rounds {
             for (b, cell) in best.iter_mut().zip(cells.iter_mut()) {
                 *b = b.max(rate(slice, cell));
             }
         }
-        let cost = 100.0 * (best[2] / best[0] - 1.0);
-        println!("| {name} | {:.0}/s | {:.0}/s | {:.0}/s | {cost:+.1}% time |", best[0], best[1], best[2]);
+        let cost = |direct: f64| 100.0 * (direct / best[0] - 1.0);
+        println!(
+            "| {name} | {:.0}/s | {:.0}/s | {:.0}/s | {:.0}/s | {:+.1}% time | {:+.1}% time |",
+            best[0],
+            best[1],
+            best[2],
+            best[3],
+            cost(best[2]),
+            cost(best[3])
+        );
     }
 }

@@ -56,6 +56,10 @@ enum Cmd {
         /// loom: explore only this preemption bound (default: 0, 1, 2, then unbounded).
         #[arg(long)]
         preemption_bound: Option<usize>,
+        /// loom: run the unbounded search alone, skipping bounds 0, 1 and 2 (verifies a fix in
+        /// fewer executions; finds a bug later, and its trace is not minimal in preemptions).
+        #[arg(long, conflicts_with = "preemption_bound")]
+        unbounded_only: bool,
         /// shuttle-pct: the bug depth.
         #[arg(long, default_value_t = 3)]
         depth: usize,
@@ -478,11 +482,24 @@ fn run(cli: Cli) -> Result<ExitCode> {
             write!(out, "{}", conclab::explain::render(s, &report))?;
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Check { id, variant, checker, iterations, seed, preemption_bound, depth, no_minimize, json, html } => {
+        Cmd::Check {
+            id,
+            variant,
+            checker,
+            iterations,
+            seed,
+            preemption_bound,
+            unbounded_only,
+            depth,
+            no_minimize,
+            json,
+            html,
+        } => {
             let opts = Options {
                 iterations,
                 seed,
                 preemption_bound,
+                unbounded_only,
                 pct_depth: depth,
                 minimize: !no_minimize,
                 progress: !json && std::io::stderr().is_terminal(),

@@ -14,6 +14,8 @@ use anyhow::{bail, ensure, Context, Result};
 use parking_lot::Mutex;
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 
+use crate::trace::Recorder;
+
 /// Which engine a token replays, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Point {
@@ -128,19 +130,19 @@ pub fn decode_choices(s: &str) -> Result<Vec<usize>> {
 /// Wraps a shuttle scheduler and keeps the current execution's choices.
 pub struct Recording<S> {
     inner: S,
-    choices: Arc<Mutex<Vec<usize>>>,
+    rec: Arc<Recorder>,
 }
 
 impl<S: Scheduler> Recording<S> {
-    /// Wraps `inner`; `choices` always holds the current (or last) execution's choices.
-    pub fn new(inner: S, choices: Arc<Mutex<Vec<usize>>>) -> Self {
-        Self { inner, choices }
+    /// Wraps `inner`; `rec` always holds the current (or last) execution's choices.
+    pub fn new(inner: S, rec: Arc<Recorder>) -> Self {
+        Self { inner, rec }
     }
 }
 
 impl<S: Scheduler> Scheduler for Recording<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
-        self.choices.lock().clear();
+        self.rec.clear_choices();
         if crate::interrupt::requested() {
             return None; // Ctrl-C: end the run here; the runner reports what was covered.
         }
@@ -149,7 +151,7 @@ impl<S: Scheduler> Scheduler for Recording<S> {
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
         let t = self.inner.next_task(runnable, current, is_yielding)?;
-        self.choices.lock().push(usize::from(t));
+        self.rec.chose(usize::from(t));
         Some(t)
     }
 

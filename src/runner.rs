@@ -96,6 +96,10 @@ pub struct Options {
     pub seed: u64,
     /// loom: explore only this preemption bound.
     pub preemption_bound: Option<usize>,
+    /// loom: skip the bounded stages (0, 1, 2) and run the unbounded search alone: the shortest
+    /// way to verify a fix, the slower way to find a bug. Ignored with `preemption_bound`.
+    #[serde(default)]
+    pub unbounded_only: bool,
     /// PCT's bug depth.
     pub pct_depth: usize,
     /// shuttle's step bound per execution (exceeding it is reported as a livelock).
@@ -126,6 +130,7 @@ impl Options {
             iterations: None,
             seed: 0,
             preemption_bound: None,
+            unbounded_only: false,
             pct_depth: 3,
             max_steps: 100_000,
             hang_timeout_ms: 10_000,
@@ -202,11 +207,17 @@ pub fn replay_scenario(s: &Scenario, variant: &str, token: &str, options: &Optio
 }
 
 fn dispatch(s: &Scenario, job: Job) -> Result<Report> {
-    match &job.options.isolation {
-        Isolation::Subprocess(exe) => run_in_child(exe, &job),
-        Isolation::InProcess => on_fresh_thread(|| run_job(s, &job, false))
-            .unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p))),
-    }
+    let in_process = match &job.options.isolation {
+        Isolation::Subprocess(exe) => return run_in_child(exe, &job),
+        // shuttle needs a thread of its own (see `on_fresh_thread`). loom and real threads run
+        // here: a second OS thread makes every munmap of loom's per-execution stacks flush the
+        // other core's TLB, which cost loom checks about 6% (`cargo bench --bench trace_overhead`).
+        Isolation::InProcess if job.options.checker.engine() == Some(Engine::Shuttle) => {
+            on_fresh_thread(|| run_job(s, &job, false))
+        }
+        Isolation::InProcess => panic::catch_unwind(AssertUnwindSafe(|| run_job(s, &job, false))),
+    };
+    in_process.unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p)))
 }
 
 fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
@@ -467,6 +478,7 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
         (Checker::Loom, None) => {
             let stages: Vec<Option<usize>> = match o.preemption_bound {
                 Some(b) => vec![Some(b)],
+                None if o.unbounded_only => vec![None],
                 None => vec![Some(0), Some(1), Some(2), None],
             };
             rec.set_replay_base(base(Point::Loom { bound: None, execution: 0 }));
@@ -601,7 +613,8 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
     };
     if let Some(f) = failure {
         if job.replay.is_none() && job.options.checker == Checker::Loom && job.options.minimize {
-            r.minimised = crate::minimize::loom_bound(&f, job.options.preemption_bound.is_none());
+            r.minimised =
+                crate::minimize::loom_bound(&f, job.options.preemption_bound.is_none() && !job.options.unbounded_only);
         }
         let (kind, message) = classify(&f.message);
         let cycle: Vec<String> = f
@@ -737,7 +750,7 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
     scheduler: S,
     o: &Options,
 ) -> Outcome {
-    let runner = shuttle::Runner::new(Recording::new(scheduler, rec.choices()), shuttle_config(o));
+    let runner = shuttle::Runner::new(Recording::new(scheduler, rec.clone()), shuttle_config(o));
     let r2 = rec.clone();
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
         runner.run(move || {

@@ -3,8 +3,8 @@
 //!
 //! A [`Recorder`] is the context of one check: the facade finds it through a thread-local
 //! (`loom` and `shuttle` run every model thread on the caller's OS thread; the real-thread
-//! backend hands it to each thread it spawns). Events go into a lock-free queue so that
-//! recording on real threads adds as little synchronisation as possible.
+//! backend hands it to each thread it spawns). The current execution's state sits under one
+//! lock, taken once per facade operation.
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -244,10 +244,12 @@ fn latest_write(events: &[Event], object: &str) -> Option<(u64, usize)> {
 }
 
 /// The current execution as the recorder sees it, under one lock so that a facade operation
-/// takes it once: the events so far, who waits for what and who holds which lock (what names a
-/// deadlock's cycle).
+/// takes it once: the thread table, the events so far, who waits for what and who holds which
+/// lock (what names a deadlock's cycle), the liveness bookkeeping and shuttle's scheduling choices.
 #[derive(Default)]
 pub(crate) struct Now {
+    /// Thread names by index (`main` first): the timeline's columns.
+    threads: Vec<String>,
     events: Vec<Event>,
     pending: Vec<Option<Pending>>,
     /// Held locks: name, holding thread, the lock's address (its identity).
@@ -256,6 +258,9 @@ pub(crate) struct Now {
     /// work" properties of an assignment, e.g. that a fix does not run the threads one by one).
     live: usize,
     peak: usize,
+    liveness: Liveness,
+    /// The shuttle scheduling choices of the current (or last) execution (see [`crate::replay::Recording`]).
+    choices: Vec<usize>,
 }
 
 impl Now {
@@ -364,7 +369,6 @@ pub struct ReplayBase {
 /// blocked threads wait for, the execution counter and the first failure.
 #[derive(Default)]
 pub struct Recorder {
-    threads: Mutex<Vec<String>>,
     now: Mutex<Now>,
     executions: AtomicUsize,
     failure: Mutex<Option<Failure>>,
@@ -372,8 +376,6 @@ pub struct Recorder {
     emit_failures: AtomicBool,
     replay_base: Mutex<Option<ReplayBase>>,
     loom_stage_start: AtomicUsize,
-    choices: Arc<Mutex<Vec<usize>>>,
-    liveness: Mutex<Liveness>,
 }
 
 thread_local! {
@@ -404,21 +406,19 @@ impl Recorder {
 
     /// Starts a new execution: clears the events and thread table, counts the execution.
     pub fn begin_execution(&self) -> usize {
-        // Cleared, not rebuilt: shuttle runs ~100k executions a second, so allocations show.
-        let mut threads = self.threads.lock();
-        threads.truncate(1);
-        if threads.is_empty() {
-            threads.push("main".to_string());
-        }
-        drop(threads);
-        // Cleared, not rebuilt: the vectors keep their capacity from one execution to the next.
-        let mut now = self.now.lock();
-        now.events.clear();
-        now.pending.clear();
-        now.holders.clear();
-        (now.live, now.peak) = (0, 0);
-        drop(now);
-        self.liveness.lock().reset();
+        self.step(|now| {
+            // Cleared, not rebuilt: shuttle runs ~100k executions a second, so allocations show;
+            // the vectors keep their capacity from one execution to the next.
+            now.threads.truncate(1);
+            if now.threads.is_empty() {
+                now.threads.push("main".to_string());
+            }
+            now.events.clear();
+            now.pending.clear();
+            now.holders.clear();
+            (now.live, now.peak) = (0, 0);
+            now.liveness.reset();
+        });
         self.failed_this_execution.store(false, Ordering::Relaxed);
         self.executions.fetch_add(1, Ordering::Relaxed) + 1
     }
@@ -457,9 +457,15 @@ impl Recorder {
         }
     }
 
-    /// The shuttle scheduling choices of the current execution (filled by [`crate::replay::Recording`]).
-    pub fn choices(&self) -> Arc<Mutex<Vec<usize>>> {
-        self.choices.clone()
+    /// A new shuttle execution starts: forgets the last one's scheduling choices.
+    pub fn clear_choices(&self) {
+        self.step(|now| now.choices.clear());
+    }
+
+    /// shuttle chose thread `t` to run next (called by [`crate::replay::Recording`]).
+    #[inline]
+    pub fn chose(&self, t: usize) {
+        self.step(|now| now.choices.push(t));
     }
 
     fn replay_token(&self) -> Option<String> {
@@ -468,7 +474,7 @@ impl Recorder {
             Point::Loom { bound, .. } => {
                 Point::Loom { bound, execution: self.executions() - self.loom_stage_start.load(Ordering::Relaxed) }
             }
-            Point::Shuttle { .. } => Point::Shuttle { choices: self.choices.lock().clone() },
+            Point::Shuttle { .. } => Point::Shuttle { choices: self.step(|now| now.choices.clone()) },
         };
         Some(Token { scenario: base.scenario, variant: base.variant, point }.to_string())
     }
@@ -476,10 +482,11 @@ impl Recorder {
     /// Registers a thread about to be spawned (named `thread-<index>` when it has no name);
     /// returns its index, its column in the timeline.
     pub(crate) fn register_thread(&self, name: Option<String>) -> usize {
-        let mut t = self.threads.lock();
-        let index = t.len();
-        t.push(name.unwrap_or_else(|| format!("thread-{index}")));
-        index
+        self.step(|now| {
+            let index = now.threads.len();
+            now.threads.push(name.unwrap_or_else(|| format!("thread-{index}")));
+            index
+        })
     }
 
     /// Runs one facade operation's bookkeeping under the recorder's lock, taken once.
@@ -496,29 +503,30 @@ impl Recorder {
         object: &'static str,
         location: Option<&'static Location<'static>>,
     ) {
-        self.now.lock().record(thread, op, object, location);
+        self.step(|now| now.record(thread, op, object, location));
     }
 
     /// How many notes (and declared progress) of the current execution start with `prefix`.
     pub fn noted(&self, prefix: &str) -> usize {
-        let now = self.now.lock();
-        now.events
-            .iter()
-            .filter(|e| match &e.op {
-                Op::Note(text) => text.starts_with(prefix),
-                Op::Progress(what) => what.starts_with(prefix),
-                _ => false,
-            })
-            .count()
+        self.step(|now| {
+            now.events
+                .iter()
+                .filter(|e| match &e.op {
+                    Op::Note(text) => text.starts_with(prefix),
+                    Op::Progress(what) => what.starts_with(prefix),
+                    _ => false,
+                })
+                .count()
+        })
     }
 
     /// The most spawned threads alive at once (spawned, not yet joined) in the current execution.
     pub fn peak_threads(&self) -> usize {
-        self.now.lock().peak
+        self.step(|now| now.peak)
     }
 
     pub(crate) fn thread_name(&self, i: usize) -> String {
-        self.threads.lock().get(i).cloned().unwrap_or_else(|| format!("thread-{i}"))
+        self.step(|now| now.threads.get(i).cloned()).unwrap_or_else(|| format!("thread-{i}"))
     }
 
     fn names(&self, threads: impl IntoIterator<Item = usize>) -> String {
@@ -532,13 +540,13 @@ impl Recorder {
 
     /// `thread` made the scenario's declared progress.
     pub(crate) fn progress(&self) {
-        self.liveness.lock().progress();
+        self.step(|now| now.liveness.progress());
     }
 
     /// `thread` retried; the livelock message when two or more threads have now each retried
     /// `rounds` times with no progress by anyone.
     pub(crate) fn retry(&self, thread: usize, what: &str, rounds: usize) -> Option<String> {
-        let l = self.liveness.lock().retry(thread, rounds)?;
+        let l = self.step(|now| now.liveness.retry(thread, rounds))?;
         let who = self.names(l.threads.iter().map(|&(t, _)| t));
         Some(format!(
             "livelock: {who} each retried ({what}) {rounds} times in a row, and no one made progress in between"
@@ -547,12 +555,12 @@ impl Recorder {
 
     /// `thread` started waiting in `line`.
     pub(crate) fn arrive(&self, line: &'static str, thread: usize) {
-        self.liveness.lock().arrive(line, thread);
+        self.step(|now| now.liveness.arrive(line, thread));
     }
 
     /// `thread` got in; the starvation message when a waiter was overtaken more than `max_bypass` times.
     pub(crate) fn enter(&self, line: &'static str, thread: usize, max_bypass: usize) -> Option<String> {
-        let s = self.liveness.lock().enter(line, thread, max_bypass)?;
+        let s = self.step(|now| now.liveness.enter(line, thread, max_bypass))?;
         let mut by: Vec<usize> = s.overtaken_by.clone();
         by.dedup();
         Some(format!(
@@ -566,9 +574,12 @@ impl Recorder {
 
     /// The events of the current execution so far, as a [`Trace`].
     pub fn snapshot(&self) -> Trace {
-        let now = self.now.lock();
+        self.step(|now| Self::snapshot_of(now))
+    }
+
+    fn snapshot_of(now: &Now) -> Trace {
         let events = &now.events;
-        let threads = self.threads.lock().clone();
+        let threads = now.threads.clone();
         let name = |i: usize| threads.get(i).cloned().unwrap_or_else(|| format!("thread-{i}"));
         let steps = events
             .iter()

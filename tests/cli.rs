@@ -107,6 +107,25 @@ fn a_malformed_replay_token_is_explained() {
 }
 
 #[test]
+fn unbounded_only_verifies_a_fix_exhaustively_in_fewer_executions_than_the_staged_search() {
+    let run = |extra: &[&str]| {
+        let mut args = vec!["check", "airplane-seat", "--variant", "fixed", "--checker", "loom", "--json"];
+        args.extend_from_slice(extra);
+        let out = conclab(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+        json(&out)
+    };
+    let (staged, alone) = (run(&[]), run(&["--unbounded-only"]));
+    assert_eq!(alone["coverage"]["kind"], "exhaustive");
+    let (staged, alone) = (staged["executions"].as_u64().unwrap(), alone["executions"].as_u64().unwrap());
+    assert!(1 < alone && alone < staged, "unbounded alone {alone}, staged {staged}");
+    // Both flags at once is a usage error, not a silent choice of one.
+    let out = conclab(&["check", "airplane-seat", "--variant", "fixed", "--unbounded-only", "--preemption-bound", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("cannot be used with"), "{}", stderr(&out));
+}
+
+#[test]
 fn a_bad_flag_is_a_usage_error() {
     let out = conclab(&["check", "airplane-seat", "--checker", "tsan"]);
     assert_eq!(out.status.code(), Some(2));

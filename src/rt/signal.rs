@@ -173,9 +173,18 @@ pub fn reset() {
 }
 
 /// A delivery point: on `main`, runs the handler of every pending, unblocked, handled signal.
-#[inline]
+/// Every facade operation starts here, so the check for "no signals in this scenario" is inlined
+/// and the delivery itself is not.
+#[inline(always)]
 pub(crate) fn deliver<B: Backend>() {
-    if !ACTIVE.with(Cell::get) || B::thread_index() != 0 {
+    if ACTIVE.with(Cell::get) {
+        deliver_pending::<B>();
+    }
+}
+
+#[inline(never)]
+fn deliver_pending<B: Backend>() {
+    if B::thread_index() != 0 {
         return;
     }
     let Some(p) = process::<B>() else { return };

@@ -62,14 +62,16 @@ macro_rules! direct_model {
     };
 }
 
-/// Runs `f` (which returns the executions it explored) until `budget` has passed; executions/s.
-fn rate(budget: Duration, mut f: impl FnMut() -> usize) -> f64 {
+/// Seconds per execution of one call of `f` (which returns the executions it explored).
+fn per_execution(f: &mut dyn FnMut() -> usize) -> f64 {
     let start = Instant::now();
-    let mut n = 0;
-    while start.elapsed() < budget {
-        n += f();
-    }
-    n as f64 / start.elapsed().as_secs_f64()
+    let n = f();
+    start.elapsed().as_secs_f64() / n as f64
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 fn in_process(checker: Checker, iterations: Option<usize>, seed: u64) -> Options {
@@ -92,16 +94,18 @@ fn main() {
 }
 
 fn recording_cost(loom_on: bool, shuttle_on: bool) {
-    // Short slices, interleaved, many rounds, best slice kept: a build or test running beside the
-    // benchmark slows some slices, never speeds one up, so the best rate is the machine's own.
-    let (slice, rounds) = (Duration::from_millis(150), 20);
+    // Rounds of one call per cell, back to back, for `budget` per engine: this machine's speed
+    // drifts by ±20% from one minute to the next (a shared host), far more than the differences
+    // measured, so each round's cells are compared with each other (paired) and the median of
+    // those ratios is the cost; the rates are each cell's median.
+    let (budget, min_rounds) = (Duration::from_secs(12), 30);
     let s = catalog::find("airplane-seat").unwrap();
     let body = s.body(Engine::Loom, "fixed").unwrap();
     let shuttle_body = s.body(Engine::Shuttle, "fixed").unwrap();
 
     println!(
-        "## Cost of recording (airplane-seat, fixed variant; best of {rounds} interleaved {} ms slices)\n",
-        slice.as_millis()
+        "## Cost of recording (airplane-seat, fixed variant; median of paired rounds over {} s per engine)\n",
+        budget.as_secs()
     );
     println!(
         "| engine | conclab, recording on | facade, no recorder | direct, named threads | direct, unnamed \
@@ -144,21 +148,26 @@ fn recording_cost(loom_on: bool, shuttle_on: bool) {
         if !on {
             continue;
         }
-        let mut best = [0.0f64; 4];
-        for _ in 0..rounds {
-            for (b, cell) in best.iter_mut().zip(cells.iter_mut()) {
-                *b = b.max(rate(slice, cell));
+        let mut rounds: Vec<[f64; 4]> = vec![];
+        let start = Instant::now();
+        while start.elapsed() < budget || rounds.len() < min_rounds {
+            let mut round = [0.0; 4];
+            for (t, cell) in round.iter_mut().zip(cells.iter_mut()) {
+                *t = per_execution(cell);
             }
+            rounds.push(round);
         }
-        let cost = |direct: f64| 100.0 * (direct / best[0] - 1.0);
+        let rate = |i: usize| 1.0 / median(rounds.iter().map(|r| r[i]).collect());
+        let cost = |direct: usize| 100.0 * (median(rounds.iter().map(|r| r[0] / r[direct]).collect()) - 1.0);
         println!(
             "| {name} | {:.0}/s | {:.0}/s | {:.0}/s | {:.0}/s | {:+.1}% time | {:+.1}% time |",
-            best[0],
-            best[1],
-            best[2],
-            best[3],
-            cost(best[2]),
-            cost(best[3])
+            rate(0),
+            rate(1),
+            rate(2),
+            rate(3),
+            cost(2),
+            cost(3)
         );
+        eprintln!("({name}: {} rounds)", rounds.len());
     }
 }

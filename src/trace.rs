@@ -496,6 +496,7 @@ impl Recorder {
     }
 
     /// Appends one event to the timeline.
+    #[inline]
     pub(crate) fn record(
         &self,
         thread: usize,

@@ -29,6 +29,7 @@ impl Backend for StdThreads {
     type Condvar = parking_lot::Condvar;
     type JoinHandle<T: Send + 'static> = std::thread::JoinHandle<T>;
     type AtomicUsize = std::sync::atomic::AtomicUsize;
+    const OWN_OS_THREADS: bool = true;
 
     fn mutex<T>(value: T) -> Self::Mutex<T> {
         parking_lot::Mutex::new(value)
@@ -90,6 +91,7 @@ macro_rules! model_backend {
             type Condvar = ::$krate::sync::Condvar;
             type JoinHandle<T: Send + 'static> = ::$krate::thread::JoinHandle<T>;
             type AtomicUsize = ::$krate::sync::atomic::AtomicUsize;
+            const OWN_OS_THREADS: bool = false;
 
             fn mutex<T>(value: T) -> Self::Mutex<T> {
                 ::$krate::sync::Mutex::new(value)

@@ -33,6 +33,10 @@ pub trait Backend: 'static {
     type JoinHandle<T: Send + 'static>: Send;
     /// The engine's atomic `usize`, for the facade's own model state (pending signals).
     type AtomicUsize: RawAtomicInt<Value = usize> + Send + Sync + 'static;
+    /// Whether each spawned thread is an OS thread of its own (real threads), to which the
+    /// recorder and the modelled process must be handed; the checkers run every model thread
+    /// on the OS thread that runs the check.
+    const OWN_OS_THREADS: bool;
     /// A new mutex.
     fn mutex<T>(value: T) -> Self::Mutex<T>;
     /// Blocks until the mutex is held.
@@ -461,24 +465,25 @@ where
 {
     op_start::<B>();
     let loc = Location::caller();
-    let rec = trace::current();
-    let process = signal::inherit();
+    let mut name = name;
     // Names stay in the recorder's table; events carry the index (no allocation per event).
-    let (index, os_name) = match &rec {
-        Some(r) => {
-            let i = r.register_thread(name);
-            r.record(B::thread_index(), op(i), "", Some(loc));
-            (i, None)
-        }
-        None => (0, name),
+    let recorded = trace::with(|r| {
+        let i = r.register_thread(name.take());
+        r.record(B::thread_index(), op(i), "", Some(loc));
+        i
+    });
+    let index = recorded.unwrap_or(0);
+    // A real thread needs the recorder and the modelled process handed over; the checkers run
+    // every model thread on this OS thread, which has both already.
+    let handover = B::OWN_OS_THREADS.then(|| (trace::current(), signal::inherit()));
+    let os_name = move || {
+        name.or_else(|| recorded.and_then(|i| trace::with(|r| r.thread_name(i)))).unwrap_or_else(|| "thread".into())
     };
-    let rec_for_name = rec.clone();
-    let os_name =
-        move || os_name.or_else(|| rec_for_name.map(|r| r.thread_name(index))).unwrap_or_else(|| "thread".to_string());
     let raw = B::spawn(os_name, move || {
-        // Real threads need the recorder handed over; the checkers' threads share the OS thread.
-        trace::set_current(rec);
-        signal::adopt(process);
+        if let Some((rec, process)) = handover {
+            trace::set_current(rec);
+            signal::adopt(process);
+        }
         B::set_thread_index(index);
         let v = f();
         trace::with(|r| r.record(index, Op::Finish, "", None));

@@ -210,8 +210,9 @@ fn dispatch(s: &Scenario, job: Job) -> Result<Report> {
     let in_process = match &job.options.isolation {
         Isolation::Subprocess(exe) => return run_in_child(exe, &job),
         // shuttle needs a thread of its own (see `on_fresh_thread`). loom and real threads run
-        // here: a second OS thread makes every munmap of loom's per-execution stacks flush the
-        // other core's TLB, which cost loom checks about 6% (`cargo bench --bench trace_overhead`).
+        // here: on a second OS thread, loom checks ran about 6% slower (measured beside
+        // `cargo bench --bench trace_overhead`; perf showed TLB-shootdown IPIs from unmapping
+        // loom's per-execution stacks).
         Isolation::InProcess if job.options.checker.engine() == Some(Engine::Shuttle) => {
             on_fresh_thread(|| run_job(s, &job, false))
         }
@@ -452,7 +453,8 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
     if worker && job.options.progress {
         report_progress(&rec);
     }
-    let previous = trace::set_current(Some(rec.clone()));
+    // Scoped: loom and stress checks run on the caller's thread, which must get its recorder back.
+    let current = trace::scoped(rec.clone());
     let started = Instant::now();
     let token = job.replay.as_deref().map(str::parse::<Token>).transpose()?;
     let base = |point| Some(ReplayBase { scenario: job.scenario.clone(), variant: job.variant.clone(), point });
@@ -508,7 +510,7 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
         (Checker::Stress, None) => run_stress(&rec, body, o, worker),
         (Checker::Portfolio, None) => unreachable!("handled by check"),
     };
-    trace::set_current(previous);
+    drop(current);
     Ok(finish(job, engine, body, outcome, started))
 }
 

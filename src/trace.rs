@@ -392,6 +392,21 @@ pub fn set_current(rec: Option<Arc<Recorder>>) -> Option<Arc<Recorder>> {
     CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), rec))
 }
 
+/// Makes `rec` this thread's recorder until the returned guard is dropped (by a panic too), then
+/// restores the previous one: a check that runs on its caller's thread leaves nothing behind.
+pub fn scoped(rec: Arc<Recorder>) -> Scoped {
+    Scoped(set_current(Some(rec)))
+}
+
+/// See [`scoped`].
+pub struct Scoped(Option<Arc<Recorder>>);
+
+impl Drop for Scoped {
+    fn drop(&mut self) {
+        set_current(self.0.take());
+    }
+}
+
 /// Runs `f` with the current recorder, if there is one. The facade's hot path.
 #[inline]
 pub(crate) fn with<R>(f: impl FnOnce(&Recorder) -> R) -> Option<R> {

@@ -162,3 +162,13 @@ fn the_same_seed_finds_the_same_execution() {
     let b = check(s, "buggy", Checker::ShuttleRandom, None);
     assert_eq!((a.executions, &a.trace, &a.replay), (b.executions, &b.trace, &b.replay));
 }
+
+#[test]
+fn an_in_process_loom_check_runs_on_its_callers_thread_and_leaves_no_recorder_behind() {
+    use conclab::runner::Isolation;
+    let o = Options { isolation: Isolation::InProcess, ..options(Checker::Loom, None) };
+    let found = runner::check("airplane-seat", "buggy", &o).unwrap();
+    assert_eq!(found.kind, Some(conclab::report::Kind::Assertion));
+    assert!(runner::check("airplane-seat", "fixed", &o).unwrap().verdict == Verdict::Passed);
+    assert!(conclab::trace::current().is_none(), "a recorder was left on the caller's thread");
+}

@@ -183,10 +183,10 @@ fn attempt(base: &ReplayBase, body: fn(), plan: Vec<Option<usize>>, options: &Op
     runner::on_fresh_thread(|| {
         let rec = Recorder::new();
         rec.set_replay_base(Some(base.clone()));
-        trace::set_current(Some(rec.clone()));
+        let current = trace::scoped(rec.clone());
         let run = Arc::new(Mutex::new(Run::default()));
         let out = runner::run_shuttle(&rec, body, Shrink::new(plan, run.clone()), options);
-        trace::set_current(None);
+        drop(current);
         let run = run.lock().clone();
         Attempt { failure: out.failure, run }
     })

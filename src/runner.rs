@@ -573,7 +573,7 @@ fn check_with_scheduler_here<S: shuttle::scheduler::Scheduler + 'static>(
     })?;
     install_panic_hook();
     let rec = Recorder::new();
-    let previous = trace::set_current(Some(rec.clone()));
+    let current = trace::scoped(rec.clone());
     let started = Instant::now();
     rec.set_replay_base(Some(ReplayBase {
         scenario: s.id().to_string(),
@@ -581,7 +581,7 @@ fn check_with_scheduler_here<S: shuttle::scheduler::Scheduler + 'static>(
         point: Point::Shuttle { choices: vec![] },
     }));
     let outcome = run_shuttle(&rec, body, scheduler, options);
-    trace::set_current(previous);
+    drop(current);
     let job = Job {
         scenario: s.id().to_string(),
         variant: variant.to_string(),

@@ -820,14 +820,14 @@ mod tests {
     #[test]
     fn unnamed_threads_get_columns_of_their_own() {
         let rec = Recorder::new();
-        let previous = trace::set_current(Some(rec.clone()));
+        let current = trace::scoped(rec.clone());
         rec.begin_execution();
         let handles: Vec<_> = (0..2).map(|_| thread::spawn(|| ())).collect();
         let names: Vec<String> = handles.iter().map(|h| h.name().to_string()).collect();
         for h in handles {
             h.join().unwrap();
         }
-        trace::set_current(previous);
+        drop(current);
         assert_eq!(names, ["thread-1", "thread-2"]);
         assert_eq!(rec.snapshot().threads, ["main", "thread-1", "thread-2"]);
     }

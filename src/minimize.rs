@@ -23,7 +23,7 @@ use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 use crate::replay::{Point, Token};
 use crate::report::{classify, Kind};
 use crate::runner::{self, Options};
-use crate::trace::{self, Failure, Recorder, ReplayBase};
+use crate::trace::{self, Failure, ReplayBase};
 
 /// At most this many candidate schedules are replayed while shrinking one failure.
 pub const MAX_ATTEMPTS: usize = 400;
@@ -178,19 +178,12 @@ impl Attempt {
     }
 }
 
-/// Replays `plan` once, on a fresh OS thread (see [`runner::on_fresh_thread`]).
+/// Replays `plan` once, recording every event (see [`runner::traced_run`]).
 fn attempt(base: &ReplayBase, body: fn(), plan: Vec<Option<usize>>, options: &Options) -> Attempt {
-    runner::on_fresh_thread(|| {
-        let rec = Recorder::new();
-        rec.set_replay_base(Some(base.clone()));
-        let current = trace::scoped(rec.clone());
-        let run = Arc::new(Mutex::new(Run::default()));
-        let out = runner::run_shuttle(&rec, body, Shrink::new(plan, run.clone()), options);
-        drop(current);
-        let run = run.lock().clone();
-        Attempt { failure: out.failure, run }
-    })
-    .unwrap_or_else(|_| Attempt { failure: None, run: Run::default() })
+    let run = Arc::new(Mutex::new(Run::default()));
+    let failure = runner::traced_run(base, body, Shrink::new(plan, run.clone()), options);
+    let run = run.lock().clone();
+    Attempt { failure, run }
 }
 
 /// The state of one shrinking: what to replay, and how many replays it took.

@@ -8,13 +8,13 @@
 //!   bound). loom's exploration order is deterministic, so re-running the same bounded search
 //!   up to that execution reproduces it exactly.
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::Arc;
 
 use anyhow::{bail, ensure, Context, Result};
 use parking_lot::Mutex;
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
-
-use crate::trace::Recorder;
 
 /// Which engine a token replays, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -127,22 +127,28 @@ pub fn decode_choices(s: &str) -> Result<Vec<usize>> {
     Ok(out)
 }
 
+/// The scheduling choices of a shuttle run's current (or, once it has ended, last) execution.
+pub type Choices = Rc<RefCell<Vec<usize>>>;
+
 /// Wraps a shuttle scheduler and keeps the current execution's choices.
 pub struct Recording<S> {
     inner: S,
-    rec: Arc<Recorder>,
+    choices: Choices,
 }
 
 impl<S: Scheduler> Recording<S> {
-    /// Wraps `inner`; `rec` always holds the current (or last) execution's choices.
-    pub fn new(inner: S, rec: Arc<Recorder>) -> Self {
-        Self { inner, rec }
+    /// Wraps `inner`; the [`Choices`] returned beside it always hold the current (or last)
+    /// execution's choices. shuttle calls its scheduler on the run's own OS thread, so they need
+    /// no lock: after a failure the run ends, and its caller turns them into the replay token.
+    pub fn new(inner: S) -> (Self, Choices) {
+        let choices = Choices::default();
+        (Self { inner, choices: choices.clone() }, choices)
     }
 }
 
 impl<S: Scheduler> Scheduler for Recording<S> {
     fn new_execution(&mut self) -> Option<Schedule> {
-        self.rec.clear_choices();
+        self.choices.borrow_mut().clear();
         if crate::interrupt::requested() {
             return None; // Ctrl-C: end the run here; the runner reports what was covered.
         }
@@ -151,7 +157,7 @@ impl<S: Scheduler> Scheduler for Recording<S> {
 
     fn next_task(&mut self, runnable: &[&Task], current: Option<TaskId>, is_yielding: bool) -> Option<TaskId> {
         let t = self.inner.next_task(runnable, current, is_yielding)?;
-        self.rec.chose(usize::from(t));
+        self.choices.borrow_mut().push(usize::from(t));
         Some(t)
     }
 

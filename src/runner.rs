@@ -448,7 +448,11 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
     let body =
         s.body(engine, &job.variant).with_context(|| format!("`{}` has no variant `{}`", job.scenario, job.variant))?;
     install_panic_hook();
-    let rec = Recorder::new();
+    let token = job.replay.as_deref().map(str::parse::<Token>).transpose()?;
+    // A shuttle search records its schedules, not their events: its failing schedule is replayed
+    // with every event recorded (`with_trace`). Everything else records every event.
+    let shuttle_search = engine == Engine::Shuttle && token.is_none();
+    let rec = if shuttle_search { Recorder::without_events() } else { Recorder::new() };
     rec.set_emit_failures(worker);
     if worker && job.options.progress {
         report_progress(&rec);
@@ -456,7 +460,6 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
     // Scoped: loom and stress checks run on the caller's thread, which must get its recorder back.
     let current = trace::scoped(rec.clone());
     let started = Instant::now();
-    let token = job.replay.as_deref().map(str::parse::<Token>).transpose()?;
     let base = |point| Some(ReplayBase { scenario: job.scenario.clone(), variant: job.variant.clone(), point });
     let o = &job.options;
     let outcome = match (job.options.checker, token.map(|t| t.point)) {
@@ -498,6 +501,7 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
                 }
                 _ => run_shuttle(&rec, body, shuttle::scheduler::DfsScheduler::new(Some(n), false), o),
             };
+            with_trace(&mut out, body, o);
             if o.checker == Checker::ShuttleDfs
                 && out.failure.is_none()
                 && out.executions < n
@@ -538,6 +542,49 @@ fn finish(job: &Job, engine: Engine, body: fn(), outcome: Outcome, started: Inst
     r
 }
 
+/// A shuttle search without events found a failure: replays its schedule once with every event
+/// recorded, and puts that replay's failure (its trace, and the facade's own words for it) in its
+/// place. Should the replay not fail the same way — the program depends on more than its
+/// schedule — the search's failure stays, without steps, and a note says why.
+fn with_trace(out: &mut Outcome, body: fn(), o: &Options) {
+    let Some(found) = &out.failure else { return };
+    let Some(Ok(Token { scenario, variant, point: Point::Shuttle { choices } })) =
+        found.replay.as_deref().map(str::parse::<Token>)
+    else {
+        return;
+    };
+    let base = ReplayBase { scenario, variant, point: Point::Shuttle { choices: vec![] } };
+    let diverged = Arc::new(parking_lot::Mutex::new(false));
+    match traced_run(&base, body, Playback::new(choices, diverged.clone()), o) {
+        Some(traced) if !*diverged.lock() && classify(&traced.message).0 == classify(&found.message).0 => {
+            out.failure = Some(Failure { execution: found.execution, ..traced });
+        }
+        _ => out.notes.push(
+            "no trace: replaying the failing schedule with every event recorded did not fail the same way \
+             (does the program depend on more than its schedule — a clock, a random number, a HashMap's order?)"
+                .into(),
+        ),
+    }
+}
+
+/// Runs the shuttle scheduler `scheduler` (one that replays a schedule) with a recorder that
+/// keeps every event, on a fresh OS thread; its first failure, if any.
+pub(crate) fn traced_run<S: shuttle::scheduler::Scheduler + Send + 'static>(
+    base: &ReplayBase,
+    body: fn(),
+    scheduler: S,
+    options: &Options,
+) -> Option<Failure> {
+    on_fresh_thread(|| {
+        let rec = Recorder::new();
+        rec.set_replay_base(Some(base.clone()));
+        let _current = trace::scoped(rec.clone());
+        run_shuttle(&rec, body, scheduler, options).failure
+    })
+    .ok()
+    .flatten()
+}
+
 /// Runs `f` on a fresh OS thread and waits for it. A shuttle run that returned early on a panic
 /// leaves its thread's panic count raised, and the next run on that thread would stop at once:
 /// every in-process caller that runs one shuttle run after another (tests, the fuzzer, the
@@ -549,7 +596,9 @@ pub(crate) fn on_fresh_thread<R: Send>(f: impl FnOnce() -> R + Send) -> std::thr
 /// Runs variant `variant`'s shuttle compilation once per execution the caller's `scheduler`
 /// asks for (the fuzzer's [`crate::fuzz::FuzzScheduler`]: one), in this process, and reports as
 /// a shuttle check does: the first failure's trace, minimised, and a replay token of the
-/// recorded choices. `label` names the checker in the report (`fuzz`).
+/// recorded choices. Unlike a search, it records every event of every execution (a fuzz input
+/// is one execution: nothing to save by replaying it). `label` names the checker in the report
+/// (`fuzz`).
 pub fn check_with_scheduler<S: shuttle::scheduler::Scheduler + Send + 'static>(
     s: &Scenario,
     variant: &str,
@@ -634,7 +683,10 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         } else if (f.location.starts_with("scenarios/") || f.location.starts_with("src/lib.rs"))
             && kind != Kind::Assertion
         {
-            format!("{message} (at {} in {})", f.location, f.thread)
+            match f.thread.as_str() {
+                "" => format!("{message} (at {})", f.location),
+                thread => format!("{message} (at {} in {thread})", f.location),
+            }
         } else {
             message
         });
@@ -752,7 +804,8 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
     scheduler: S,
     o: &Options,
 ) -> Outcome {
-    let runner = shuttle::Runner::new(Recording::new(scheduler, rec.clone()), shuttle_config(o));
+    let (scheduler, choices) = Recording::new(scheduler);
+    let runner = shuttle::Runner::new(scheduler, shuttle_config(o));
     let r2 = rec.clone();
     let result = panic::catch_unwind(AssertUnwindSafe(|| {
         runner.run(move || {
@@ -762,7 +815,12 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
         })
     }));
     let executions = rec.executions();
-    let failure = rec.take_failure().or_else(|| result.err().and_then(|p| rec.fail(panic_text(&*p), String::new())));
+    let mut failure =
+        rec.take_failure().or_else(|| result.err().and_then(|p| rec.fail(panic_text(&*p), String::new())));
+    if let Some(f) = failure.as_mut().filter(|f| f.execution == rec.executions()) {
+        // The failure ended the run: the choices are the failing execution's.
+        f.replay = rec.shuttle_token(&choices.borrow());
+    }
     let coverage = match failure {
         Some(_) => Coverage::StoppedAtBug { after: executions },
         None if crate::interrupt::requested() => Coverage::Interrupted { after: executions },

@@ -4,9 +4,11 @@
 //! A [`Recorder`] is the context of one check: the facade finds it through a thread-local
 //! (`loom` and `shuttle` run every model thread on the caller's OS thread; the real-thread
 //! backend hands it to each thread it spawns). The current execution's state sits under one
-//! lock, taken once per facade operation.
+//! lock, taken once per facade operation. A recorder made [`Recorder::without_events`] keeps
+//! only what the checks themselves read (a shuttle search's; its failing schedule is replayed
+//! with every event recorded).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -245,9 +247,11 @@ fn latest_write(events: &[Event], object: &str) -> Option<(u64, usize)> {
 
 /// The current execution as the recorder sees it, under one lock so that a facade operation
 /// takes it once: the thread table, the events so far, who waits for what and who holds which
-/// lock (what names a deadlock's cycle), the liveness bookkeeping and shuttle's scheduling choices.
+/// lock (what names a deadlock's cycle) and the liveness bookkeeping.
 #[derive(Default)]
 pub(crate) struct Now {
+    /// Whether every event is kept (see [`Recorder::without_events`]).
+    events_on: bool,
     /// Thread names by index (`main` first): the timeline's columns.
     threads: Vec<String>,
     events: Vec<Event>,
@@ -259,8 +263,6 @@ pub(crate) struct Now {
     live: usize,
     peak: usize,
     liveness: Liveness,
-    /// The shuttle scheduling choices of the current (or last) execution (see [`crate::replay::Recording`]).
-    choices: Vec<usize>,
 }
 
 impl Now {
@@ -280,7 +282,35 @@ impl Now {
             Op::Join(_) => self.live = self.live.saturating_sub(1),
             _ => {}
         }
-        self.events.push(Event { thread, op, object, location });
+        // Without events, the notes and declared progress are still kept: `noted` counts them.
+        if self.events_on || matches!(op, Op::Note(_) | Op::Progress(_)) {
+            self.events.push(Event { thread, op, object, location });
+        }
+    }
+
+    /// Whether every event is kept (see [`Recorder::without_events`]).
+    pub(crate) fn events_on(&self) -> bool {
+        self.events_on
+    }
+
+    /// [`Now::record`], asking `thread()` who acted only when the event is kept.
+    pub(crate) fn record_by(
+        &mut self,
+        thread: fn() -> usize,
+        op: Op,
+        object: &'static str,
+        location: Option<&'static Location<'static>>,
+    ) {
+        let thread = if self.events_on || matches!(op, Op::Note(_) | Op::Progress(_)) { thread() } else { 0 };
+        self.record(thread, op, object, location);
+    }
+
+    /// Registers a thread about to be spawned (named `thread-<index>` when it has no name);
+    /// returns its index, its column in the timeline.
+    pub(crate) fn register_thread(&mut self, name: Option<String>) -> usize {
+        let index = self.threads.len();
+        self.threads.push(name.unwrap_or_else(|| format!("thread-{index}")));
+        index
     }
 
     /// `thread` may block on `op object` at `location` (kept until [`Now::unblocked`]).
@@ -344,7 +374,7 @@ pub struct Failure {
     pub message: String,
     /// Where the panic was raised.
     pub location: String,
-    /// The thread that panicked.
+    /// The thread that panicked (empty when unknown: a recorder without events).
     pub thread: String,
     /// Which execution of the check (1-based) failed.
     pub execution: usize,
@@ -367,9 +397,10 @@ pub struct ReplayBase {
 
 /// The recording context of one check: events of the current execution, thread names, what
 /// blocked threads wait for, the execution counter and the first failure.
-#[derive(Default)]
 pub struct Recorder {
     now: Mutex<Now>,
+    /// See [`Recorder::without_events`]; fixed when the recorder is made.
+    events_on: bool,
     executions: AtomicUsize,
     failure: Mutex<Option<Failure>>,
     failed_this_execution: AtomicBool,
@@ -380,6 +411,9 @@ pub struct Recorder {
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<Recorder>>> = const { RefCell::new(None) };
+    /// Whether the current recorder keeps every event: a plain flag, the cheapest thread-local
+    /// to read, so that an operation that only feeds the timeline costs nothing without one.
+    static EVENTS_ON: Cell<bool> = const { Cell::new(false) };
 }
 
 /// The recorder of the check running on this thread, if any.
@@ -389,6 +423,7 @@ pub fn current() -> Option<Arc<Recorder>> {
 
 /// Makes `rec` this thread's recorder (or clears it); returns the previous one.
 pub fn set_current(rec: Option<Arc<Recorder>>) -> Option<Arc<Recorder>> {
+    EVENTS_ON.with(|e| e.set(rec.as_ref().is_some_and(|r| r.events_on)));
     CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), rec))
 }
 
@@ -413,10 +448,55 @@ pub(crate) fn with<R>(f: impl FnOnce(&Recorder) -> R) -> Option<R> {
     CURRENT.with(|c| c.borrow().as_deref().map(f))
 }
 
+/// Runs `f` with the current recorder if it keeps every event: for the operations that only
+/// feed the timeline (a load, an unlock), not the checks' own bookkeeping.
+#[inline]
+pub(crate) fn with_events<R>(f: impl FnOnce(&Recorder) -> R) -> Option<R> {
+    if EVENTS_ON.with(Cell::get) {
+        with(f)
+    } else {
+        None
+    }
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self::with_detail(true)
+    }
+}
+
 impl Recorder {
-    /// A fresh recorder, shareable with the threads of a check.
+    /// A fresh recorder that keeps every event, shareable with the threads of a check.
     pub fn new() -> Arc<Self> {
         Arc::new(Self::default())
+    }
+
+    /// A fresh recorder that keeps only what the checks read — thread names, notes and declared
+    /// progress, live threads, the liveness counts — and the schedule, not the timeline: what a
+    /// shuttle search needs. A failure's trace then holds no steps; replaying its schedule with
+    /// a [`Recorder::new`] one gives the full trace (shuttle's runs are determined by their
+    /// schedule). A failure a recorder without events would have named better (a thread that
+    /// locks a mutex it holds) is named by that replay.
+    pub fn without_events() -> Arc<Self> {
+        Arc::new(Self::with_detail(false))
+    }
+
+    fn with_detail(events_on: bool) -> Self {
+        Recorder {
+            now: Mutex::new(Now { events_on, ..Now::default() }),
+            events_on,
+            executions: AtomicUsize::new(0),
+            failure: Mutex::new(None),
+            failed_this_execution: AtomicBool::new(false),
+            emit_failures: AtomicBool::new(false),
+            replay_base: Mutex::new(None),
+            loom_stage_start: AtomicUsize::new(0),
+        }
+    }
+
+    /// Whether this recorder keeps every event (see [`Recorder::without_events`]).
+    pub fn records_events(&self) -> bool {
+        self.events_on
     }
 
     /// Starts a new execution: clears the events and thread table, counts the execution.
@@ -472,36 +552,29 @@ impl Recorder {
         }
     }
 
-    /// A new shuttle execution starts: forgets the last one's scheduling choices.
-    pub fn clear_choices(&self) {
-        self.step(|now| now.choices.clear());
-    }
-
-    /// shuttle chose thread `t` to run next (called by [`crate::replay::Recording`]).
-    #[inline]
-    pub fn chose(&self, t: usize) {
-        self.step(|now| now.choices.push(t));
-    }
-
+    /// The token of the current execution. A shuttle execution's is `None` here: its choices
+    /// sit in the scheduler ([`crate::replay::Recording`]) until the run ends, when the runner
+    /// completes the failure with [`Recorder::shuttle_token`].
     fn replay_token(&self) -> Option<String> {
         let base = self.replay_base.lock().clone()?;
         let point = match base.point {
             Point::Loom { bound, .. } => {
                 Point::Loom { bound, execution: self.executions() - self.loom_stage_start.load(Ordering::Relaxed) }
             }
-            Point::Shuttle { .. } => Point::Shuttle { choices: self.step(|now| now.choices.clone()) },
+            Point::Shuttle { .. } => return None,
         };
         Some(Token { scenario: base.scenario, variant: base.variant, point }.to_string())
     }
 
-    /// Registers a thread about to be spawned (named `thread-<index>` when it has no name);
-    /// returns its index, its column in the timeline.
-    pub(crate) fn register_thread(&self, name: Option<String>) -> usize {
-        self.step(|now| {
-            let index = now.threads.len();
-            now.threads.push(name.unwrap_or_else(|| format!("thread-{index}")));
-            index
-        })
+    /// The token of a shuttle execution that made `choices`, when this recorder's tokens name a
+    /// shuttle schedule.
+    pub fn shuttle_token(&self, choices: &[usize]) -> Option<String> {
+        let base = self.replay_base.lock().clone()?;
+        let point = match base.point {
+            Point::Shuttle { .. } => Point::Shuttle { choices: choices.to_vec() },
+            Point::Loom { .. } => return None,
+        };
+        Some(Token { scenario: base.scenario, variant: base.variant, point }.to_string())
     }
 
     /// Runs one facade operation's bookkeeping under the recorder's lock, taken once.
@@ -594,7 +667,8 @@ impl Recorder {
     }
 
     fn snapshot_of(now: &Now) -> Trace {
-        let events = &now.events;
+        // Without events, the notes kept for `noted` alone would make a misleading timeline.
+        let events = if now.events_on { &now.events[..] } else { &[] };
         let threads = now.threads.clone();
         let name = |i: usize| threads.get(i).cloned().unwrap_or_else(|| format!("thread-{i}"));
         let steps = events
@@ -663,8 +737,13 @@ impl Recorder {
     /// A failure of the current execution as it stands, without recording it.
     pub fn failure_now(&self, message: String, location: String) -> Failure {
         let trace = self.snapshot();
-        // The thread that acted last is the one that panicked (model threads run one at a time).
-        let thread = trace.steps.last().map_or_else(|| "main".to_string(), |s| s.thread.clone());
+        // The thread that acted last is the one that panicked (model threads run one at a time);
+        // with no events kept, who acted last is unknown.
+        let thread = match trace.steps.last() {
+            Some(s) => s.thread.clone(),
+            None if self.events_on => "main".to_string(),
+            None => String::new(),
+        };
         Failure { message, location, thread, execution: self.executions(), trace, replay: self.replay_token() }
     }
 
@@ -677,6 +756,34 @@ impl Recorder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_recorder_without_events_keeps_what_the_checks_read_and_no_timeline() {
+        let rec = Recorder::without_events();
+        let current = scoped(rec.clone());
+        assert!(!EVENTS_ON.with(Cell::get), "the facade's fast check must see that no events are kept");
+        rec.begin_execution();
+        let agent = rec.step(|now| now.register_thread(Some("agent-1".into())));
+        rec.record(0, Op::Spawn(agent), "", None);
+        rec.record(agent, Op::Load(1), "seats_left", None);
+        rec.record(agent, Op::Note("sells seat 1".into()), "", None);
+        rec.record(agent, Op::Progress("sold"), "", None);
+        assert_eq!(rec.noted("sells"), 1);
+        assert_eq!(rec.noted("sold"), 1);
+        assert_eq!(rec.peak_threads(), 1);
+        assert_eq!(rec.thread_name(agent), "agent-1");
+        let trace = rec.snapshot();
+        assert_eq!(trace.threads, ["main", "agent-1"]);
+        assert!(trace.steps.is_empty(), "{:?}", trace.steps);
+        drop(current);
+
+        let full = Recorder::new();
+        let _current = scoped(full.clone());
+        assert!(EVENTS_ON.with(Cell::get));
+        full.begin_execution();
+        full.record(0, Op::Load(1), "seats_left", None);
+        assert_eq!(full.snapshot().steps.len(), 1);
+    }
 
     #[test]
     fn render_puts_each_step_in_its_thread_column() {

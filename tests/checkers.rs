@@ -172,3 +172,41 @@ fn an_in_process_loom_check_runs_on_its_callers_thread_and_leaves_no_recorder_be
     assert!(runner::check("airplane-seat", "fixed", &o).unwrap().verdict == Verdict::Passed);
     assert!(conclab::trace::current().is_none(), "a recorder was left on the caller's thread");
 }
+
+/// A shuttle search records each execution's schedule, not its events; the failing schedule is
+/// replayed with every event recorded. Unminimised, the report shows that replay's trace, and its
+/// token replays the same steps.
+#[test]
+fn a_shuttle_search_shows_the_failing_schedule_traced_in_full() {
+    let s = catalog::find("airplane-seat").unwrap();
+    let o = Options { minimize: false, ..options(Checker::ShuttleRandom, None) };
+    let found = runner::check(s.id(), "buggy", &o).unwrap();
+    assert_eq!(found.kind, Some(conclab::report::Kind::Assertion));
+    assert!(found.minimised.is_none());
+    let ops: Vec<&str> = found.trace.iter().map(|s| s.op.as_str()).collect();
+    assert!(ops.iter().filter(|op| op.starts_with("load")).count() >= 2, "both agents' checks are traced: {ops:?}");
+    assert!(found.trace.iter().any(|s| s.op.starts_with('✗')), "the violation is traced: {ops:?}");
+    let again = runner::replay(s.id(), "buggy", found.replay.as_deref().unwrap(), &o).unwrap();
+    assert_eq!(again.trace, found.trace);
+}
+
+/// Fails the first time it runs in this process only: a failure that depends on more than the schedule.
+fn fails_once() {
+    use conclab::rt::shuttle as rt;
+    static RAN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    let agent = rt::thread::spawn(|| ());
+    agent.join().unwrap();
+    let first = !RAN.swap(true, std::sync::atomic::Ordering::SeqCst);
+    rt::invariant(!first, || "the first run in this process fails".into());
+}
+
+#[test]
+fn a_failure_whose_schedule_does_not_fail_again_is_kept_and_its_missing_trace_explained() {
+    use conclab::runner::Isolation;
+    let s = conclab::assign::student_scenario("airplane-seat", [fails_once; 3], "");
+    let o = Options { isolation: Isolation::InProcess, minimize: false, ..options(Checker::ShuttleRandom, Some(10)) };
+    let r = runner::check_scenario(&s, "student", &o).unwrap();
+    assert_eq!(r.kind, Some(conclab::report::Kind::Assertion), "{}", r.render());
+    assert!(r.trace.is_empty(), "{}", r.render());
+    assert!(r.notes.iter().any(|n| n.starts_with("no trace: replaying the failing schedule")), "{:?}", r.notes);
+}

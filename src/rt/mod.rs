@@ -124,9 +124,10 @@ fn op_start<B: Backend>() {
     signal::deliver::<B>();
 }
 
+/// Records an event that only feeds the timeline: nothing when the recorder keeps no events.
 #[inline]
 fn record<B: Backend>(op: Op, object: &'static str, location: Option<&'static Location<'static>>) {
-    trace::with(|r| r.record(B::thread_index(), op, object, location));
+    trace::with_events(|r| r.record(B::thread_index(), op, object, location));
 }
 
 /// A mutual-exclusion lock that records `lock`/`unlock`. `lock()` returns the guard directly
@@ -153,7 +154,9 @@ impl<T, B: Backend> Mutex<T, B> {
         op_start::<B>();
         let loc = Location::caller();
         let addr = self.addr();
-        let me = trace::with(|r| {
+        // Without events a second lock by its holder is left to the engine, which reports the
+        // deadlock too; the replay that records the failing execution names it as below.
+        let me = trace::with_events(|r| {
             let me = B::thread_index();
             let reentered = r.step(|now| {
                 now.set_pending(me, "lock", Waited::Object(self.name), loc);
@@ -172,7 +175,7 @@ impl<T, B: Backend> Mutex<T, B> {
         });
         let g = B::lock(&self.raw);
         if let Some(me) = me {
-            trace::with(|r| {
+            trace::with_events(|r| {
                 r.step(|now| {
                     now.unblocked(me, Some((self.name, addr)));
                     now.record(me, Op::Lock, self.name, Some(loc));
@@ -188,7 +191,7 @@ impl<T, B: Backend> Mutex<T, B> {
         op_start::<B>();
         let loc = Location::caller();
         let g = B::try_lock(&self.raw);
-        let me = trace::with(|r| {
+        let me = trace::with_events(|r| {
             let me = B::thread_index();
             r.step(|now| {
                 if g.is_some() {
@@ -243,7 +246,7 @@ impl<T, B: Backend> DerefMut for MutexGuard<'_, T, B> {
 impl<T, B: Backend> Drop for MutexGuard<'_, T, B> {
     fn drop(&mut self) {
         if self.inner.take().is_some() {
-            trace::with(|r| {
+            trace::with_events(|r| {
                 r.step(|now| {
                     now.released(self.addr, self.thread);
                     now.record(self.thread, Op::Unlock, self.name, None);
@@ -278,7 +281,7 @@ impl<B: Backend> Condvar<B> {
         let loc = Location::caller();
         let me = guard.thread;
         let raw = guard.inner.take().expect("guard is live");
-        trace::with(|r| {
+        trace::with_events(|r| {
             r.step(|now| {
                 now.released(guard.addr, me);
                 now.record(me, Op::Wait, self.name, Some(loc));
@@ -286,7 +289,7 @@ impl<B: Backend> Condvar<B> {
             })
         });
         let raw = B::wait(&self.raw, raw);
-        trace::with(|r| {
+        trace::with_events(|r| {
             r.step(|now| {
                 now.unblocked(me, Some((guard.name, guard.addr)));
                 now.record(me, Op::Woken, self.name, Some(loc));
@@ -418,20 +421,20 @@ impl<T: Send + 'static, B: Backend> JoinHandle<T, B> {
     pub fn join(self) -> std::thread::Result<T> {
         op_start::<B>();
         let loc = Location::caller();
-        let me = trace::with(|r| {
+        trace::with_events(|r| {
             let me = B::thread_index();
             r.step(|now| now.set_pending(me, "join", Waited::Thread(self.index), loc));
-            me
         });
         let res = B::join(self.raw);
-        if let Some(me) = me {
-            trace::with(|r| {
-                r.step(|now| {
-                    now.unblocked(me, None);
-                    now.record(me, Op::Join(self.index), "", Some(loc));
-                })
-            });
-        }
+        // Recorded with or without events: the count of live threads is a property's input.
+        trace::with(|r| {
+            r.step(|now| {
+                if now.events_on() {
+                    now.unblocked(B::thread_index(), None);
+                }
+                now.record_by(B::thread_index, Op::Join(self.index), "", Some(loc));
+            })
+        });
         // Back from a blocking call: a signal that arrived meanwhile is delivered now.
         op_start::<B>();
         res
@@ -468,9 +471,11 @@ where
     let mut name = name;
     // Names stay in the recorder's table; events carry the index (no allocation per event).
     let recorded = trace::with(|r| {
-        let i = r.register_thread(name.take());
-        r.record(B::thread_index(), op(i), "", Some(loc));
-        i
+        r.step(|now| {
+            let i = now.register_thread(name.take());
+            now.record_by(B::thread_index, op(i), "", Some(loc));
+            i
+        })
     });
     let index = recorded.unwrap_or(0);
     // A real thread needs the recorder and the modelled process handed over; the checkers run
@@ -486,7 +491,7 @@ where
         }
         B::set_thread_index(index);
         let v = f();
-        trace::with(|r| r.record(index, Op::Finish, "", None));
+        trace::with_events(|r| r.record(index, Op::Finish, "", None));
         v
     });
     JoinHandle { raw, index }
@@ -576,7 +581,9 @@ pub fn peak_threads() -> usize {
 #[track_caller]
 pub fn note<B: Backend>(text: impl Into<String>) {
     op_start::<B>();
-    record::<B>(Op::Note(text.into()), "", Some(Location::caller()));
+    // Kept with or without events: `noted` counts notes.
+    let loc = Location::caller();
+    trace::with(|r| r.step(|now| now.record_by(B::thread_index, Op::Note(text.into()), "", Some(loc))));
 }
 
 /// Spin-loop hint, recorded as a yield and passed to the checker.

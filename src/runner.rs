@@ -258,6 +258,8 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
     r.checker = Checker::Portfolio.name().into();
     r.executions = executions;
     r.elapsed_ms = started.elapsed().as_millis() as u64;
+    // The stages' summary, then what the deciding stage said about its own run.
+    notes.append(&mut r.notes);
     r.notes = notes;
     Ok(r)
 }
@@ -291,7 +293,13 @@ fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
         let line = line?;
         match serde_json::from_str::<WorkerLine>(&line) {
             Ok(WorkerLine::Report(r)) => report = Some(*r),
-            Ok(WorkerLine::Failure(f)) => failure = failure.or(Some(f)),
+            // The first failed execution is the one to report; a later line about that same
+            // execution describes it better (a shuttle search's: with token, then with trace).
+            Ok(WorkerLine::Failure(f)) => {
+                if failure.as_ref().is_none_or(|first: &Failure| first.execution == f.execution) {
+                    failure = Some(f);
+                }
+            }
             Ok(WorkerLine::Progress(n)) => bar.set_position(n as u64),
             Err(_) => {} // stray output of the model under test
         }
@@ -501,7 +509,17 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
                 }
                 _ => run_shuttle(&rec, body, shuttle::scheduler::DfsScheduler::new(Some(n), false), o),
             };
+            // A worker's panic hook streamed the search's failure without a timeline or token
+            // (the search keeps neither); stream it again with its token, then with its trace, so
+            // that a worker dying later (while shrinking) still leaves the parent the best one.
+            let stream = |out: &Outcome| {
+                if let Some(f) = out.failure.as_ref().filter(|_| rec.emit_failures()) {
+                    emit_failure(f);
+                }
+            };
+            stream(&out);
             with_trace(&mut out, body, o);
+            stream(&out);
             if o.checker == Checker::ShuttleDfs
                 && out.failure.is_none()
                 && out.executions < n
@@ -519,8 +537,9 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
 }
 
 /// Turns a search's outcome into its report: a shuttle failure found by a search (not a replay)
-/// is shrunk first; `elapsed_ms` stays the search's time, not the shrinking's (`bench` compares
-/// the checkers' searches).
+/// is shrunk first; `elapsed_ms` stays the search's time (with, for a shuttle search that failed,
+/// the one replay that records its trace), not the shrinking's (`bench` compares the checkers'
+/// searches).
 fn finish(job: &Job, engine: Engine, body: fn(), outcome: Outcome, started: Instant) -> Report {
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let o = &job.options;
@@ -551,13 +570,21 @@ fn with_trace(out: &mut Outcome, body: fn(), o: &Options) {
     let Some(Ok(Token { scenario, variant, point: Point::Shuttle { choices } })) =
         found.replay.as_deref().map(str::parse::<Token>)
     else {
+        // `run_shuttle` gives a token to every failure that ended its run; one that did not
+        // (a panic after the run) has no schedule to replay.
+        out.notes.push("no trace: the failure's schedule was not recorded, so it could not be replayed".into());
         return;
     };
     let base = ReplayBase { scenario, variant, point: Point::Shuttle { choices: vec![] } };
     let diverged = Arc::new(parking_lot::Mutex::new(false));
-    match traced_run(&base, body, Playback::new(choices, diverged.clone()), o) {
+    let traced = traced_run(&base, body, Playback::new(choices, diverged.clone()), o);
+    match traced {
         Some(traced) if !*diverged.lock() && classify(&traced.message).0 == classify(&found.message).0 => {
             out.failure = Some(Failure { execution: found.execution, ..traced });
+        }
+        // Ctrl-C stops every new execution, this replay's too.
+        _ if crate::interrupt::requested() => {
+            out.notes.push("no trace: interrupted before the failing schedule was replayed to record it".into())
         }
         _ => out.notes.push(
             "no trace: replaying the failing schedule with every event recorded did not fail the same way \

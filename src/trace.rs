@@ -266,7 +266,8 @@ pub(crate) struct Now {
 }
 
 impl Now {
-    /// Appends one event to the timeline.
+    /// Counts a spawn or join toward the live threads, and appends the event to the timeline
+    /// when this recorder keeps events or the event is one the checks read (a note, progress).
     pub(crate) fn record(
         &mut self,
         thread: usize,
@@ -423,8 +424,10 @@ pub fn current() -> Option<Arc<Recorder>> {
 
 /// Makes `rec` this thread's recorder (or clears it); returns the previous one.
 pub fn set_current(rec: Option<Arc<Recorder>>) -> Option<Arc<Recorder>> {
-    EVENTS_ON.with(|e| e.set(rec.as_ref().is_some_and(|r| r.events_on)));
-    CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), rec))
+    let on = rec.as_ref().is_some_and(|r| r.events_on);
+    let previous = CURRENT.with(|c| std::mem::replace(&mut *c.borrow_mut(), rec));
+    EVENTS_ON.with(|e| e.set(on));
+    previous
 }
 
 /// Makes `rec` this thread's recorder until the returned guard is dropped (by a panic too), then
@@ -472,8 +475,8 @@ impl Recorder {
     }
 
     /// A fresh recorder that keeps only what the checks read — thread names, notes and declared
-    /// progress, live threads, the liveness counts — and the schedule, not the timeline: what a
-    /// shuttle search needs. A failure's trace then holds no steps; replaying its schedule with
+    /// progress, live threads, the liveness counts — not the timeline: what a shuttle search
+    /// needs (its scheduler, wrapped in [`crate::replay::Recording`], keeps the schedule). A failure's trace then holds no steps; replaying its schedule with
     /// a [`Recorder::new`] one gives the full trace (shuttle's runs are determined by their
     /// schedule). A failure a recorder without events would have named better (a thread that
     /// locks a mutex it holds) is named by that replay.
@@ -583,7 +586,8 @@ impl Recorder {
         f(&mut self.now.lock())
     }
 
-    /// Appends one event to the timeline.
+    /// Appends one event to the timeline, if this recorder keeps events or the event is one the
+    /// checks read (a note, declared progress).
     #[inline]
     pub(crate) fn record(
         &self,

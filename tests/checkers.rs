@@ -190,23 +190,124 @@ fn a_shuttle_search_shows_the_failing_schedule_traced_in_full() {
     assert_eq!(again.trace, found.trace);
 }
 
-/// Fails the first time it runs in this process only: a failure that depends on more than the schedule.
-fn fails_once() {
+/// A worker streams a failure as soon as its panic hook sees it, so that a worker that dies
+/// later still leaves its parent a report. A shuttle search's hook sees no timeline and no token;
+/// the last failure line the worker streams must carry both (the parent keeps the last one about the failed execution).
+#[test]
+fn a_shuttle_worker_streams_its_failure_again_with_token_and_trace() {
+    use std::io::{BufRead, Write};
+    let job = runner::Job {
+        scenario: "airplane-seat".into(),
+        variant: "buggy".into(),
+        options: Options { minimize: false, ..options(Checker::ShuttleRandom, None) },
+        replay: None,
+    };
+    let mut worker = std::process::Command::new(env!("CARGO_BIN_EXE_conclab"))
+        .arg("__worker")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = worker.stdin.take().unwrap();
+    serde_json::to_writer(&mut stdin, &job).unwrap();
+    stdin.flush().unwrap();
+    drop(stdin);
+    let lines: Vec<serde_json::Value> = std::io::BufReader::new(worker.stdout.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect();
+    assert!(worker.wait().unwrap().code() == Some(0));
+    let failures: Vec<&serde_json::Value> = lines.iter().filter_map(|l| l.get("failure")).collect();
+    let last = failures.last().expect("the worker streams its failure");
+    assert!(last["replay"].is_string(), "{last}");
+    assert!(last["trace"]["steps"].as_array().is_some_and(|s| s.len() > 2), "{last}");
+    assert_ne!(last["thread"], "", "{last}");
+    let report = lines.iter().find_map(|l| l.get("report")).expect("and then its report");
+    assert_eq!(report["replay"], last["replay"]);
+}
+
+/// A worker that dies after streaming its failure twice (as a shuttle worker does: first from
+/// its panic hook, then with token and trace) leaves the parent the later, fuller line; a
+/// failure of a later execution (a stress run that hung after one that failed) does not replace
+/// the first.
+#[cfg(unix)]
+#[test]
+fn a_worker_that_dies_leaves_its_parent_its_last_failure_line() {
+    use conclab::trace::{Failure, Trace};
+    use std::os::unix::fs::PermissionsExt;
+    let line = |execution: usize, replay: Option<&str>| {
+        let f = Failure {
+            message: "invariant violated: two agents sold the last seat".into(),
+            location: "scenarios/airplane_seat.rs:1".into(),
+            thread: String::new(),
+            execution,
+            trace: Trace::default(),
+            replay: replay.map(Into::into),
+        };
+        serde_json::json!({ "failure": f }).to_string()
+    };
+    let dir = std::env::temp_dir().join(format!("conclab-dying-worker-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = dir.join("worker");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\necho '{}'\necho '{}'\necho '{}'\nexit 134\n",
+            line(3, None),
+            line(3, Some("the-token")),
+            line(4, Some("a-later-execution")),
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = Options { isolation: runner::Isolation::Subprocess(script), ..options(Checker::ShuttleRandom, None) };
+    let r = runner::check("airplane-seat", "buggy", &o).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert_eq!(r.kind, Some(conclab::report::Kind::Assertion), "{}", r.render());
+    assert_eq!(r.replay.as_deref(), Some("the-token"), "{}", r.render());
+    assert!(r.notes.iter().any(|n| n.contains("ended its process")), "{:?}", r.notes);
+}
+
+/// Fails the first time it runs in this process only: a failure that depends on more than the
+/// schedule. Each test that uses it passes a flag of its own (tests share the process).
+fn fails_once(ran: &std::sync::atomic::AtomicBool) {
     use conclab::rt::shuttle as rt;
-    static RAN: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
     let agent = rt::thread::spawn(|| ());
     agent.join().unwrap();
-    let first = !RAN.swap(true, std::sync::atomic::Ordering::SeqCst);
+    let first = !ran.swap(true, std::sync::atomic::Ordering::SeqCst);
     rt::invariant(!first, || "the first run in this process fails".into());
 }
+
+static RAN_FOR_SEARCH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static RAN_FOR_PORTFOLIO: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
 #[test]
 fn a_failure_whose_schedule_does_not_fail_again_is_kept_and_its_missing_trace_explained() {
     use conclab::runner::Isolation;
-    let s = conclab::assign::student_scenario("airplane-seat", [fails_once; 3], "");
+    let body: fn() = || fails_once(&RAN_FOR_SEARCH);
+    let s = conclab::assign::student_scenario("airplane-seat", [body; 3], "");
     let o = Options { isolation: Isolation::InProcess, minimize: false, ..options(Checker::ShuttleRandom, Some(10)) };
     let r = runner::check_scenario(&s, "student", &o).unwrap();
     assert_eq!(r.kind, Some(conclab::report::Kind::Assertion), "{}", r.render());
     assert!(r.trace.is_empty(), "{}", r.render());
+    assert!(r.notes.iter().any(|n| n.starts_with("no trace: replaying the failing schedule")), "{:?}", r.notes);
+}
+
+/// The portfolio (the CLI's default) summarises its stages in its notes, and keeps what the
+/// deciding stage said about its own run: here, why its failure has no trace.
+#[test]
+fn the_portfolio_keeps_the_deciding_stage_s_notes() {
+    use conclab::catalog::Entry;
+    use conclab::runner::Isolation;
+    let body: fn() = || fails_once(&RAN_FOR_PORTFOLIO);
+    let mut s = conclab::assign::student_scenario("airplane-seat", [body; 3], "");
+    // shuttle stages only: the body is written for shuttle.
+    s.on_std = Box::leak(Box::new(Entry { found_by: &[Checker::ShuttlePct, Checker::ShuttleRandom], ..*s.on_std }));
+    let o = Options { isolation: Isolation::InProcess, minimize: false, ..options(Checker::Portfolio, Some(10)) };
+    let r = runner::check_scenario(&s, "student", &o).unwrap();
+    assert_eq!(r.kind, Some(conclab::report::Kind::Assertion), "{}", r.render());
+    assert!(r.notes.iter().any(|n| n.starts_with("shuttle-pct: ")), "{:?}", r.notes);
     assert!(r.notes.iter().any(|n| n.starts_with("no trace: replaying the failing schedule")), "{:?}", r.notes);
 }

@@ -5,7 +5,14 @@
 use conclab::report::Coverage;
 use conclab::runner::{self, Checker, Isolation, Options};
 
+/// The stop flag is process-wide and cannot be lowered again, so the in-process cases run in
+/// one test, in this order.
 #[test]
+fn a_stop_request_in_process() {
+    a_stop_before_the_traced_replay_keeps_the_bug_and_says_why_it_has_no_trace();
+    every_engine_stops_at_once_when_a_stop_was_requested();
+}
+
 fn every_engine_stops_at_once_when_a_stop_was_requested() {
     conclab::interrupt::request();
     for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct, Checker::Stress] {
@@ -62,4 +69,24 @@ fn sigint_to_the_cli_gives_a_partial_report_and_exit_130() {
     assert_eq!(r["coverage"]["kind"], "interrupted", "{r}");
     assert_eq!(r["coverage"]["after"], r["executions"], "{r}");
     assert!(out.stderr.is_empty(), "no progress bar when piped: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Ctrl-C after a shuttle search found its bug, before the failing schedule was replayed to
+/// record its trace: the bug is reported, and the note says the replay was interrupted (not that
+/// the program depends on more than its schedule).
+fn a_stop_before_the_traced_replay_keeps_the_bug_and_says_why_it_has_no_trace() {
+    fn stops_then_fails() {
+        use conclab::rt::shuttle as rt;
+        conclab::interrupt::request();
+        rt::invariant(false, || "fails once a stop was requested".into());
+    }
+    let s = conclab::assign::student_scenario("airplane-seat", [stops_then_fails; 3], "");
+    let o = Options {
+        isolation: Isolation::InProcess,
+        minimize: false,
+        ..Options::new(Checker::ShuttleRandom, env!("CARGO_BIN_EXE_conclab"))
+    };
+    let r = runner::check_scenario(&s, "student", &o).unwrap();
+    assert_eq!(r.kind, Some(conclab::report::Kind::Assertion), "{}", r.render());
+    assert!(r.notes.iter().any(|n| n.starts_with("no trace: interrupted")), "{:?}", r.notes);
 }

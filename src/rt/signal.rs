@@ -199,12 +199,12 @@ fn deliver_pending<B: Backend>() {
             // One read-modify-write: it reads the newest flag (a plain load may read a stale
             // one under loom's memory model, and the kernel's pending set is never stale).
             if p.pending[sig.index()].swap(0, Ordering::SeqCst) == 1 {
-                trace::with(|r| r.record(0, Op::Deliver(sig.name()), "", None));
+                trace::with_events(|r| r.record(0, Op::Deliver(sig.name()), "", None));
                 // While its handler runs, a signal is blocked (sigaction's default).
                 p.blocked.store(blocked.with(SigSet::of(&[sig])).0, Ordering::Relaxed);
                 handler(sig);
                 p.blocked.store(blocked.0, Ordering::Relaxed);
-                trace::with(|r| r.record(0, Op::HandlerReturn(sig.name()), "", None));
+                trace::with_events(|r| r.record(0, Op::HandlerReturn(sig.name()), "", None));
                 continue 'again;
             }
         }
@@ -212,8 +212,14 @@ fn deliver_pending<B: Backend>() {
     }
 }
 
-fn record<B: Backend>(op: Op, location: &'static Location<'static>) {
-    trace::with(|r| r.record(B::thread_index(), op, "", Some(location)));
+/// Records a note: every recorder keeps notes (the checks read them).
+fn note<B: Backend>(text: String, location: &'static Location<'static>) {
+    trace::with(|r| r.record(B::thread_index(), Op::Note(text), "", Some(location)));
+}
+
+/// Records a timeline-only operation: `op` is built only when the recorder keeps events.
+fn record<B: Backend>(op: impl FnOnce() -> Op, location: &'static Location<'static>) {
+    trace::with_events(|r| r.record(B::thread_index(), op(), "", Some(location)));
 }
 
 /// Installs `handler` for `sig` (`sigaction`). Install handlers before spawning the threads
@@ -223,7 +229,7 @@ pub fn signal<B: Backend>(sig: Signal, handler: impl Fn(Signal) + Send + Sync + 
     op_start::<B>();
     let p = process_or_start::<B>();
     p.handlers.lock()[sig.index()] = Some(Arc::new(handler));
-    record::<B>(Op::Note(format!("sigaction({sig}, handler)")), Location::caller());
+    note::<B>(format!("sigaction({sig}, handler)"), Location::caller());
 }
 
 /// Sends `sig` to the process (`kill(pid, sig)`): pending until `main` takes it.
@@ -231,7 +237,7 @@ pub fn signal<B: Backend>(sig: Signal, handler: impl Fn(Signal) + Send + Sync + 
 pub fn kill<B: Backend>(sig: Signal) {
     op_start::<B>();
     let p = process_or_start::<B>();
-    record::<B>(Op::Kill(sig.name()), Location::caller());
+    record::<B>(|| Op::Kill(sig.name()), Location::caller());
     p.pending[sig.index()].swap(1, Ordering::SeqCst);
 }
 
@@ -242,7 +248,7 @@ pub fn block<B: Backend>(set: SigSet) -> SigSet {
     let p = process_or_start::<B>();
     let old = SigSet(p.blocked.load(Ordering::Relaxed));
     p.blocked.store(old.with(set).0, Ordering::Relaxed);
-    record::<B>(Op::Mask(format!("block {set}")), Location::caller());
+    record::<B>(|| Op::Mask(format!("block {set}")), Location::caller());
     old
 }
 
@@ -253,7 +259,7 @@ pub fn set_mask<B: Backend>(set: SigSet) {
     op_start::<B>();
     let p = process_or_start::<B>();
     p.blocked.store(set.0, Ordering::Relaxed);
-    record::<B>(Op::Mask(format!("setmask {set}")), Location::caller());
+    record::<B>(|| Op::Mask(format!("setmask {set}")), Location::caller());
     deliver::<B>();
 }
 
@@ -267,7 +273,7 @@ pub fn fork<B: Backend>(name: &str, body: impl FnOnce() + Send + 'static) -> Pid
     let flag = exited.clone();
     let handle = spawn_recorded::<B, _, _>(Some(name.to_string()), Op::Fork, move || {
         body();
-        trace::with(|r| r.record(B::thread_index(), Op::Exit, "", None));
+        trace::with_events(|r| r.record(B::thread_index(), Op::Exit, "", None));
         flag.store(1, Ordering::SeqCst);
         if let Some(p) = process::<B>() {
             p.pending[SIGCHLD.index()].swap(1, Ordering::SeqCst);
@@ -299,11 +305,11 @@ pub fn waitpid_nohang<B: Backend>() -> Option<Pid> {
             if let Some(h) = handle {
                 let _ = B::join(h);
             }
-            record::<B>(Op::Waitpid(Some(name)), loc);
+            record::<B>(|| Op::Waitpid(Some(name)), loc);
             return Some(pid);
         }
     }
-    record::<B>(Op::Waitpid(None), loc);
+    record::<B>(|| Op::Waitpid(None), loc);
     None
 }
 
@@ -312,7 +318,7 @@ pub fn waitpid_nohang<B: Backend>() -> Option<Pid> {
 pub fn wait_for_children<B: Backend>() {
     op_start::<B>();
     let p = process_or_start::<B>();
-    record::<B>(Op::Note("waits for every child to exit".into()), Location::caller());
+    note::<B>("waits for every child to exit".into(), Location::caller());
     loop {
         let next = p.children.lock().iter_mut().find_map(|c| c.handle.take());
         let Some(h) = next else { break };

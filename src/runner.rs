@@ -577,8 +577,7 @@ fn with_trace(out: &mut Outcome, body: fn(), o: &Options) {
     };
     let base = ReplayBase { scenario, variant, point: Point::Shuttle { choices: vec![] } };
     let diverged = Arc::new(parking_lot::Mutex::new(false));
-    let traced = traced_run(&base, body, Playback::new(choices, diverged.clone()), o);
-    match traced {
+    match traced_run(&base, body, Playback::new(choices, diverged.clone()), o) {
         Some(traced) if !*diverged.lock() && classify(&traced.message).0 == classify(&found.message).0 => {
             out.failure = Some(Failure { execution: found.execution, ..traced });
         }

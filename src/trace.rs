@@ -476,9 +476,9 @@ impl Recorder {
 
     /// A fresh recorder that keeps only what the checks read — thread names, notes and declared
     /// progress, live threads, the liveness counts — not the timeline: what a shuttle search
-    /// needs (its scheduler, wrapped in [`crate::replay::Recording`], keeps the schedule). A failure's trace then holds no steps; replaying its schedule with
-    /// a [`Recorder::new`] one gives the full trace (shuttle's runs are determined by their
-    /// schedule). A failure a recorder without events would have named better (a thread that
+    /// needs (its scheduler, wrapped in [`crate::replay::Recording`], keeps the schedule). A
+    /// failure's trace then holds no steps; replaying its schedule with a [`Recorder::new`] one
+    /// gives the full trace (shuttle's runs are determined by their schedule). A failure a recorder without events would have named better (a thread that
     /// locks a mutex it holds) is named by that replay.
     pub fn without_events() -> Arc<Self> {
         Arc::new(Self::with_detail(false))

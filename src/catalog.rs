@@ -1,5 +1,5 @@
 //! The registry: every scenario file under `scenarios/`, compiled once per backend, with its
-//! metadata. Adding a scenario is one line in [`catalog!`] plus the file.
+//! metadata. Adding a scenario is one line in `catalog!` plus the file.
 
 use serde::Serialize;
 

@@ -283,10 +283,15 @@ impl Now {
             Op::Join(_) => self.live = self.live.saturating_sub(1),
             _ => {}
         }
-        // Without events, the notes and declared progress are still kept: `noted` counts them.
-        if self.events_on || matches!(op, Op::Note(_) | Op::Progress(_)) {
+        if self.keeps(&op) {
             self.events.push(Event { thread, op, object, location });
         }
+    }
+
+    /// Whether `op` is kept: every event is, or, without events, the notes and declared
+    /// progress (`noted` counts them).
+    fn keeps(&self, op: &Op) -> bool {
+        self.events_on || matches!(op, Op::Note(_) | Op::Progress(_))
     }
 
     /// Whether every event is kept (see [`Recorder::without_events`]).
@@ -302,7 +307,7 @@ impl Now {
         object: &'static str,
         location: Option<&'static Location<'static>>,
     ) {
-        let thread = if self.events_on || matches!(op, Op::Note(_) | Op::Progress(_)) { thread() } else { 0 };
+        let thread = if self.keeps(&op) { thread() } else { 0 };
         self.record(thread, op, object, location);
     }
 
@@ -478,8 +483,9 @@ impl Recorder {
     /// progress, live threads, the liveness counts — not the timeline: what a shuttle search
     /// needs (its scheduler, wrapped in [`crate::replay::Recording`], keeps the schedule). A
     /// failure's trace then holds no steps; replaying its schedule with a [`Recorder::new`] one
-    /// gives the full trace (shuttle's runs are determined by their schedule). A failure a recorder without events would have named better (a thread that
-    /// locks a mutex it holds) is named by that replay.
+    /// gives the full trace (shuttle's runs are determined by their schedule). A failure a
+    /// recorder without events would have named better (a thread that locks a mutex it holds) is
+    /// named by that replay.
     pub fn without_events() -> Arc<Self> {
         Arc::new(Self::with_detail(false))
     }
@@ -495,11 +501,6 @@ impl Recorder {
             replay_base: Mutex::new(None),
             loom_stage_start: AtomicUsize::new(0),
         }
-    }
-
-    /// Whether this recorder keeps every event (see [`Recorder::without_events`]).
-    pub fn records_events(&self) -> bool {
-        self.events_on
     }
 
     /// Starts a new execution: clears the events and thread table, counts the execution.
@@ -559,24 +560,25 @@ impl Recorder {
     /// sit in the scheduler ([`crate::replay::Recording`]) until the run ends, when the runner
     /// completes the failure with [`Recorder::shuttle_token`].
     fn replay_token(&self) -> Option<String> {
-        let base = self.replay_base.lock().clone()?;
-        let point = match base.point {
-            Point::Loom { bound, .. } => {
-                Point::Loom { bound, execution: self.executions() - self.loom_stage_start.load(Ordering::Relaxed) }
-            }
-            Point::Shuttle { .. } => return None,
-        };
-        Some(Token { scenario: base.scenario, variant: base.variant, point }.to_string())
+        self.token(|point| match *point {
+            Point::Loom { bound, .. } => Some(Point::Loom {
+                bound,
+                execution: self.executions() - self.loom_stage_start.load(Ordering::Relaxed),
+            }),
+            Point::Shuttle { .. } => None,
+        })
     }
 
     /// The token of a shuttle execution that made `choices`, when this recorder's tokens name a
     /// shuttle schedule.
     pub fn shuttle_token(&self, choices: &[usize]) -> Option<String> {
+        self.token(|point| matches!(point, Point::Shuttle { .. }).then(|| Point::Shuttle { choices: choices.to_vec() }))
+    }
+
+    /// A token for this recorder's scenario and variant at the point `at` makes of its base.
+    fn token(&self, at: impl FnOnce(&Point) -> Option<Point>) -> Option<String> {
         let base = self.replay_base.lock().clone()?;
-        let point = match base.point {
-            Point::Shuttle { .. } => Point::Shuttle { choices: choices.to_vec() },
-            Point::Loom { .. } => return None,
-        };
+        let point = at(&base.point)?;
         Some(Token { scenario: base.scenario, variant: base.variant, point }.to_string())
     }
 

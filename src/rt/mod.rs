@@ -7,10 +7,10 @@
 //! `rt::sync::{Arc, Mutex, Condvar}`, `rt::sync::atomic::{AtomicUsize, AtomicBool, Ordering}`,
 //! `rt::thread::{spawn, Builder, yield_now}`, `rt::hint::spin_loop`, and the teaching helpers
 //! `rt::invariant` and `rt::note`. Every operation is recorded, with its `#[track_caller]`
-//! location, into the current [`trace::Recorder`], when there is one
-//! that keeps events. A shuttle search's keeps only what the checks read: spawn and join (live
-//! threads, names), notes and progress, the liveness counts; every other operation then costs
-//! one thread-local flag test.
+//! location, into the current [`trace::Recorder`], when there is one that keeps events. A
+//! shuttle search's keeps only what the checks read: spawn and join (live threads, names), notes
+//! and progress, the liveness counts; every other operation then costs one thread-local flag
+//! test.
 
 mod backends;
 pub mod signal;

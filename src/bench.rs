@@ -543,6 +543,12 @@ impl Fixed {
                 thousands(self.executions),
                 ms(self.time_ms)
             ),
+            (Verdict::Inconclusive, _) => format!(
+                "`{}` **inconclusive** after {}, {}",
+                self.variant,
+                thousands(self.executions),
+                ms(self.time_ms)
+            ),
             (Verdict::Passed, _) => format!(
                 "`{}` {} ({}), {}",
                 self.variant,

@@ -1,6 +1,7 @@
 //! `conclab`: the command line over the runner. Parses arguments, calls the library, prints.
-//! Exit codes: 0 passed, 1 bug found, 2 usage or input error, 130 stopped by Ctrl-C before a
-//! bug was found (a partial report is printed). A closed pipe is not an error.
+//! Exit codes: 0 passed, 1 bug found, 2 usage or input error, 3 inconclusive (a limit or the
+//! time budget was reached; the report says which), 130 stopped by Ctrl-C before a bug was found
+//! (a partial report is printed). A closed pipe is not an error.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -310,6 +311,10 @@ fn options(checker: Checker) -> Result<Options> {
     Ok(Options::new(checker, std::env::current_exe()?))
 }
 
+/// Exit code of a check that could decide neither way: a limit or the time budget was reached, or
+/// only loom's weakened SeqCst shows the failure (the report says which).
+const INCONCLUSIVE: u8 = 3;
+
 /// Exit code of a check or bench that Ctrl-C stopped before it found anything (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
@@ -532,9 +537,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
     } else {
         write!(out, "{}", report.render())?;
     }
-    Ok(match (report.found_bug(), report.interrupted()) {
-        (true, _) => ExitCode::from(1),
-        (false, true) => ExitCode::from(INTERRUPTED),
-        (false, false) => ExitCode::SUCCESS,
+    Ok(if report.found_bug() {
+        ExitCode::from(1)
+    } else if report.is_inconclusive() {
+        ExitCode::from(INCONCLUSIVE)
+    } else if report.interrupted() {
+        ExitCode::from(INTERRUPTED)
+    } else {
+        ExitCode::SUCCESS
     })
 }

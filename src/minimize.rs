@@ -240,8 +240,7 @@ fn single_deviations(run: &Run) -> impl Iterator<Item = Vec<Option<usize>>> + '_
 
 /// A checker's step bound was hit: such a failure says nothing about the schedule's shape.
 fn step_bound(f: &Failure) -> bool {
-    let m = f.message.to_lowercase();
-    m.contains("max_steps bound") || m.contains("maximum number of branches")
+    crate::report::limit_reached(&f.message)
 }
 
 /// Shrinks a failure a shuttle checker found (its token holds the schedule). Returns the

@@ -64,17 +64,18 @@ pub fn classify(message: &str) -> (Kind, String) {
     if lower.starts_with("deadlock") || lower.contains("already holds") || lower.contains("hung with threads blocked") {
         return (Kind::Deadlock, message.to_string());
     }
-    if lower.contains("max_steps bound") || lower.contains("maximum number of branches") {
-        // Both checkers stop a run that never ends; that is a liveness failure, not a crash.
-        return (
-            Kind::Livelock,
-            format!("no end within the checker's step bound (a livelock or an unbounded spin): {message}"),
-        );
-    }
     (Kind::Panic, message.to_string())
 }
 
-/// Passed, or a bug was found.
+/// Whether a failure message is an engine's own execution limit (shuttle's `max_steps`, loom's
+/// branch limit) rather than a bug: such an execution was cut, not shown to fail, and a report
+/// of it is [`Verdict::Inconclusive`] with [`Undecided::StepLimit`].
+pub fn limit_reached(message: &str) -> bool {
+    let m = message.to_lowercase();
+    m.contains("max_steps bound") || m.contains("maximum number of branches")
+}
+
+/// Passed, a bug was found, or neither could be shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
@@ -82,6 +83,67 @@ pub enum Verdict {
     Passed,
     /// An execution failed; see `kind`.
     BugFound,
+    /// The check neither found a bug nor ended its search: see the report's `inconclusive`.
+    Inconclusive,
+}
+
+/// Why a check is [`Verdict::Inconclusive`]: what stopped it from showing a bug or a pass.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Undecided {
+    /// An execution reached the engine's branch or step limit (a loop without end, or a model
+    /// longer than the limit): it was cut, not shown to fail.
+    StepLimit,
+    /// The check's wall-clock budget ran out; the worker was stopped.
+    Timeout,
+    /// A failure that loom shows only because it models SeqCst loads and stores as AcqRel (its
+    /// documented limit): under real SeqCst it may be impossible — or a real bug that mixes
+    /// orderings on one atomic, which loom cannot tell apart.
+    WeakSeqCst,
+}
+
+impl Undecided {
+    /// The reason in words, for the verdict line.
+    pub fn words(self) -> &'static str {
+        match self {
+            Undecided::StepLimit => "inconclusive: the engine's branch/step limit was reached",
+            Undecided::Timeout => "inconclusive: the check's time budget ran out",
+            Undecided::WeakSeqCst => "possible only if SeqCst were AcqRel: loom's documented limit",
+        }
+    }
+}
+
+/// A class of bugs an engine cannot show, whatever its coverage says (the `not_covered` list
+/// of a report: a pass is silent about these).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlindSpot {
+    /// Weak-memory behaviour (stale reads under Relaxed/Acquire/Release): shuttle runs every
+    /// atomic as SeqCst, real threads on x86 rarely show it.
+    WeakMemory,
+    /// A livelock of threads that back off with `yield_now`/`spin_loop` and retry: loom
+    /// deprioritises a yielding thread and never drives such threads in lockstep.
+    YieldLivelock,
+}
+
+impl BlindSpot {
+    /// What the blind spot is, in words.
+    pub fn words(self) -> &'static str {
+        match self {
+            BlindSpot::WeakMemory => "weak-memory bugs (every atomic runs as SeqCst)",
+            BlindSpot::YieldLivelock => {
+                "livelocks of threads that yield and retry (loom deprioritises a yielding thread)"
+            }
+        }
+    }
+
+    /// The bug kind this blind spot hides, if one kind names it.
+    pub fn hides(self) -> Option<Kind> {
+        match self {
+            BlindSpot::WeakMemory => None,
+            BlindSpot::YieldLivelock => Some(Kind::Livelock),
+        }
+    }
 }
 
 /// What the explored executions cover: the honest statement behind a `passed`.
@@ -156,6 +218,12 @@ pub struct Report {
     pub elapsed_ms: u64,
     /// What was covered.
     pub coverage: Coverage,
+    /// Bug classes the engine behind this verdict cannot show: its coverage says nothing of them.
+    #[serde(default)]
+    pub not_covered: Vec<BlindSpot>,
+    /// Why the verdict is `inconclusive` (`None` otherwise).
+    #[serde(default)]
+    pub inconclusive: Option<Undecided>,
     /// The failing execution's steps (empty when passed).
     pub trace: Vec<Step>,
     /// The trace's thread names, in spawn order.
@@ -184,6 +252,11 @@ impl Report {
         self.verdict == Verdict::BugFound
     }
 
+    /// Whether the check could decide neither way (see [`Report::inconclusive`]).
+    pub fn is_inconclusive(&self) -> bool {
+        self.verdict == Verdict::Inconclusive
+    }
+
     /// Whether Ctrl-C stopped the search before it ended (and found nothing).
     pub fn interrupted(&self) -> bool {
         matches!(self.coverage, Coverage::Interrupted { .. })
@@ -194,6 +267,18 @@ impl Report {
         let mut out = String::new();
         let by = self.found_by.as_deref().map(|b| format!(" (by {b})")).unwrap_or_default();
         match self.kind {
+            _ if self.is_inconclusive() => {
+                let why = self.inconclusive.map(Undecided::words).unwrap_or("inconclusive");
+                let kind = self.kind.map(|k| format!(" ({k})")).unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "INCONCLUSIVE{kind}  {} / {} with {}{by}: {why}",
+                    self.scenario, self.variant, self.checker
+                );
+                if let Some(m) = &self.message {
+                    let _ = writeln!(out, "  {m}");
+                }
+            }
             None if self.interrupted() => {
                 let _ = writeln!(
                     out,
@@ -217,6 +302,10 @@ impl Report {
             "  executions: {}   time: {} ms   coverage: {}",
             self.executions, self.elapsed_ms, self.coverage
         );
+        if !self.not_covered.is_empty() {
+            let words: Vec<_> = self.not_covered.iter().map(|b| b.words()).collect();
+            let _ = writeln!(out, "  not covered: {}", words.join("; "));
+        }
         if let Some(s) = &self.stress {
             let _ = writeln!(out, "  on real threads the bug showed in {} of {} runs", s.failing_runs, s.runs);
         }
@@ -226,7 +315,7 @@ impl Report {
         if let Some(m) = self.minimised.as_ref().filter(|_| self.found_bug()) {
             let _ = writeln!(out, "  trace: {}", m.summary());
         }
-        if self.found_bug() {
+        if self.found_bug() || (self.is_inconclusive() && !self.trace.is_empty()) {
             out.push('\n');
             out.push_str(&self.trace().render());
             if let Some(token) = &self.replay {
@@ -246,7 +335,9 @@ mod tests {
         assert_eq!(classify("invariant violated: seat 1 sold twice").0, Kind::Assertion);
         assert_eq!(classify("deadlock; threads = [(0, Blocked)]").0, Kind::Deadlock);
         assert_eq!(classify("deadlock! blocked tasks: [main]").0, Kind::Deadlock);
-        assert_eq!(classify("exceeded max_steps bound 1000. this might be").0, Kind::Livelock);
+        assert!(limit_reached("exceeded max_steps bound 1000. this might be"));
+        assert!(limit_reached("Model exceeded maximum number of branches. This is often caused"));
+        assert!(!limit_reached("livelock: thread-1 and thread-2 retried 3 rounds"));
         assert_eq!(classify("called `Option::unwrap()` on a `None` value").0, Kind::Panic);
     }
 }

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::{self, Engine, Scenario};
 use crate::replay::{Playback, Point, Recording, Token};
-use crate::report::{classify, Coverage, Kind, Report, StressStats, Verdict};
+use crate::report::{classify, limit_reached, BlindSpot, Coverage, Kind, Report, StressStats, Undecided, Verdict};
 use crate::rt::{Backend, Loom, Shuttle, StdThreads};
 use crate::trace::{self, Failure, Recorder, ReplayBase};
 
@@ -141,6 +141,34 @@ impl Options {
     }
 }
 
+/// The largest `preemption_bound` accepted: far beyond what any model needs (bounds 2-3 find
+/// the catalog's bugs; the unbounded search is `preemption_bound: None`).
+pub const MAX_PREEMPTION_BOUND: usize = 1_000;
+
+impl Options {
+    /// Refuses values that cannot describe a search, before any work: a budget of 0 explores
+    /// nothing (and would read as a pass), PCT needs a depth of at least 1, a step bound of 0
+    /// cuts every execution.
+    pub fn validate(&self) -> Result<()> {
+        if self.iterations == Some(0) {
+            bail!("--iterations 0 explores nothing; give at least 1 (or leave it out for the default)");
+        }
+        if self.pct_depth == 0 {
+            bail!("--depth 0 is not a PCT depth; give at least 1 (the default is 3)");
+        }
+        if self.max_steps == 0 {
+            bail!("a step bound of 0 cuts every execution; give at least 1");
+        }
+        if let Some(b) = self.preemption_bound.filter(|&b| b > MAX_PREEMPTION_BOUND) {
+            bail!(
+                "--preemption-bound {b} is beyond any model's needs (at most {MAX_PREEMPTION_BOUND}); \
+                 for no bound at all, leave it out (or use --unbounded-only)"
+            );
+        }
+        Ok(())
+    }
+}
+
 /// One unit of work for a worker process.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Job {
@@ -163,6 +191,7 @@ pub fn check(scenario: &str, variant: &str, options: &Options) -> Result<Report>
 /// elsewhere (a student's assignment crate). With [`Isolation::Subprocess`], the worker
 /// executable must resolve the scenario's id to the same code: see [`worker_main_with`].
 pub fn check_scenario(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
+    options.validate()?;
     let scenario = s.id();
     if s.variant(variant).is_none() {
         bail!("scenario `{scenario}` has no variant `{variant}`; its variants: {}", s.variant_names().join(", "));
@@ -231,12 +260,19 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
     let mut executions = 0;
     let mut last = None;
     let mut notes = vec![];
-    // A pass is as strong as the strongest stage: loom's exhaustive proof beats later samples.
-    let mut strongest = None;
+    // A pass is as strong as the strongest stage: loom's exhaustive proof beats later samples,
+    // and it keeps that stage's blind spots. A stage that could not decide keeps the whole
+    // portfolio from passing, unless a later stage finds a bug.
+    let mut strongest: Option<(Coverage, Vec<crate::report::BlindSpot>)> = None;
+    let mut undecided: Option<Report> = None;
     for checker in stages {
         let mut r = check_scenario(s, variant, &Options { checker, ..options.clone() })?;
         executions += r.executions;
-        notes.push(format!("{}: {} execution(s), {}", checker.name(), r.executions, r.coverage));
+        let said = match r.inconclusive {
+            Some(why) => format!("{}: {} execution(s), {}", checker.name(), r.executions, why.words()),
+            None => format!("{}: {} execution(s), {}", checker.name(), r.executions, r.coverage),
+        };
+        notes.push(said);
         if r.found_bug() {
             r.found_by = Some(checker.name().to_string());
             last = Some(r);
@@ -246,15 +282,30 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
             last = Some(r);
             break;
         }
+        if r.is_inconclusive() {
+            undecided.get_or_insert(r);
+            continue;
+        }
         if strongest.is_none() && matches!(r.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }) {
-            strongest = Some(r.coverage.clone());
+            strongest = Some((r.coverage.clone(), r.not_covered.clone()));
         }
         last = Some(r);
     }
-    let mut r = last.expect("the portfolio has at least one stage");
-    if let (false, Some(c)) = (r.found_bug(), strongest) {
-        r.coverage = c;
-    }
+    let mut r = match (last, undecided) {
+        (Some(r), _) if r.found_bug() || r.interrupted() => r,
+        (_, Some(mut u)) => {
+            u.found_by = Some(u.checker.clone());
+            u
+        }
+        (Some(mut r), None) => {
+            if let Some((c, blind)) = strongest {
+                r.coverage = c;
+                r.not_covered = blind;
+            }
+            r
+        }
+        (None, None) => unreachable!("the portfolio has at least one stage"),
+    };
     r.checker = Checker::Portfolio.name().into();
     r.executions = executions;
     r.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -680,6 +731,8 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         executions,
         elapsed_ms: started.elapsed().as_millis() as u64,
         coverage,
+        not_covered: job.options.checker.engine().map(blind_spots).unwrap_or_default(),
+        inconclusive: None,
         trace: vec![],
         threads: vec![],
         blocked: vec![],
@@ -688,6 +741,20 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         notes: vec![],
         minimised: None,
     };
+    if let Some(f) = failure.as_ref().filter(|f| limit_reached(&f.message)) {
+        // The engine cut an execution that went on too long: nothing was shown either way.
+        r.verdict = Verdict::Inconclusive;
+        r.inconclusive = Some(Undecided::StepLimit);
+        r.message = Some(format!(
+            "execution {} did not end within the engine's limit (a loop without end — a spin or a livelock — \
+             or a model longer than the limit); the engine said: {}",
+            f.execution, f.message
+        ));
+        r.trace = f.trace.steps.clone();
+        r.threads = f.trace.threads.clone();
+        r.replay = f.replay.clone();
+        return r;
+    }
     if let Some(f) = failure {
         if job.replay.is_none() && job.options.checker == Checker::Loom && job.options.minimize {
             r.minimised =
@@ -725,6 +792,16 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
     r
 }
 
+/// What an engine cannot show, whatever its search covered.
+pub fn blind_spots(engine: Engine) -> Vec<BlindSpot> {
+    match engine {
+        Engine::Loom => vec![BlindSpot::YieldLivelock],
+        Engine::Shuttle => vec![BlindSpot::WeakMemory],
+        // Real threads sample; they can show anything, rarely. Their coverage says so.
+        Engine::Stress => vec![],
+    }
+}
+
 /// One execution's lifetime: counted when it begins; the modelled process's signal state is
 /// dropped when it ends (even by a panic), inside the engine's execution, as its objects must be.
 struct Execution;
@@ -745,18 +822,21 @@ impl Drop for Execution {
 
 /// loom, stage by stage (one preemption bound each), until a failure or the budget is spent.
 fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: usize) -> Outcome {
-    let mut coverage = Coverage::Exhaustive;
+    // Until a stage ends on its own, nothing is covered but what was sampled: a budget spent
+    // before (or inside) a stage never reads as exhaustive.
+    let mut coverage = Coverage::Sampled { schedules: 0 };
     for &bound in stages {
         let start = rec.executions();
         let remaining = budget.saturating_sub(start);
         if remaining == 0 {
+            coverage = Coverage::Sampled { schedules: start };
             break;
         }
         rec.set_loom_stage(bound, start);
         let mut b = loom::model::Builder::new();
         b.preemption_bound = bound;
         // loom checks its cap before each execution, so N+1 lets N run; interval 1 makes it check every time.
-        b.max_permutations = Some(remaining + 1);
+        b.max_permutations = Some(remaining.saturating_add(1));
         b.checkpoint_interval = 1;
         b.checkpoint_file = None;
         b.log = false;

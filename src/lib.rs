@@ -11,6 +11,8 @@ pub mod explain;
 pub mod fuzz;
 pub mod html;
 pub mod interrupt;
+#[cfg(test)]
+mod litmus;
 pub mod liveness;
 pub mod load;
 pub mod minimize;

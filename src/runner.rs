@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::{self, Engine, Scenario};
 use crate::replay::{Playback, Point, Recording, Token};
 use crate::report::{classify, limit_reached, BlindSpot, Coverage, Kind, Report, StressStats, Undecided, Verdict};
-use crate::rt::{Backend, Loom, Shuttle, StdThreads};
+use crate::rt::{Backend, Loom, SeqCstModel, Shuttle, StdThreads};
 use crate::trace::{self, Failure, Recorder, ReplayBase};
 
 /// A checker: an engine and a search strategy.
@@ -498,6 +498,8 @@ pub(crate) struct Outcome {
     coverage: Coverage,
     stress: Option<StressStats>,
     notes: Vec<String>,
+    /// The failure shows only in loom's model of SeqCst as AcqRel ([`run_loom_seqcst`]).
+    weak_seqcst: bool,
 }
 
 /// Runs a job in this process. `worker`: this is a worker child (failures are streamed to stdout
@@ -546,7 +548,7 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
                 None => vec![Some(0), Some(1), Some(2), None],
             };
             rec.set_replay_base(base(Point::Loom { bound: None, execution: 0 }));
-            run_loom(&rec, body, &stages, o.iterations.unwrap_or(DEFAULT_LOOM_BUDGET))
+            run_loom_seqcst(&rec, body, &stages, o.iterations.unwrap_or(DEFAULT_LOOM_BUDGET))
         }
         (Checker::ShuttleRandom | Checker::ShuttlePct | Checker::ShuttleDfs, None) => {
             rec.set_replay_base(base(Point::Shuttle { choices: vec![] }));
@@ -609,6 +611,15 @@ fn finish(job: &Job, engine: Engine, body: fn(), outcome: Outcome, started: Inst
     r.minimised = minimised.or(r.minimised);
     r.stress = outcome.stress;
     r.notes.extend(outcome.notes);
+    if outcome.weak_seqcst && r.found_bug() {
+        r.verdict = Verdict::Inconclusive;
+        r.inconclusive = Some(Undecided::WeakSeqCst);
+        r.notes.push(
+            "loom models SeqCst loads and stores as AcqRel: under real SeqCst this execution may be impossible, \
+             or it is a real bug from mixing SeqCst with weaker orderings on one atomic; loom cannot tell which"
+                .into(),
+        );
+    }
     r
 }
 
@@ -820,6 +831,39 @@ impl Drop for Execution {
     }
 }
 
+/// loom with SeqCst given its meaning (see [`SeqCstModel`]). When the program also used weaker
+/// orderings, the exact model may have hidden a real bug, so a passing search is followed by
+/// plain loom's (SeqCst as AcqRel) on the rest of the budget; a failure only that search shows
+/// is reported as what it is ([`Undecided::WeakSeqCst`]), never as a plain bug and never dropped.
+fn run_loom_seqcst(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: usize) -> Outcome {
+    Loom::set_seqcst_model(SeqCstModel::Exact);
+    let exact = run_loom(rec, body, stages, budget);
+    let decided = exact.failure.is_some() || matches!(exact.coverage, Coverage::Interrupted { .. });
+    if decided || !Loom::mixed_orderings_seen() {
+        return exact;
+    }
+    Loom::set_seqcst_model(SeqCstModel::AcqRel);
+    let mut plain = run_loom(rec, body, stages, budget);
+    Loom::set_seqcst_model(SeqCstModel::Exact);
+    let exact_searched = format!(
+        "{} execution(s) with SeqCst exact ({}), then {} with SeqCst as AcqRel (loom's own model): \
+         the program mixes SeqCst with weaker orderings, which the exact model may strengthen",
+        exact.executions,
+        exact.coverage,
+        plain.executions - exact.executions
+    );
+    plain.notes.insert(0, exact_searched);
+    if let Some(f) = plain.failure.as_mut() {
+        plain.weak_seqcst = true;
+        // A loom token replays the exact model: this execution is not there.
+        f.replay = None;
+        plain.notes.push("no replay token: this execution exists only in loom's model of SeqCst as AcqRel".into());
+    } else if !matches!(exact.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }) {
+        plain.coverage = exact.coverage;
+    }
+    plain
+}
+
 /// loom, stage by stage (one preemption bound each), until a failure or the budget is spent.
 fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: usize) -> Outcome {
     // Until a stage ends on its own, nothing is covered but what was sampled: a budget spent
@@ -860,6 +904,7 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
                 coverage: Coverage::StoppedAtBug { after: rec.executions() },
                 stress: None,
                 notes: vec![],
+                weak_seqcst: false,
             };
         }
         if result.as_ref().err().is_some_and(|p| p.is::<crate::interrupt::Interrupted>())
@@ -871,6 +916,7 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
                 coverage: Coverage::Interrupted { after: rec.executions() },
                 stress: None,
                 notes: vec![],
+                weak_seqcst: false,
             };
         }
         if let Err(p) = result {
@@ -881,6 +927,7 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
                 coverage: Coverage::StoppedAtBug { after: rec.executions() },
                 stress: None,
                 notes: vec![],
+                weak_seqcst: false,
             };
         }
         coverage = match bound {
@@ -892,7 +939,7 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
             break;
         }
     }
-    Outcome { failure: None, executions: rec.executions(), coverage, stress: None, notes: vec![] }
+    Outcome { failure: None, executions: rec.executions(), coverage, stress: None, notes: vec![], weak_seqcst: false }
 }
 
 fn shuttle_config(o: &Options) -> shuttle::Config {
@@ -932,7 +979,7 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
         None if crate::interrupt::requested() => Coverage::Interrupted { after: executions },
         None => Coverage::Sampled { schedules: executions },
     };
-    Outcome { failure, executions, coverage, stress: None, notes: vec![] }
+    Outcome { failure, executions, coverage, stress: None, notes: vec![], weak_seqcst: false }
 }
 
 /// The model on real threads, run after run. In a worker, a watchdog turns a run that stops
@@ -985,7 +1032,14 @@ fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Out
     let notes = vec![
         "real threads: the trace's order is the order events were recorded, not a replayable schedule".to_string()
     ];
-    Outcome { failure, executions: runs, coverage, stress: Some(StressStats { runs, failing_runs }), notes }
+    Outcome {
+        failure,
+        executions: runs,
+        coverage,
+        stress: Some(StressStats { runs, failing_runs }),
+        notes,
+        weak_seqcst: false,
+    }
 }
 
 pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {

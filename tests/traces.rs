@@ -28,3 +28,24 @@ fn buggy_traces_of_every_checker_that_finds_the_bug() {
         }
     }
 }
+
+/// The airplane-seat story is two agents who both check before either acts, and lost-update's
+/// is two read-modify-write sequences overlapping. Every atomic access in them is SeqCst, so
+/// loom's trace must tell that story as an interleaving: no load reads a stale value, and the
+/// second agent's check comes before the first agent's sale.
+#[test]
+fn loom_traces_of_all_seqcst_scenarios_are_interleavings_without_stale_reads() {
+    let o = Options::new(Checker::Loom, env!("CARGO_BIN_EXE_conclab"));
+    for id in ["airplane-seat", "lost-update"] {
+        let r = runner::check(id, "buggy", &o).unwrap();
+        let text = r.trace().render();
+        assert!(r.found_bug() && !text.contains("stale"), "{id}: a SeqCst load read a stale value:\n{text}");
+    }
+    let r = runner::check("airplane-seat", "buggy", &o).unwrap();
+    let step_of = |op: &str, nth: usize| {
+        let mut steps = r.trace.iter().filter(|s| s.object == "seats_left" && s.op.starts_with(op));
+        steps.nth(nth).map(|s| s.step).expect("the step is in the trace")
+    };
+    let text = r.trace().render();
+    assert!(step_of("load", 1) < step_of("store", 0), "both agents check before either acts:\n{text}");
+}

@@ -198,3 +198,126 @@ raw_atomics! {
     ::shuttle::sync::atomic::AtomicUsize: usize, int;
     ::shuttle::sync::atomic::AtomicBool: bool;
 }
+
+/// How loom runs the facade's `SeqCst` accesses.
+///
+/// loom 0.7.3 models a SeqCst load or store as Acquire/Release only (its README: false alarms,
+/// loom#180): a correct all-SeqCst Peterson lock fails, and a trace may show a SeqCst load
+/// reading a stale value with no interleaving at all. [`SeqCstModel::Exact`] runs every SeqCst
+/// load and store as a SeqCst read-modify-write (a load writes back what it read; a store is a
+/// swap). loom lets a read-modify-write read only the newest value and places its write last,
+/// so the SeqCst accesses of each atomic happen in the order of the interleaving: an all-SeqCst
+/// program has exactly its SeqCst behaviours (store buffering, 2+2W, Dekker and Peterson pass;
+/// `src/litmus.rs`) and its traces read as interleavings, while Relaxed/Acquire/Release accesses
+/// keep loom's full weak memory. (SeqCst fences around the accesses, which loom does model, were
+/// tried first: they removed the false alarms, but loom orders two threads' stores only by what
+/// each has seen, so a trace could still show a SeqCst load reading the older of two stores.)
+///
+/// A read-modify-write releases and acquires where a plain SeqCst load does not, so in a program
+/// that mixes SeqCst with weaker orderings `Exact` can hide a real bug — and plain loom
+/// ([`SeqCstModel::AcqRel`]) can show false alarms. The runner therefore searches `Exact` first
+/// and, when the check saw both kinds of ordering ([`Loom::mixed_orderings_seen`]), `AcqRel`
+/// after it; a failure only `AcqRel` shows is reported as what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeqCstModel {
+    /// SeqCst loads and stores run as SeqCst read-modify-writes: SeqCst has its meaning.
+    Exact,
+    /// loom's own model: SeqCst loads and stores behave as Acquire/Release.
+    AcqRel,
+}
+
+/// The atomic orderings a loom check used, as bits of [`Loom::orderings_seen`].
+const SAW_SEQCST: u8 = 1;
+const SAW_WEAKER: u8 = 2;
+
+// Plain (not loom) thread-locals: loom runs every model thread on the check's OS thread.
+std::thread_local! {
+    static SEQCST_MODEL: Cell<SeqCstModel> = const { Cell::new(SeqCstModel::Exact) };
+    static ORDERINGS_SEEN: Cell<u8> = const { Cell::new(0) };
+}
+
+impl Loom {
+    /// Sets how this thread's loom checks run SeqCst accesses, and forgets the orderings seen.
+    pub fn set_seqcst_model(model: SeqCstModel) {
+        SEQCST_MODEL.with(|m| m.set(model));
+        ORDERINGS_SEEN.with(|s| s.set(0));
+    }
+
+    /// Whether the facade's atomics, since [`Loom::set_seqcst_model`], were accessed both with
+    /// `SeqCst` and with a weaker ordering: then the exact model may hide a real bug.
+    pub fn mixed_orderings_seen() -> bool {
+        ORDERINGS_SEEN.with(Cell::get) == SAW_SEQCST | SAW_WEAKER
+    }
+}
+
+/// A loom atomic whose SeqCst accesses follow the thread's [`SeqCstModel`].
+#[derive(Debug)]
+pub struct LoomAtomic<A>(A);
+
+/// Notes that an access used ordering `o` (for [`Loom::mixed_orderings_seen`]).
+#[inline]
+fn note(o: Ordering) {
+    let bit = if o == Ordering::SeqCst { SAW_SEQCST } else { SAW_WEAKER };
+    ORDERINGS_SEEN.with(|s| s.set(s.get() | bit));
+}
+
+/// Whether an access with ordering `o` runs as a read-modify-write (SeqCst, in the
+/// [`SeqCstModel::Exact`] model).
+#[inline]
+fn as_rmw(o: Ordering) -> bool {
+    note(o);
+    o == Ordering::SeqCst && SEQCST_MODEL.with(Cell::get) == SeqCstModel::Exact
+}
+
+macro_rules! loom_atomics {
+    ($($ty:ty: $v:ty, $identity:expr $(, $int:ident)?;)*) => {$(
+        impl RawAtomic for LoomAtomic<$ty> {
+            type Value = $v;
+            fn new(v: $v) -> Self {
+                LoomAtomic(<$ty>::new(v))
+            }
+            fn load(&self, o: Ordering) -> $v {
+                if as_rmw(o) {
+                    // A read-modify-write that writes back what it read: it reads the newest value.
+                    return $identity(&self.0, o);
+                }
+                self.0.load(o)
+            }
+            fn store(&self, v: $v, o: Ordering) {
+                if as_rmw(o) {
+                    self.0.swap(v, o);
+                } else {
+                    self.0.store(v, o)
+                }
+            }
+            fn swap(&self, v: $v, o: Ordering) -> $v {
+                note(o);
+                self.0.swap(v, o)
+            }
+            fn compare_exchange(&self, cur: $v, new: $v, s: Ordering, f: Ordering) -> Result<$v, $v> {
+                // loom runs every compare-exchange as a read-modify-write, failed ones too.
+                note(s);
+                note(f);
+                self.0.compare_exchange(cur, new, s, f)
+            }
+        }
+        $(loom_atomics!(@$int $ty, $v);)?
+    )*};
+    (@int $ty:ty, $v:ty) => {
+        impl RawAtomicInt for LoomAtomic<$ty> {
+            fn fetch_add(&self, v: $v, o: Ordering) -> $v {
+                note(o);
+                self.0.fetch_add(v, o)
+            }
+            fn fetch_sub(&self, v: $v, o: Ordering) -> $v {
+                note(o);
+                self.0.fetch_sub(v, o)
+            }
+        }
+    };
+}
+
+loom_atomics! {
+    ::loom::sync::atomic::AtomicUsize: usize, |a: &::loom::sync::atomic::AtomicUsize, o| a.fetch_add(0, o), int;
+    ::loom::sync::atomic::AtomicBool: bool, |a: &::loom::sync::atomic::AtomicBool, o| a.fetch_or(false, o);
+}

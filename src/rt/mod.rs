@@ -20,7 +20,7 @@ use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::atomic::Ordering;
 
-pub use backends::{Loom, Shuttle, StdThreads};
+pub use backends::{Loom, LoomAtomic, SeqCstModel, Shuttle, StdThreads};
 
 use crate::trace::{self, Op, Waited};
 
@@ -810,8 +810,8 @@ backend_module!(
     loom,
     crate::rt::Loom,
     ::loom::sync::Arc,
-    ::loom::sync::atomic::AtomicUsize,
-    ::loom::sync::atomic::AtomicBool
+    crate::rt::LoomAtomic<::loom::sync::atomic::AtomicUsize>,
+    crate::rt::LoomAtomic<::loom::sync::atomic::AtomicBool>
 );
 backend_module!(
     /// shuttle's model: randomised, PCT and DFS schedulers (every atomic is SeqCst).

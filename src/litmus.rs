@@ -1,0 +1,226 @@
+//! Memory-model litmus programs on loom, through the facade: SeqCst keeps its meaning (store
+//! buffering, Dekker, Peterson pass exhaustively), weaker orderings keep loom's weak memory
+//! (the same programs with Release/Acquire fail), and a bug that only mixing orderings shows is
+//! reported as what it is. Test-only.
+
+use std::sync::atomic::Ordering::{self, Acquire, Relaxed, Release, SeqCst};
+
+use crate::catalog::{Assignment, Category, Entry, Scenario, Unit, Variant};
+use crate::report::{Coverage, Kind, Report, Undecided, Verdict};
+use crate::rt::loom::sync::atomic::{AtomicBool, AtomicUsize};
+use crate::rt::loom::sync::Arc;
+use crate::rt::loom::thread;
+use crate::rt::loom::{hint, invariant};
+use crate::rt::{Loom, SeqCstModel};
+use crate::runner::{self, Checker, Options};
+
+/// Store buffering: each thread stores its flag, then reads the other's. Under SeqCst at least
+/// one of them sees the other's store; with Release stores and Acquire loads both may read 0.
+fn store_buffering(store: Ordering, load: Ordering) {
+    let x = Arc::new(AtomicUsize::named("x", 0));
+    let y = Arc::new(AtomicUsize::named("y", 0));
+    let (x1, y1) = (x.clone(), y.clone());
+    let t = thread::spawn(move || {
+        x1.store(1, store);
+        y1.load(load)
+    });
+    y.store(1, store);
+    let r2 = x.load(load);
+    let r1 = t.join().unwrap();
+    invariant(r1 == 1 || r2 == 1, || "both threads read 0: each missed the other's store".into());
+}
+
+fn sb_seqcst() {
+    store_buffering(SeqCst, SeqCst)
+}
+fn sb_release_acquire() {
+    store_buffering(Release, Acquire)
+}
+
+/// 2+2W: each thread writes both atomics, in opposite orders; after both, neither atomic may
+/// hold its first-written value on both (that needs a cycle in SeqCst's single order). Release
+/// stores allow it.
+fn two_plus_two_writes(store: Ordering) {
+    let x = Arc::new(AtomicUsize::named("x", 0));
+    let y = Arc::new(AtomicUsize::named("y", 0));
+    let (x1, y1) = (x.clone(), y.clone());
+    let t = thread::spawn(move || {
+        x1.store(1, store);
+        y1.store(2, store);
+    });
+    y.store(1, store);
+    x.store(2, store);
+    t.join().unwrap();
+    let (a, b) = (x.load(SeqCst), y.load(SeqCst));
+    invariant(!(a == 1 && b == 1), || "x = 1 and y = 1: each thread's first store came last".into());
+}
+
+fn two_plus_two_writes_seqcst() {
+    two_plus_two_writes(SeqCst)
+}
+fn two_plus_two_writes_release() {
+    two_plus_two_writes(Release)
+}
+
+/// Dekker's entry protocol, one attempt each: raise my flag, enter only if the other's is down.
+/// Under SeqCst the two cannot both enter.
+fn dekker(store: Ordering, load: Ordering) {
+    let flags = Arc::new([AtomicBool::named("flag-0", false), AtomicBool::named("flag-1", false)]);
+    let inside = Arc::new(AtomicUsize::named("inside", 0));
+    let attempt = move |me: usize, flags: &[AtomicBool; 2], inside: &AtomicUsize| {
+        flags[me].store(true, store);
+        if !flags[1 - me].load(load) {
+            let n = inside.fetch_add(1, SeqCst) + 1;
+            invariant(n == 1, || "both threads are in the critical section".into());
+            inside.fetch_sub(1, SeqCst);
+        }
+        flags[me].store(false, store);
+    };
+    let (f, i) = (flags.clone(), inside.clone());
+    let t = thread::spawn(move || attempt(1, &f, &i));
+    attempt(0, &flags, &inside);
+    t.join().unwrap();
+}
+
+fn dekker_seqcst() {
+    dekker(SeqCst, SeqCst)
+}
+fn dekker_release_acquire() {
+    dekker(Release, Acquire)
+}
+
+/// Peterson's lock for two threads, each entering once.
+fn peterson(store: Ordering, load: Ordering) {
+    let flags = Arc::new([AtomicBool::named("flag-0", false), AtomicBool::named("flag-1", false)]);
+    let turn = Arc::new(AtomicUsize::named("turn", 0));
+    let inside = Arc::new(AtomicUsize::named("inside", 0));
+    let enter = move |me: usize, flags: &[AtomicBool; 2], turn: &AtomicUsize, inside: &AtomicUsize| {
+        let other = 1 - me;
+        flags[me].store(true, store);
+        turn.store(other, store);
+        while flags[other].load(load) && turn.load(load) == other {
+            hint::spin_loop();
+        }
+        let n = inside.fetch_add(1, SeqCst) + 1;
+        invariant(n == 1, || "both threads are in the critical section".into());
+        inside.fetch_sub(1, SeqCst);
+        flags[me].store(false, store);
+    };
+    let (f, tu, i) = (flags.clone(), turn.clone(), inside.clone());
+    let t = thread::spawn(move || enter(1, &f, &tu, &i));
+    enter(0, &flags, &turn, &inside);
+    t.join().unwrap();
+}
+
+fn peterson_seqcst() {
+    peterson(SeqCst, SeqCst)
+}
+fn peterson_release_acquire() {
+    peterson(Release, Acquire)
+}
+
+/// Mixed orderings: the writer's Relaxed stores of `data` and then `done` are ordered for no one,
+/// so a reader may see `done` up and `data` still 0 — a real bug. Both threads also load `x`
+/// with SeqCst. The exact model runs a SeqCst load as a read-modify-write, which releases and
+/// acquires: the reader's load of `x` then synchronises with the writer's and hides the bug.
+fn mixed_orderings() {
+    let data = Arc::new(AtomicUsize::named("data", 0));
+    let done = Arc::new(AtomicUsize::named("done", 0));
+    let x = Arc::new(AtomicUsize::named("x", 0));
+    let (d, f, x1) = (data.clone(), done.clone(), x.clone());
+    let writer = thread::spawn(move || {
+        d.store(1, Relaxed);
+        x1.load(SeqCst);
+        f.store(1, Relaxed);
+    });
+    let seen = done.load(Relaxed);
+    x.load(SeqCst);
+    let got = data.load(Relaxed);
+    invariant(seen == 0 || got == 1, || "done was up but the data read was stale".into());
+    writer.join().unwrap();
+}
+
+/// Checks `body` with loom as the runner does (SeqCst exact, then plain loom when the orderings
+/// mix), in this process.
+fn check(name: &'static str, body: fn()) -> Report {
+    let variants = Box::leak(Box::new([Variant { name: "model", fixed: false, summary: "", run: body }]));
+    let entry = Box::leak(Box::new(Entry {
+        id: name,
+        title: name,
+        category: Category::Race,
+        source: "",
+        invariant: "",
+        expected: Kind::Assertion,
+        variant_kinds: &[],
+        found_by: &[Checker::Loom],
+        waits_by_spinning: false,
+        variants,
+        must_still_work: &[],
+        assignment: Assignment { unit: Unit::Races, task: "", hints: &[], questions: &[] },
+    }));
+    let s = Scenario { on_std: entry, on_loom: entry, on_shuttle: entry, source_text: "" };
+    let options = Options { isolation: runner::Isolation::InProcess, ..Options::new(Checker::Loom, "") };
+    runner::check_scenario(&s, "model", &options).expect("the check runs")
+}
+
+fn assert_exhaustive_pass(r: &Report) {
+    assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+    assert_eq!(r.coverage, Coverage::Exhaustive, "{}", r.render());
+    assert!(r.executions > 1, "{}", r.render());
+}
+
+fn assert_found(r: &Report) {
+    assert_eq!(r.verdict, Verdict::BugFound, "{}", r.render());
+    assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
+}
+
+#[test]
+fn all_seqcst_litmus_programs_pass_loom_exhaustively() {
+    for (name, body) in [
+        ("sb", sb_seqcst as fn()),
+        ("2+2w", two_plus_two_writes_seqcst as fn()),
+        ("dekker", dekker_seqcst as fn()),
+        ("peterson", peterson_seqcst as fn()),
+    ] {
+        let r = check(name, body);
+        assert_exhaustive_pass(&r);
+        assert!(!r.notes.iter().any(|n| n.contains("AcqRel")), "no second search: nothing mixes\n{}", r.render());
+    }
+}
+
+#[test]
+fn the_same_programs_with_release_and_acquire_are_found() {
+    for (name, body) in [
+        ("sb", sb_release_acquire as fn()),
+        ("2+2w", two_plus_two_writes_release as fn()),
+        ("dekker", dekker_release_acquire as fn()),
+        ("peterson", peterson_release_acquire as fn()),
+    ] {
+        assert_found(&check(name, body));
+    }
+}
+
+/// Plain loom (SeqCst as AcqRel) reports the all-SeqCst programs buggy: this is what the exact
+/// model fixes, and the proof that the passing test above can fail.
+#[test]
+fn plain_loom_would_raise_false_alarms_on_them() {
+    for body in [sb_seqcst as fn(), dekker_seqcst as fn(), peterson_seqcst as fn()] {
+        Loom::set_seqcst_model(SeqCstModel::AcqRel);
+        let mut b = loom::model::Builder::new();
+        b.log = false;
+        b.checkpoint_file = None;
+        let found = std::panic::catch_unwind(|| b.check(body)).is_err();
+        Loom::set_seqcst_model(SeqCstModel::Exact);
+        assert!(found, "plain loom no longer weakens SeqCst: the exact model may be unneeded");
+    }
+}
+
+#[test]
+fn a_bug_only_mixed_orderings_show_is_reported_as_weakened_seqcst_not_dropped() {
+    let r = check("mixed", mixed_orderings);
+    assert_eq!(r.verdict, Verdict::Inconclusive, "{}", r.render());
+    assert_eq!(r.inconclusive, Some(Undecided::WeakSeqCst), "{}", r.render());
+    assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
+    assert!(r.render().contains("possible only if SeqCst were AcqRel"), "{}", r.render());
+    assert!(!r.trace.is_empty(), "the execution is shown:\n{}", r.render());
+}

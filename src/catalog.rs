@@ -251,3 +251,26 @@ pub fn lookup(id: &str, variant: &str) -> anyhow::Result<&'static Scenario> {
     }
     Ok(s)
 }
+
+/// A scenario with one variant, `model`, that runs `body` whatever the engine — so `body` must be
+/// written against the facade of the engine the test checks it with. For the library's own
+/// tests of the runner on models outside the catalog.
+#[cfg(test)]
+pub(crate) fn ad_hoc(name: &'static str, body: fn()) -> Scenario {
+    let variants = Box::leak(Box::new([Variant { name: "model", fixed: false, summary: "", run: body }]));
+    let entry = Box::leak(Box::new(Entry {
+        id: name,
+        title: name,
+        category: Category::Race,
+        source: "",
+        invariant: "",
+        expected: Kind::Assertion,
+        variant_kinds: &[],
+        found_by: &[],
+        waits_by_spinning: false,
+        variants,
+        must_still_work: &[],
+        assignment: Assignment { unit: Unit::Races, task: "", hints: &[], questions: &[] },
+    }));
+    Scenario { on_std: entry, on_loom: entry, on_shuttle: entry, source_text: "" }
+}

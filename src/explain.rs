@@ -166,6 +166,10 @@ pub fn render(s: &Scenario, report: &Report) -> String {
         }
     }
     out.push('\n');
+    if let Some(why) = report.inconclusive {
+        let _ = writeln!(out, "{} could not decide: {}.", report.checker, why.words());
+        return out;
+    }
     if !report.found_bug() {
         let _ = writeln!(out, "{} did not find the bug this time ({}).", report.checker, report.coverage);
         return out;

@@ -80,7 +80,7 @@ const STYLE: &str = r#"
 body{font:14px/1.45 system-ui,sans-serif;margin:24px;color:#1d2330;background:#fff}
 h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:22px 0 8px}
 .meta{color:#555} .verdict{font-weight:600;margin:10px 0}
-.bug{color:#a4161a} .ok{color:#2b7a0b}
+.bug{color:#a4161a} .ok{color:#2b7a0b} .inconclusive{color:#8a5a00}
 .invariant{border-left:4px solid #2c6fbb;background:#eef4fb;padding:8px 12px;margin:12px 0}
 .story p{max-width:60em;margin:6px 0}
 pre,code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:12.5px}
@@ -180,9 +180,10 @@ pub fn trace_page(s: &Scenario, report: &Report) -> String {
         report.found_by.as_deref().map(|f| format!(" (found by {})", esc(f))).unwrap_or_default(),
         esc(e.source)
     );
-    let (class, verdict) = match report.kind {
-        Some(k) => ("bug", format!("Bug found: {k}")),
-        None => ("ok", "Passed".to_string()),
+    let (class, verdict) = match (report.inconclusive, report.kind) {
+        (Some(why), _) => ("inconclusive", format!("Inconclusive: {}", why.words())),
+        (None, Some(k)) => ("bug", format!("Bug found: {k}")),
+        (None, None) => ("ok", "Passed".to_string()),
     };
     let msg = report.message.as_deref().map(|m| format!(" — {}", esc(m))).unwrap_or_default();
     let _ = writeln!(b, "<div id=\"verdict\" class=\"verdict {class}\">{}{msg}</div></header>", esc(&verdict));
@@ -201,10 +202,19 @@ pub fn trace_page(s: &Scenario, report: &Report) -> String {
         report.elapsed_ms,
         esc(&report.coverage.to_string())
     );
+    if !report.not_covered.is_empty() {
+        let words: Vec<&str> = report.not_covered.iter().map(|b| b.words()).collect();
+        let _ = writeln!(
+            b,
+            "<p id=\"not-covered\" class=\"meta\">Not covered by {}: {}</p>",
+            esc(&report.checker),
+            esc(&words.join("; "))
+        );
+    }
     if let Some(m) = report.minimised.as_ref().filter(|_| report.found_bug()) {
         let _ = writeln!(b, "<p id=\"minimised\" class=\"meta\">Trace: {}</p>", esc(&m.summary()));
     }
-    if report.found_bug() {
+    if report.found_bug() || (report.is_inconclusive() && !report.trace.is_empty()) {
         swimlanes(&mut b, report);
     }
     if let Some(t) = &report.replay {

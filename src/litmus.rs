@@ -5,7 +5,6 @@
 
 use std::sync::atomic::Ordering::{self, Acquire, Relaxed, Release, SeqCst};
 
-use crate::catalog::{Assignment, Category, Entry, Scenario, Unit, Variant};
 use crate::report::{Coverage, Kind, Report, Undecided, Verdict};
 use crate::rt::loom::sync::atomic::{AtomicBool, AtomicUsize};
 use crate::rt::loom::sync::Arc;
@@ -143,22 +142,7 @@ fn mixed_orderings() {
 /// Checks `body` with loom as the runner does (SeqCst exact, then plain loom when the orderings
 /// mix), in this process.
 fn check(name: &'static str, body: fn()) -> Report {
-    let variants = Box::leak(Box::new([Variant { name: "model", fixed: false, summary: "", run: body }]));
-    let entry = Box::leak(Box::new(Entry {
-        id: name,
-        title: name,
-        category: Category::Race,
-        source: "",
-        invariant: "",
-        expected: Kind::Assertion,
-        variant_kinds: &[],
-        found_by: &[Checker::Loom],
-        waits_by_spinning: false,
-        variants,
-        must_still_work: &[],
-        assignment: Assignment { unit: Unit::Races, task: "", hints: &[], questions: &[] },
-    }));
-    let s = Scenario { on_std: entry, on_loom: entry, on_shuttle: entry, source_text: "" };
+    let s = crate::catalog::ad_hoc(name, body);
     let options = Options { isolation: runner::Isolation::InProcess, ..Options::new(Checker::Loom, "") };
     runner::check_scenario(&s, "model", &options).expect("the check runs")
 }

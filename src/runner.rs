@@ -1048,3 +1048,60 @@ pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .or_else(|| p.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "(a panic without a message)".to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::Undecided;
+    use crate::rt::shuttle::sync::atomic::{AtomicBool, Ordering};
+    use crate::rt::shuttle::thread;
+
+    /// Waits for a flag nobody sets: every execution runs until the engine's step limit.
+    fn spins_forever() {
+        let flag = AtomicBool::named("never", false);
+        while !flag.load(Ordering::SeqCst) {
+            thread::yield_now();
+        }
+    }
+
+    #[test]
+    fn an_execution_cut_by_the_step_limit_is_inconclusive_not_a_livelock() {
+        let s = crate::catalog::ad_hoc("spin", spins_forever);
+        let o = Options { isolation: Isolation::InProcess, max_steps: 500, ..Options::new(Checker::ShuttleRandom, "") };
+        let r = check_scenario(&s, "model", &o).unwrap();
+        assert_eq!(r.verdict, Verdict::Inconclusive, "{}", r.render());
+        assert_eq!(r.inconclusive, Some(Undecided::StepLimit), "{}", r.render());
+        assert_eq!(r.kind, None, "{}", r.render());
+        assert!(r.render().starts_with("INCONCLUSIVE"), "{}", r.render());
+    }
+
+    #[test]
+    fn a_portfolio_whose_stages_cannot_decide_is_inconclusive_not_passed() {
+        let s = crate::catalog::ad_hoc("spin", spins_forever);
+        let o = Options {
+            isolation: Isolation::InProcess,
+            iterations: Some(3),
+            max_steps: 500,
+            ..Options::new(Checker::Portfolio, "")
+        };
+        let r = check_scenario(&s, "model", &o).unwrap();
+        assert_eq!(r.verdict, Verdict::Inconclusive, "{}", r.render());
+        assert_eq!(r.inconclusive, Some(Undecided::StepLimit), "{}", r.render());
+        assert_eq!(r.checker, "portfolio");
+    }
+
+    #[test]
+    fn a_budget_of_zero_or_a_depth_of_zero_is_refused_before_any_work() {
+        let s = crate::catalog::ad_hoc("spin", spins_forever);
+        let base = Options { isolation: Isolation::InProcess, ..Options::new(Checker::Loom, "") };
+        for (o, says) in [
+            (Options { iterations: Some(0), ..base.clone() }, "--iterations 0"),
+            (Options { iterations: Some(0), checker: Checker::Portfolio, ..base.clone() }, "--iterations 0"),
+            (Options { pct_depth: 0, checker: Checker::ShuttlePct, ..base.clone() }, "--depth 0"),
+            (Options { preemption_bound: Some(usize::MAX), ..base.clone() }, "--preemption-bound"),
+        ] {
+            let err = check_scenario(&s, "model", &o).expect_err("refused").to_string();
+            assert!(err.contains(says), "{err}");
+        }
+    }
+}

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use conclab::assign::{self, CheckVerdict, Grade, GRADED_BY};
 use conclab::catalog;
+use conclab::runner::{self, Checker};
 
 fn conclab(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_conclab")).args(args).output().expect("conclab runs")
@@ -139,6 +140,14 @@ fn every_scenario_is_an_assignment_that_grades_bug_fix_and_cheat() {
             assert_eq!(row.verdict, CheckVerdict::Failed, "{id} / {}: {row:?}", checker.name());
             assert!(row.reason.starts_with(&format!("{}:", e.expected)), "{id}: wrong kind: {row:?}");
         }
+        // A checker blind to the assignment's kind of bug (loom and a livelock through yields)
+        // gets no credit for passing it.
+        let blind =
+            |c: &&Checker| runner::blind_spots(c.engine().unwrap()).iter().any(|b| b.hides() == Some(e.expected));
+        for checker in GRADED_BY.iter().filter(blind) {
+            let row = g.checks.iter().find(|c| c.checker == checker.name() && c.property == "invariant").unwrap();
+            assert_eq!(row.verdict, CheckVerdict::NotCounted, "{id} / {}: {row:?}", checker.name());
+        }
 
         // The instructor's copy passes, every checker on every property.
         let solution = fresh(root.join(format!("solution-{id}")));
@@ -208,4 +217,42 @@ fn changing_a_handed_out_check_is_refused() {
     let refused = assign::changed_checks(&handed_out, &weakened);
     assert_eq!(refused.len(), 1);
     assert_eq!((refused[0].checker.as_str(), refused[0].property.as_str()), ("source", "every-seat-sold"));
+}
+
+/// A student's textbook fix: Peterson's lock around the check and the act, every access SeqCst.
+/// It is correct under the Rust/C++ memory model, and every checker must say so (plain loom,
+/// which models SeqCst as AcqRel, reported it buggy with a stale SeqCst load).
+#[test]
+fn a_correct_all_seqcst_peterson_fix_passes_every_checker() {
+    let dir = fresh(Path::new(env!("CARGO_TARGET_TMPDIR")).join("assign-peterson"));
+    let out = conclab(&["assign", "airplane-seat", dir.to_str().unwrap(), "--stress-runs", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+    let edits = [
+        ("use rt::sync::atomic::{AtomicUsize, Ordering};", "use rt::sync::atomic::{AtomicBool, AtomicUsize, Ordering};"),
+        ("    booking: Mutex<()>,\n}", "    booking: Mutex<()>,\n    flags: [AtomicBool; 2],\n    turn: AtomicUsize,\n}"),
+        (
+            "            booking: Mutex::named(\"booking\", ()),",
+            "            booking: Mutex::named(\"booking\", ()),\n            flags: [AtomicBool::named(\"flag-1\", false), \
+             AtomicBool::named(\"flag-2\", false)],\n            turn: AtomicUsize::named(\"turn\", 0),",
+        ),
+        (
+            "fn sell_buggy(flight: &Flight, agent: usize) {\n",
+            "fn sell_buggy(flight: &Flight, agent: usize) {\n    let (me, other) = (agent - 1, 2 - agent);\n    \
+             flight.flags[me].store(true, Ordering::SeqCst);\n    flight.turn.store(other, Ordering::SeqCst);\n    \
+             while flight.flags[other].load(Ordering::SeqCst) && flight.turn.load(Ordering::SeqCst) == other {\n        \
+             rt::hint::spin_loop();\n    }\n    sell_unlocked(flight, agent);\n    \
+             flight.flags[me].store(false, Ordering::SeqCst);\n}\n\nfn sell_unlocked(flight: &Flight, agent: usize) {\n",
+        ),
+    ];
+    let mut peterson = lib.clone();
+    for (from, to) in edits {
+        assert!(peterson.contains(from), "`{from}` is not in the handed-out src/lib.rs");
+        peterson = peterson.replacen(from, to, 1);
+    }
+    std::fs::write(dir.join("src/lib.rs"), peterson).unwrap();
+    let (out, _) = grade(&dir);
+    let g = grade_of(&out);
+    assert_eq!(out.status.code(), Some(0), "{g:#?}\n{}", stderr(&out));
+    assert!(g.passed && g.score == 100, "{g:#?}");
 }

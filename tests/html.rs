@@ -128,3 +128,14 @@ fn the_bench_page_has_the_method_a_log_chart_and_the_table() {
     assert_eq!(count(&page, "<rect class=\"bar\""), 4, "a bar per scenario × checker that found the bug");
     assert_eq!(count(&page, "<tr data-scenario="), 4);
 }
+
+/// A pass says on the page what its engine cannot see: loom's exhaustive pass of a livelock.
+#[test]
+fn a_pass_page_names_what_its_checker_cannot_see() {
+    let o = Options::new(Checker::Loom, exe());
+    let r = runner::check("polite-livelock", "buggy", &o).unwrap();
+    let page = html::trace_page(catalog::lookup("polite-livelock", "buggy").unwrap(), &r);
+    assert!(page.contains("id=\"verdict\" class=\"verdict ok\">Passed"), "{page}");
+    let not_covered = page.find("id=\"not-covered\"").expect("the page names the blind spot");
+    assert!(page[not_covered..].contains("livelocks of threads that yield and retry"), "{page}");
+}

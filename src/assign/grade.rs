@@ -41,6 +41,12 @@ pub enum CheckVerdict {
     Failed,
     /// The checker stopped at another property's failure first.
     NotReached,
+    /// The checker could decide neither way (a limit, the time budget, or loom's weakened
+    /// SeqCst): not a pass, so the grade cannot pass.
+    Inconclusive,
+    /// The checker cannot show this kind of bug (loom and a livelock through yields): its pass
+    /// says nothing, so it is neither credited nor held against the student.
+    NotCounted,
 }
 
 /// One checker's verdict on one property.
@@ -72,8 +78,9 @@ pub struct Grade {
 impl Grade {
     fn new(scenario: &str, checks: Vec<Check>) -> Grade {
         let ok = checks.iter().filter(|c| c.verdict == CheckVerdict::Passed).count();
-        let score = if checks.is_empty() { 0 } else { (100 * ok / checks.len()) as u32 };
-        Grade { scenario: scenario.to_string(), passed: ok == checks.len() && ok > 0, score, checks }
+        let counted = checks.iter().filter(|c| c.verdict != CheckVerdict::NotCounted).count();
+        let score = (100 * ok).checked_div(counted).unwrap_or(0) as u32;
+        Grade { scenario: scenario.to_string(), passed: ok == counted && ok > 0, score, checks }
     }
 
     /// The grade as a table.
@@ -90,6 +97,8 @@ impl Grade {
                 CheckVerdict::Passed => "passed",
                 CheckVerdict::Failed => "FAILED",
                 CheckVerdict::NotReached => "not reached",
+                CheckVerdict::Inconclusive => "INCONCLUSIVE",
+                CheckVerdict::NotCounted => "not counted",
             };
             out.push_str(&format!("  {:<14} {:<w$}  {:<11}  {}\n", c.checker, c.property, v, c.reason));
         }
@@ -134,8 +143,22 @@ pub fn grade(s: &Scenario, exe: &Path) -> Result<(Grade, Vec<Report>)> {
             let named = r.message.as_deref().and_then(failed_property).filter(|p| properties.contains(p));
             named.unwrap_or(if r.kind == Some(e.expected) { "invariant" } else { RUNS_TO_THE_END }).to_string()
         });
+        // A pass from a checker blind to the assignment's kind of bug says nothing about it.
+        let blind = r.not_covered.iter().find(|b| b.hides() == Some(e.expected));
         for &p in &properties {
             let (verdict, reason) = match &failed {
+                _ if r.is_inconclusive() => (
+                    CheckVerdict::Inconclusive,
+                    match (r.inconclusive, &r.message) {
+                        (Some(why), Some(m)) => format!("{}: {m}", why.words()),
+                        (Some(why), None) => why.words().to_string(),
+                        (None, _) => "inconclusive".to_string(),
+                    },
+                ),
+                None if p == "invariant" && blind.is_some() => (
+                    CheckVerdict::NotCounted,
+                    format!("{} cannot show {}", checker.name(), blind.map_or("", |b| b.words())),
+                ),
                 None => (
                     CheckVerdict::Passed,
                     match r.coverage {

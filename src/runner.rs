@@ -500,6 +500,8 @@ pub(crate) struct Outcome {
     notes: Vec<String>,
     /// The failure shows only in loom's model of SeqCst as AcqRel ([`run_loom_seqcst`]).
     weak_seqcst: bool,
+    /// Blind spots of this run beyond its engine's own (see [`blind_spots`]).
+    blind: Vec<BlindSpot>,
 }
 
 /// Runs a job in this process. `worker`: this is a worker child (failures are streamed to stdout
@@ -611,6 +613,7 @@ fn finish(job: &Job, engine: Engine, body: fn(), outcome: Outcome, started: Inst
     r.minimised = minimised.or(r.minimised);
     r.stress = outcome.stress;
     r.notes.extend(outcome.notes);
+    r.not_covered.extend(outcome.blind);
     if outcome.weak_seqcst && r.found_bug() {
         r.verdict = Verdict::Inconclusive;
         r.inconclusive = Some(Undecided::WeakSeqCst);
@@ -837,7 +840,10 @@ impl Drop for Execution {
 /// is reported as what it is ([`Undecided::WeakSeqCst`]), never as a plain bug and never dropped.
 fn run_loom_seqcst(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: usize) -> Outcome {
     Loom::set_seqcst_model(SeqCstModel::Exact);
-    let exact = run_loom(rec, body, stages, budget);
+    let mut exact = run_loom(rec, body, stages, budget);
+    if Loom::weak_loads_seen() {
+        exact.blind.push(BlindSpot::WeakLoadInterleavings);
+    }
     let decided = exact.failure.is_some() || matches!(exact.coverage, Coverage::Interrupted { .. });
     if decided || !Loom::mixed_orderings_seen() {
         return exact;
@@ -853,6 +859,7 @@ fn run_loom_seqcst(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], bu
         plain.executions - exact.executions
     );
     plain.notes.insert(0, exact_searched);
+    plain.blind = exact.blind;
     if let Some(f) = plain.failure.as_mut() {
         plain.weak_seqcst = true;
         // A loom token replays the exact model: this execution is not there.
@@ -905,6 +912,7 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
                 stress: None,
                 notes: vec![],
                 weak_seqcst: false,
+                blind: vec![],
             };
         }
         if result.as_ref().err().is_some_and(|p| p.is::<crate::interrupt::Interrupted>())
@@ -917,6 +925,7 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
                 stress: None,
                 notes: vec![],
                 weak_seqcst: false,
+                blind: vec![],
             };
         }
         if let Err(p) = result {
@@ -928,6 +937,7 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
                 stress: None,
                 notes: vec![],
                 weak_seqcst: false,
+                blind: vec![],
             };
         }
         coverage = match bound {
@@ -939,7 +949,15 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
             break;
         }
     }
-    Outcome { failure: None, executions: rec.executions(), coverage, stress: None, notes: vec![], weak_seqcst: false }
+    Outcome {
+        failure: None,
+        executions: rec.executions(),
+        coverage,
+        stress: None,
+        notes: vec![],
+        weak_seqcst: false,
+        blind: vec![],
+    }
 }
 
 fn shuttle_config(o: &Options) -> shuttle::Config {
@@ -979,7 +997,7 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
         None if crate::interrupt::requested() => Coverage::Interrupted { after: executions },
         None => Coverage::Sampled { schedules: executions },
     };
-    Outcome { failure, executions, coverage, stress: None, notes: vec![], weak_seqcst: false }
+    Outcome { failure, executions, coverage, stress: None, notes: vec![], weak_seqcst: false, blind: vec![] }
 }
 
 /// The model on real threads, run after run. In a worker, a watchdog turns a run that stops
@@ -1039,6 +1057,7 @@ fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Out
         stress: Some(StressStats { runs, failing_runs }),
         notes,
         weak_seqcst: false,
+        blind: vec![],
     }
 }
 

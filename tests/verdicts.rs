@@ -82,3 +82,14 @@ fn an_exhaustive_shuttle_dfs_pass_is_exhaustive_under_sequential_consistency_onl
     assert_eq!(r["coverage"]["kind"], "exhaustive");
     assert_eq!(r["not_covered"], serde_json::json!(["weak_memory"]), "{r}");
 }
+
+#[test]
+fn a_loom_pass_of_code_with_acquire_loads_says_which_interleavings_loom_may_miss() {
+    let out = conclab(&["check", "line-jumping-starvation", "--variant", "fixed", "--checker", "loom", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let r = json(&out);
+    assert_eq!(r["not_covered"], serde_json::json!(["yield_livelock", "weak_load_interleavings"]), "{r}");
+    // All-SeqCst code has no such loads: its loads run as read-modify-writes, which loom compares.
+    let out = conclab(&["check", "airplane-seat", "--variant", "fixed", "--checker", "loom", "--json"]);
+    assert_eq!(json(&out)["not_covered"], serde_json::json!(["yield_livelock"]));
+}

@@ -229,6 +229,8 @@ pub enum SeqCstModel {
 /// The atomic orderings a loom check used, as bits of [`Loom::orderings_seen`].
 const SAW_SEQCST: u8 = 1;
 const SAW_WEAKER: u8 = 2;
+/// A load with an ordering weaker than SeqCst (loom's DPOR misses some of their interleavings).
+const SAW_WEAK_LOAD: u8 = 4;
 
 // Plain (not loom) thread-locals: loom runs every model thread on the check's OS thread.
 std::thread_local! {
@@ -246,7 +248,13 @@ impl Loom {
     /// Whether the facade's atomics, since [`Loom::set_seqcst_model`], were accessed both with
     /// `SeqCst` and with a weaker ordering: then the exact model may hide a real bug.
     pub fn mixed_orderings_seen() -> bool {
-        ORDERINGS_SEEN.with(Cell::get) == SAW_SEQCST | SAW_WEAKER
+        ORDERINGS_SEEN.with(Cell::get) & (SAW_SEQCST | SAW_WEAKER) == SAW_SEQCST | SAW_WEAKER
+    }
+
+    /// Whether a load weaker than SeqCst ran since [`Loom::set_seqcst_model`]: loom 0.7.3's DPOR
+    /// may have missed some of its interleavings (loom#166, #392; `src/litmus.rs`).
+    pub fn weak_loads_seen() -> bool {
+        ORDERINGS_SEEN.with(Cell::get) & SAW_WEAK_LOAD != 0
     }
 }
 
@@ -277,6 +285,9 @@ macro_rules! loom_atomics {
                 LoomAtomic(<$ty>::new(v))
             }
             fn load(&self, o: Ordering) -> $v {
+                if o != Ordering::SeqCst {
+                    ORDERINGS_SEEN.with(|s| s.set(s.get() | SAW_WEAK_LOAD));
+                }
                 if as_rmw(o) {
                     // A read-modify-write that writes back what it read: it reads the newest value.
                     return $identity(&self.0, o);

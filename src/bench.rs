@@ -371,7 +371,13 @@ fn summarise(s: &Scenario, checker: Checker, reports: &[Report], notes: &mut Vec
         };
     }
     if found.is_empty() && !randomised(checker) {
-        notes.push(format!("not found; searched: {}", reports[0].coverage));
+        let r = &reports[0];
+        let blind: Vec<&str> = r.not_covered.iter().map(|b| b.words()).collect();
+        notes.push(match (r.inconclusive, blind.is_empty()) {
+            (Some(why), _) => format!("not found; {}", why.words()),
+            (None, true) => format!("not found; searched: {}", r.coverage),
+            (None, false) => format!("not found; searched: {}; not covered: {}", r.coverage, blind.join("; ")),
+        });
     }
     let executions: Vec<usize> = found.iter().map(|r| r.executions).collect();
     Buggy {

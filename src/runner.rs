@@ -741,6 +741,13 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         notes: vec![],
         minimised: None,
     };
+    if let Some(first) = failure.as_ref().and_then(|f| f.trace.steps.first()).filter(|s| s.step > 1) {
+        r.notes.push(format!(
+            "trace truncated: showing the last {} events (the {} before them were not kept)",
+            failure.as_ref().map_or(0, |f| f.trace.steps.len()),
+            first.step - 1
+        ));
+    }
     if let Some(f) = failure.as_ref().filter(|f| limit_reached(&f.message)) {
         // The engine cut an execution that went on too long: nothing was shown either way.
         r.verdict = Verdict::Inconclusive;
@@ -939,6 +946,8 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
 /// making progress into a reported hang, naming what each blocked thread waits for.
 fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Outcome {
     let runs = o.iterations.unwrap_or(DEFAULT_STRESS_RUNS);
+    // Real threads can record millions of events in one run (a spin until the watchdog fires).
+    rec.set_event_cap(Some(trace::STRESS_EVENT_CAP));
     let progress = Arc::new(AtomicU64::new(0));
     if worker {
         let (rec, progress, timeout) = (rec.clone(), progress.clone(), Duration::from_millis(o.hang_timeout_ms));

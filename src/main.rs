@@ -289,9 +289,10 @@ enum Cmd {
         /// The shared target directory to build in (default as for `assign`).
         #[arg(long)]
         target_dir: Option<std::path::PathBuf>,
-        /// Wall-clock budget in seconds of each check (fractions allowed); a check still running
-        /// then is stopped and scored as not passed ("timeout"), and grading goes on.
-        #[arg(long, value_name = "SECS", default_value = "600", value_parser = runner::parse_time_budget)]
+        /// Wall-clock budget in seconds of each checker's run (fractions allowed); one still
+        /// running then is stopped, its checks are scored as not passed ("timeout"), and grading
+        /// goes on.
+        #[arg(long, value_name = "SECS", default_value = "60", value_parser = runner::parse_time_budget)]
         timeout: u64,
     },
     /// Print hint N (from 1) of a scenario's assignment; each gives more away.

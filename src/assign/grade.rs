@@ -31,6 +31,11 @@ const RUNS_TO_THE_END: &str = "runs-to-the-end";
 /// loom's execution cap when grading (a fix that explodes the state space is cut, not waited for).
 const LOOM_BUDGET: usize = 200_000;
 
+/// The default wall-clock budget of each checker's run when grading: 60 s (a reference fix takes
+/// a few seconds for all three checkers), so a fix that never ends keeps a grade busy for at
+/// most three minutes.
+const GRADE_TIME_BUDGET_MS: u64 = 60_000;
+
 /// A check's outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -206,7 +211,7 @@ pub fn changed_checks(handed_out: &str, theirs: &str) -> Vec<Check> {
 /// `main` of an assignment's test binary: `cargo test` grades the code and shows the trace of
 /// a failure; `-- --json` prints the grade as JSON; `-- --replay TOKEN` replays a failure;
 /// `__worker` runs one check for the parent (loom may abort it); `-- --timeout SECS` sets each
-/// check's time budget (default [`runner::DEFAULT_TIME_BUDGET_MS`]). Exit code 0 passed, 1 not,
+/// checker's time budget (default 60 s). Exit code 0 passed, 1 not,
 /// 2 error.
 ///
 /// `built_for` is the crate's directory at build time: cargo runs this binary with that crate's
@@ -233,7 +238,7 @@ pub fn checks_main(s: Scenario, built_for: &str) -> ExitCode {
                 let secs = args.get(i + 1).context("--timeout needs a number of seconds")?;
                 runner::parse_time_budget(secs).map_err(|e| anyhow::anyhow!("--timeout: {e}"))?
             }
-            None => runner::DEFAULT_TIME_BUDGET_MS,
+            None => GRADE_TIME_BUDGET_MS,
         };
         let mut out = std::io::stdout();
         if let Some(i) = args.iter().position(|a| a == "--replay") {

@@ -840,10 +840,15 @@ mod tests {
     }
 
     /// A timeline with loads that read older values than the last write (what loom shows),
-    /// over a few objects and threads.
+    /// over a few objects and threads, and a flag that is only ever read (the scan's worst case:
+    /// it searched every earlier event for a write).
     fn record_mixed(rec: &Recorder, n: usize) {
         let objects = ["x", "y", "z"];
         for i in 0..n {
+            if i % 11 == 0 {
+                rec.record(i % 3, Op::Load(0), "flag", None);
+                continue;
+            }
             let (thread, object, v) = (i % 3, objects[i % objects.len()], (i / 2) as u64 % 5);
             let op = match i % 7 {
                 0 => Op::Store(v),
@@ -865,7 +870,7 @@ mod tests {
             now.register_thread(None);
             now.register_thread(None);
         });
-        record_mixed(&rec, 300);
+        record_mixed(&rec, 5_000);
         let events: Vec<Event> = rec.step(|now| now.events.iter().cloned().collect());
         let trace = rec.snapshot();
         assert_eq!(trace.steps.len(), events.len());

@@ -31,11 +31,22 @@ fn fails_then_spins() {
     spin();
 }
 
+/// A run that records twice the events a stress run keeps, then fails.
+fn long_then_fails() {
+    use conclab::rt::std_threads as rt;
+    let flag = rt::sync::atomic::AtomicUsize::named("flag", 0);
+    for _ in 0..2 * conclab::trace::STRESS_EVENT_CAP {
+        flag.load(rt::sync::atomic::Ordering::SeqCst);
+    }
+    rt::invariant(false, || "fails after a long run".into());
+}
+
 /// The scenarios this binary knows, under their catalog ids (metadata only; the code is ours).
 fn scenario(id: &str) -> Option<Scenario> {
     match id {
         "airplane-seat" => Some(conclab::assign::student_scenario(id, [spin; 3], "")),
         "lost-update" => Some(conclab::assign::student_scenario(id, [fails_then_spins; 3], "")),
+        "server-stats" => Some(conclab::assign::student_scenario(id, [long_then_fails; 3], "")),
         _ => None,
     }
 }
@@ -81,6 +92,21 @@ fn a_portfolio_stage_that_times_out_ends_the_portfolio() {
     assert_eq!(stages.len(), 1, "{:?}", r.notes);
 }
 
+/// Not the budget, but the other way a stress run once held a worker for minutes: its trace.
+/// A failing run's trace keeps the last `STRESS_EVENT_CAP` events, and the report says so.
+fn a_stress_trace_keeps_the_last_events_and_says_it_was_truncated() {
+    let s = scenario("server-stats").unwrap();
+    let o = Options { iterations: Some(1), ..options(Checker::Stress, runner::DEFAULT_TIME_BUDGET_MS) };
+    let r = runner::check_scenario(&s, "student", &o).unwrap();
+    assert_eq!(r.kind, Some(Kind::Assertion), "{:?}", r.message);
+    let cap = conclab::trace::STRESS_EVENT_CAP;
+    assert_eq!(r.trace.len(), cap);
+    let first = r.trace[0].step;
+    assert!(first > cap, "numbered as recorded: {first}");
+    let note = format!("trace truncated: showing the last {cap} events (the {} before them were not kept)", first - 1);
+    assert!(r.notes.contains(&note), "{:?}", r.notes);
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "__worker") {
@@ -94,7 +120,7 @@ fn main() -> ExitCode {
     }
     // `cargo test` passes a name filter (and flags, ignored here).
     let filter = args.iter().find(|a| !a.starts_with('-'));
-    let tests: [(&str, fn()); 3] = [
+    let tests: [(&str, fn()); 4] = [
         (
             "an_execution_that_never_ends_is_stopped_at_the_budget_on_every_engine",
             an_execution_that_never_ends_is_stopped_at_the_budget_on_every_engine,
@@ -104,6 +130,10 @@ fn main() -> ExitCode {
             a_failure_found_before_the_budget_ran_out_is_reported,
         ),
         ("a_portfolio_stage_that_times_out_ends_the_portfolio", a_portfolio_stage_that_times_out_ends_the_portfolio),
+        (
+            "a_stress_trace_keeps_the_last_events_and_says_it_was_truncated",
+            a_stress_trace_keeps_the_last_events_and_says_it_was_truncated,
+        ),
     ];
     for (name, test) in tests {
         if filter.is_none_or(|f| name.contains(f.as_str())) {

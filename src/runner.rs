@@ -185,7 +185,7 @@ impl Options {
             bail!("--depth 0 is not a PCT depth; give at least 1 (the default is 3)");
         }
         if self.time_budget_ms == 0 {
-            bail!("--timeout 0 leaves no time to check anything; give at least 1 second (the default is 600)");
+            bail!("a time budget of 0 leaves no time to check anything; give at least 1 ms (`--timeout 0.001`; the default is 600 s)");
         }
         if self.max_steps == 0 {
             bail!("a step bound of 0 cuts every execution; give at least 1");
@@ -408,10 +408,15 @@ fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
         }
         Err(_) => {} // stray output of the model under test
     };
-    let deadline = started + budget;
+    // A budget beyond what an `Instant` can count is no deadline at all.
+    let deadline = started.checked_add(budget);
     let mut timed_out = false;
     loop {
-        match lines.recv_deadline(deadline) {
+        let next = match deadline {
+            Some(deadline) => lines.recv_deadline(deadline),
+            None => lines.recv().map_err(|_| crossbeam::channel::RecvTimeoutError::Disconnected),
+        };
+        match next {
             Ok(line) => read(line),
             Err(crossbeam::channel::RecvTimeoutError::Disconnected) => break,
             Err(crossbeam::channel::RecvTimeoutError::Timeout) => {

@@ -67,6 +67,10 @@ enum Cmd {
         /// Show the first failing schedule found, without searching for a shorter one.
         #[arg(long)]
         no_minimize: bool,
+        /// Wall-clock budget in seconds (fractions allowed); a check still running then is
+        /// stopped and reported as `inconclusive` (timeout) with what it covered — exit code 3.
+        #[arg(long, value_name = "SECS", default_value = "600", value_parser = runner::parse_time_budget)]
+        timeout: u64,
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -87,6 +91,10 @@ enum Cmd {
         /// Replay a fuzzer's saved `schedule` input (e.g. a crash file) instead of a token.
         #[arg(long, value_name = "FILE")]
         fuzz_input: Option<PathBuf>,
+        /// Wall-clock budget in seconds (fractions allowed); a check still running then is
+        /// stopped and reported as `inconclusive` (timeout) with what it covered — exit code 3.
+        #[arg(long, value_name = "SECS", default_value = "600", value_parser = runner::parse_time_budget)]
+        timeout: u64,
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -130,6 +138,10 @@ enum Cmd {
         /// Seed of the randomised checkers.
         #[arg(long, default_value_t = 0)]
         seed: u64,
+        /// Wall-clock budget in seconds (fractions allowed); a check still running then is
+        /// stopped and reported as `inconclusive` (timeout) with what it covered — exit code 3.
+        #[arg(long, value_name = "SECS", default_value = "600", value_parser = runner::parse_time_budget)]
+        timeout: u64,
     },
     /// Run a signal scenario for real (Linux only): a child process, real POSIX signals, a watchdog.
     Demo {
@@ -261,6 +273,10 @@ enum Cmd {
         /// target/assignments of conclab's checkout).
         #[arg(long)]
         target_dir: Option<std::path::PathBuf>,
+        /// Wall-clock budget in seconds of each measuring check (fractions allowed); a check
+        /// still running then is stopped and its number left out.
+        #[arg(long, value_name = "SECS", default_value = "600", value_parser = runner::parse_time_budget)]
+        timeout: u64,
     },
     /// Grade an assignment directory: each checker on each property, a score, the trace of a
     /// failure. Exit code 0 passed, 1 not passed, 2 not an assignment.
@@ -273,6 +289,11 @@ enum Cmd {
         /// The shared target directory to build in (default as for `assign`).
         #[arg(long)]
         target_dir: Option<std::path::PathBuf>,
+        /// Wall-clock budget in seconds of each checker's run (fractions allowed); one still
+        /// running then is stopped, its checks are scored as not passed ("timeout"), and grading
+        /// goes on.
+        #[arg(long, value_name = "SECS", default_value = "60", value_parser = runner::parse_time_budget)]
+        timeout: u64,
     },
     /// Print hint N (from 1) of a scenario's assignment; each gives more away.
     Hint {
@@ -395,9 +416,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             return Ok(if r.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
-        Cmd::Assign { args, all, with_solution, stress_runs, target_dir } => {
+        Cmd::Assign { args, all, with_solution, stress_runs, target_dir, timeout } => {
             let target_dir = target_dir.unwrap_or_else(assign::default_target_dir);
-            let o = AssignOptions { with_solution, target_dir, stress_runs, exe: std::env::current_exe()? };
+            let o = AssignOptions {
+                with_solution,
+                target_dir,
+                stress_runs,
+                exe: std::env::current_exe()?,
+                time_budget_ms: timeout,
+            };
             match (all, args.as_slice()) {
                 (false, [id, dir]) => {
                     assign::write_assignment(id, dir.as_ref(), &o)?;
@@ -414,9 +441,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Grade { dir, json, target_dir } => {
+        Cmd::Grade { dir, json, target_dir, timeout } => {
             let target_dir = target_dir.unwrap_or_else(assign::default_target_dir);
-            let (passed, text) = assign::grade_dir(&dir, json, &target_dir)?;
+            let (passed, text) = assign::grade_dir(&dir, json, &target_dir, timeout)?;
             write!(out, "{text}")?;
             return Ok(if passed { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
@@ -480,10 +507,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             return Ok(if table.method.interrupted { ExitCode::from(INTERRUPTED) } else { ExitCode::SUCCESS });
         }
-        Cmd::Explain { id, variant, checker, seed } => {
+        Cmd::Explain { id, variant, checker, seed, timeout } => {
             let s = catalog::lookup(&id, &variant)?;
             let checker = checker.unwrap_or_else(|| conclab::explain::default_checker(s));
-            let report = runner::check(&id, &variant, &Options { seed, ..options(checker)? })?;
+            let report = runner::check(&id, &variant, &Options { seed, time_budget_ms: timeout, ..options(checker)? })?;
             write!(out, "{}", conclab::explain::render(s, &report))?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -497,10 +524,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             unbounded_only,
             depth,
             no_minimize,
+            timeout,
             json,
             html,
         } => {
             let opts = Options {
+                time_budget_ms: timeout,
                 iterations,
                 seed,
                 preemption_bound,
@@ -512,9 +541,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             (runner::check(&id, &variant, &opts)?, json, html)
         }
-        Cmd::Replay { id, variant, token, fuzz_input, json, html } => match (token, fuzz_input) {
+        Cmd::Replay { id, variant, token, fuzz_input, timeout, json, html } => match (token, fuzz_input) {
             (_, Some(file)) => (conclab::fuzz::replay_input(&id, &variant, &file)?, json, html),
-            (Some(token), None) => (runner::replay(&id, &variant, &token, &options(Checker::Loom)?)?, json, html),
+            (Some(token), None) => {
+                let o = Options { time_budget_ms: timeout, ..options(Checker::Loom)? };
+                (runner::replay(&id, &variant, &token, &o)?, json, html)
+            }
             (None, None) => anyhow::bail!("give a replay token or --fuzz-input FILE"),
         },
         Cmd::Fuzz { id, variant, seconds, seed, random, json } => {

@@ -99,6 +99,7 @@ pub enum Undecided {
     /// A failure that loom shows only because it models SeqCst loads and stores as AcqRel (its
     /// documented limit): under real SeqCst it may be impossible — or a real bug that mixes
     /// orderings on one atomic, which loom cannot tell apart.
+    #[serde(rename = "weak_seqcst")]
     WeakSeqCst,
 }
 

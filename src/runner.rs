@@ -84,6 +84,25 @@ pub const DEFAULT_SHUTTLE_ITERATIONS: usize = 10_000;
 pub const DEFAULT_LOOM_BUDGET: usize = 1_000_000;
 /// Default number of real-thread runs for `stress`.
 pub const DEFAULT_STRESS_RUNS: usize = 1_000;
+/// Default wall-clock budget of one check (`--timeout`): 10 minutes. A portfolio's stages share it.
+pub const DEFAULT_TIME_BUDGET_MS: u64 = 10 * 60 * 1_000;
+
+fn default_time_budget_ms() -> u64 {
+    DEFAULT_TIME_BUDGET_MS
+}
+
+/// Parses a `--timeout SECS` value (whole or fractional seconds, e.g. `600` or `0.5`) into the
+/// milliseconds of [`Options::time_budget_ms`]; refuses 0, negative and unreadable values.
+pub fn parse_time_budget(secs: &str) -> std::result::Result<u64, String> {
+    let s: f64 = secs.trim().parse().map_err(|_| format!("`{secs}` is not a number of seconds (e.g. 600 or 0.5)"))?;
+    if !s.is_finite() || s < 0.001 {
+        return Err(format!(
+            "a time budget of {secs} s leaves no time to check anything; give at least 0.001 (the default is {})",
+            DEFAULT_TIME_BUDGET_MS / 1000
+        ));
+    }
+    Ok((s * 1000.0).round().min(u64::MAX as f64) as u64)
+}
 
 /// How to run a check.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -113,6 +132,14 @@ pub struct Options {
     /// (see [`crate::minimize`]).
     #[serde(default)]
     pub minimize: bool,
+    /// Wall-clock budget of the check, in milliseconds (default [`DEFAULT_TIME_BUDGET_MS`]). When
+    /// it runs out the worker is killed and the report is [`Verdict::Inconclusive`] with
+    /// [`Undecided::Timeout`] and what was covered — or the failure, if one was already found.
+    /// The kill is the only bound on an execution that never ends (a loop inside one execution
+    /// never returns to the engines' checks between executions), so the budget is enforced with
+    /// [`Isolation::Subprocess`] only: an in-process check cannot be stopped.
+    #[serde(default = "default_time_budget_ms")]
+    pub time_budget_ms: u64,
     /// Where to run.
     #[serde(skip, default = "default_isolation")]
     pub isolation: Isolation,
@@ -136,6 +163,7 @@ impl Options {
             hang_timeout_ms: 10_000,
             minimize: true,
             progress: false,
+            time_budget_ms: DEFAULT_TIME_BUDGET_MS,
             isolation: Isolation::Subprocess(exe.into()),
         }
     }
@@ -155,6 +183,9 @@ impl Options {
         }
         if self.pct_depth == 0 {
             bail!("--depth 0 is not a PCT depth; give at least 1 (the default is 3)");
+        }
+        if self.time_budget_ms == 0 {
+            bail!("a time budget of 0 leaves no time to check anything; give at least 1 ms (`--timeout 0.001`; the default is 600 s)");
         }
         if self.max_steps == 0 {
             bail!("a step bound of 0 cuts every execution; give at least 1");
@@ -266,7 +297,10 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
     let mut strongest: Option<(Coverage, Vec<crate::report::BlindSpot>)> = None;
     let mut undecided: Option<Report> = None;
     for checker in stages {
-        let mut r = check_scenario(s, variant, &Options { checker, ..options.clone() })?;
+        // Each stage gets what is left of the budget (at least a moment: it then reports a timeout).
+        let spent = started.elapsed().as_millis() as u64;
+        let time_budget_ms = options.time_budget_ms.saturating_sub(spent).max(1);
+        let mut r = check_scenario(s, variant, &Options { checker, time_budget_ms, ..options.clone() })?;
         executions += r.executions;
         let said = match r.inconclusive {
             Some(why) => format!("{}: {} execution(s), {}", checker.name(), r.executions, why.words()),
@@ -283,7 +317,12 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
             break;
         }
         if r.is_inconclusive() {
+            // A timeout spent the whole budget: no time is left for the other stages.
+            let out_of_time = r.inconclusive == Some(Undecided::Timeout);
             undecided.get_or_insert(r);
+            if out_of_time {
+                break;
+            }
             continue;
         }
         if strongest.is_none() && matches!(r.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }) {
@@ -316,9 +355,11 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
 }
 
 /// Runs a job in a child `conclab __worker` and reads its report — or, if the child died
-/// (loom's abort), the failure its panic hook wrote before dying.
+/// (loom's abort), the failure its panic hook wrote before dying. A child still running when the
+/// job's time budget runs out is killed (see [`Options::time_budget_ms`]).
 fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
     let started = Instant::now();
+    let budget = Duration::from_millis(job.options.time_budget_ms);
     let mut child = Command::new(exe)
         .arg("__worker")
         .stdin(Stdio::piped())
@@ -337,34 +378,71 @@ fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
         let _ = stderr.read_to_string(&mut s);
         s
     });
+    // The worker's lines arrive on a channel, so that waiting for the next one can end at the budget.
+    let stdout = child.stdout.take().expect("piped");
+    let (lines_tx, lines) = crossbeam::channel::unbounded();
+    let out_reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let mut report = None;
     let mut failure = None;
+    let mut executions = 0;
     let bar = progress_bar(&job.options);
-    for line in std::io::BufReader::new(child.stdout.take().expect("piped")).lines() {
-        let line = line?;
-        match serde_json::from_str::<WorkerLine>(&line) {
-            Ok(WorkerLine::Report(r)) => report = Some(*r),
-            // The first failed execution is the one to report; a later line about that same
-            // execution describes it better (a shuttle search's: with token, then with trace).
-            Ok(WorkerLine::Failure(f)) => {
-                if failure.as_ref().is_none_or(|first: &Failure| first.execution == f.execution) {
-                    failure = Some(f);
-                }
+    let mut read = |line: String| match serde_json::from_str::<WorkerLine>(&line) {
+        Ok(WorkerLine::Report(r)) => report = Some(*r),
+        // The first failed execution is the one to report; a later line about that same
+        // execution describes it better (a shuttle search's: with token, then with trace).
+        Ok(WorkerLine::Failure(f)) => {
+            if failure.as_ref().is_none_or(|first: &Failure| first.execution == f.execution) {
+                failure = Some(f);
             }
-            Ok(WorkerLine::Progress(n)) => bar.set_position(n as u64),
-            Err(_) => {} // stray output of the model under test
+        }
+        Ok(WorkerLine::Progress(n)) => {
+            executions = n;
+            bar.set_position(n as u64);
+        }
+        Err(_) => {} // stray output of the model under test
+    };
+    // A budget beyond what an `Instant` can count is no deadline at all.
+    let deadline = started.checked_add(budget);
+    let mut timed_out = false;
+    loop {
+        let next = match deadline {
+            Some(deadline) => lines.recv_deadline(deadline),
+            None => lines.recv().map_err(|_| crossbeam::channel::RecvTimeoutError::Disconnected),
+        };
+        match next {
+            Ok(line) => read(line),
+            Err(crossbeam::channel::RecvTimeoutError::Disconnected) => break,
+            Err(crossbeam::channel::RecvTimeoutError::Timeout) => {
+                // An execution that never ends never returns to the engine's checks: only a kill stops it.
+                timed_out = true;
+                let _ = child.kill();
+                // What it wrote before it died still counts (a failure found is a bug).
+                lines.iter().for_each(&mut read);
+                break;
+            }
         }
     }
     bar.finish_and_clear();
     let status = child.wait()?;
+    let _ = out_reader.join();
     let stderr = err_reader.join().unwrap_or_default();
     if let Some(r) = report {
         return Ok(r);
     }
+    let budget_words = format!("the time budget of {}", seconds(budget));
     let Some(f) = failure else {
+        if timed_out {
+            return Ok(timed_out_report(job, executions, started));
+        }
         if crate::interrupt::requested() {
             // Ctrl-C reached the worker before it could report: nothing was explored to speak of.
-            let executions = bar.position() as usize;
             return Ok(report_from(job, None, executions, Coverage::Interrupted { after: executions }, started));
         }
         let tail: String =
@@ -372,10 +450,37 @@ fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
         bail!("the {} worker died ({status}) before reporting; its last output:\n{tail}", job.options.checker.name());
     };
     let mut r = report_from(job, Some(f.clone()), f.execution, Coverage::StoppedAtBug { after: f.execution }, started);
-    r.notes.push(format!(
-        "the checker ended its process ({status}) after the failure was recorded; the report was captured before that"
-    ));
+    r.notes.push(if timed_out {
+        format!("the worker was stopped when {budget_words} ran out, after the failure was recorded")
+    } else {
+        format!(
+            "the checker ended its process ({status}) after the failure was recorded; the report was captured before that"
+        )
+    });
     Ok(r)
+}
+
+/// A duration in seconds, as the budget is given: `600 s`, `0.25 s`.
+pub(crate) fn seconds(d: Duration) -> String {
+    match d.subsec_millis() {
+        0 => format!("{} s", d.as_secs()),
+        _ => format!("{} s", d.as_secs_f64()),
+    }
+}
+
+/// The report of a worker killed at its time budget with no failure found: inconclusive, with
+/// the executions it had begun (from its progress lines) as what was sampled.
+fn timed_out_report(job: &Job, executions: usize, started: Instant) -> Report {
+    let budget = seconds(Duration::from_millis(job.options.time_budget_ms));
+    let mut r = report_from(job, None, executions, Coverage::Sampled { schedules: executions }, started);
+    r.verdict = Verdict::Inconclusive;
+    r.inconclusive = Some(Undecided::Timeout);
+    r.message = Some(format!(
+        "timeout after {budget} ({executions} execution(s) begun): the worker was stopped; no failure was found \
+         before it (an execution that never ends — a loop without end — or a search longer than the budget; \
+         `--timeout SECS` gives more time)"
+    ));
+    r
 }
 
 /// Forgets a worker for Ctrl-C forwarding when its run ends, however it ends.
@@ -425,7 +530,7 @@ fn progress_bar(o: &Options) -> indicatif::ProgressBar {
 enum WorkerLine {
     Failure(Failure),
     Report(Box<Report>),
-    /// Executions so far (sent every 100 ms when the job asks for progress).
+    /// Executions begun so far (sent every 100 ms).
     Progress(usize),
 }
 
@@ -453,7 +558,7 @@ pub fn worker_main_with(find: impl Fn(&str) -> Option<Scenario>) -> Result<()> {
 
 static PROGRESS_DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// In a worker whose job asks for progress: a line with the execution count every 100 ms.
+/// In a worker: a line with the execution count every 100 ms.
 fn report_progress(rec: &Arc<Recorder>) {
     let rec = rec.clone();
     std::thread::spawn(move || {
@@ -517,7 +622,9 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
     let shuttle_search = engine == Engine::Shuttle && token.is_none();
     let rec = if shuttle_search { Recorder::without_events() } else { Recorder::new() };
     rec.set_emit_failures(worker);
-    if worker && job.options.progress {
+    if worker {
+        // The parent draws it (`progress`) and, should it stop this worker at the time budget,
+        // reports how many executions were begun.
         report_progress(&rec);
     }
     // Scoped: loom and stress checks run on the caller's thread, which must get its recorder back.
@@ -755,6 +862,13 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         notes: vec![],
         minimised: None,
     };
+    if let Some(first) = failure.as_ref().and_then(|f| f.trace.steps.first()).filter(|s| s.step > 1) {
+        r.notes.push(format!(
+            "trace truncated: showing the last {} events (the {} before them were not kept)",
+            failure.as_ref().map_or(0, |f| f.trace.steps.len()),
+            first.step - 1
+        ));
+    }
     if let Some(f) = failure.as_ref().filter(|f| limit_reached(&f.message)) {
         // The engine cut an execution that went on too long: nothing was shown either way.
         r.verdict = Verdict::Inconclusive;
@@ -1004,6 +1118,8 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
 /// making progress into a reported hang, naming what each blocked thread waits for.
 fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Outcome {
     let runs = o.iterations.unwrap_or(DEFAULT_STRESS_RUNS);
+    // Real threads can record millions of events in one run (a spin until the watchdog fires).
+    rec.set_event_cap(Some(trace::STRESS_EVENT_CAP));
     let progress = Arc::new(AtomicU64::new(0));
     if worker {
         let (rec, progress, timeout) = (rec.clone(), progress.clone(), Duration::from_millis(o.hang_timeout_ms));

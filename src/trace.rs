@@ -9,6 +9,7 @@
 //! with every event recorded).
 
 use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -196,7 +197,7 @@ impl Trace {
             let c = col(&s.thread);
             widths[c] = widths[c].max(cell.chars().count());
         }
-        let step_w = self.steps.len().to_string().len().max(4);
+        let step_w = self.steps.last().map_or(0, |s| s.step).to_string().len().max(4);
         let mut out = String::new();
         let row = |out: &mut String, step: usize, column: usize, text: &str, loc: &str| {
             let _ = write!(out, "{step:>step_w$} │");
@@ -236,14 +237,20 @@ impl Trace {
     }
 }
 
-/// The value last written to `object` among `events`, and by which thread.
-fn latest_write(events: &[Event], object: &str) -> Option<(u64, usize)> {
-    events.iter().rev().filter(|e| e.object == object).find_map(|e| match e.op {
+/// The value `e` wrote to its object, and by which thread, if it wrote one.
+fn written(e: &Event) -> Option<(u64, usize)> {
+    match e.op {
         Op::Store(v) | Op::Swap(_, v) | Op::Rmw(_, _, v) => Some((v, e.thread)),
         Op::Cas(exp, new, actual) if exp == actual => Some((new, e.thread)),
         _ => None,
-    })
+    }
 }
+
+/// The events a stress run keeps per execution: the last this many (a ring). Real threads can
+/// fill an execution with millions of events (a spin that runs until the hang watchdog fires);
+/// the trace then shows the last ones, numbered as they were recorded, and the report says the
+/// earlier steps were not kept.
+pub const STRESS_EVENT_CAP: usize = 10_000;
 
 /// The current execution as the recorder sees it, under one lock so that a facade operation
 /// takes it once: the thread table, the events so far, who waits for what and who holds which
@@ -254,7 +261,14 @@ pub(crate) struct Now {
     events_on: bool,
     /// Thread names by index (`main` first): the timeline's columns.
     threads: Vec<String>,
-    events: Vec<Event>,
+    /// The timeline: every event, or the last `cap` of them.
+    events: VecDeque<Event>,
+    /// At most this many events are kept (the oldest are dropped); `None`: all of them.
+    cap: Option<usize>,
+    /// Events dropped from the front of `events` this execution (for the steps' numbers).
+    dropped: usize,
+    /// The notes and declared progress among the dropped events: `noted` still counts them.
+    dropped_notes: Vec<Event>,
     pending: Vec<Option<Pending>>,
     /// Held locks: name, holding thread, the lock's address (its identity).
     holders: Vec<(&'static str, usize, usize)>,
@@ -284,7 +298,15 @@ impl Now {
             _ => {}
         }
         if self.keeps(&op) {
-            self.events.push(Event { thread, op, object, location });
+            if self.cap.is_some_and(|cap| self.events.len() >= cap) {
+                if let Some(old) = self.events.pop_front() {
+                    self.dropped += 1;
+                    if matches!(old.op, Op::Note(_) | Op::Progress(_)) {
+                        self.dropped_notes.push(old);
+                    }
+                }
+            }
+            self.events.push_back(Event { thread, op, object, location });
         }
     }
 
@@ -513,6 +535,8 @@ impl Recorder {
                 now.threads.push("main".to_string());
             }
             now.events.clear();
+            now.dropped = 0;
+            now.dropped_notes.clear();
             now.pending.clear();
             now.holders.clear();
             (now.live, now.peak) = (0, 0);
@@ -604,8 +628,9 @@ impl Recorder {
     /// How many notes (and declared progress) of the current execution start with `prefix`.
     pub fn noted(&self, prefix: &str) -> usize {
         self.step(|now| {
-            now.events
+            now.dropped_notes
                 .iter()
+                .chain(&now.events)
                 .filter(|e| match &e.op {
                     Op::Note(text) => text.starts_with(prefix),
                     Op::Progress(what) => what.starts_with(prefix),
@@ -667,26 +692,35 @@ impl Recorder {
         ))
     }
 
-    /// The events of the current execution so far, as a [`Trace`].
+    /// Keeps at most `cap` events per execution, the latest ones (`None`: all of them). A stress
+    /// run sets [`STRESS_EVENT_CAP`]; the dropped steps keep their place in the numbering, so a
+    /// trace whose first step is not 1 was cut at the front.
+    pub fn set_event_cap(&self, cap: Option<usize>) {
+        self.step(|now| now.cap = cap.map(|c| c.max(1)));
+    }
+
+    /// The events of the current execution so far, as a [`Trace`] (at most the last
+    /// [`Recorder::set_event_cap`] of them). Linear in the events kept.
     pub fn snapshot(&self) -> Trace {
         self.step(|now| Self::snapshot_of(now))
     }
 
     fn snapshot_of(now: &Now) -> Trace {
         // Without events, the notes kept for `noted` alone would make a misleading timeline.
-        let events = if now.events_on { &now.events[..] } else { &[] };
+        let events = if now.events_on { &now.events } else { &VecDeque::new() };
         let threads = now.threads.clone();
         let name = |i: usize| threads.get(i).cloned().unwrap_or_else(|| format!("thread-{i}"));
+        // One pass: the latest write to each object among the events before this one (a write
+        // dropped by the cap is not known: a load right after the cut is shown as it is).
+        let mut latest: HashMap<&'static str, (u64, usize)> = HashMap::new();
         let steps = events
             .iter()
             .enumerate()
-            .map(|(i, e)| Step {
-                step: i + 1,
-                thread: name(e.thread),
-                op: match (&e.op, latest_write(&events[..i], e.object)) {
+            .map(|(i, e)| {
+                let op = match (&e.op, latest.get(e.object)) {
                     // A weak-memory checker (loom) may let a load read an older value than the
                     // last write in this timeline: say so, or the trace seems to contradict itself.
-                    (Op::Load(v), Some((w, by))) if *v != w => {
+                    (Op::Load(v), Some(&(w, by))) if *v != w => {
                         format!("{} (stale: {} wrote {w} earlier)", e.op, name(by))
                     }
                     // Threads are recorded by index (no allocation on the hot path), named here.
@@ -694,9 +728,17 @@ impl Recorder {
                     (Op::Join(t), _) => format!("join {}", name(*t)),
                     (Op::Fork(t), _) => format!("fork {}", name(*t)),
                     (op, _) => op.to_string(),
-                },
-                object: e.object.to_string(),
-                location: e.location.map(short_location).unwrap_or_default(),
+                };
+                if let Some(w) = written(e) {
+                    latest.insert(e.object, w);
+                }
+                Step {
+                    step: now.dropped + i + 1,
+                    thread: name(e.thread),
+                    op,
+                    object: e.object.to_string(),
+                    location: e.location.map(short_location).unwrap_or_default(),
+                }
             })
             .collect();
         let holders = &now.holders;
@@ -789,6 +831,88 @@ mod tests {
         full.begin_execution();
         full.record(0, Op::Load(1), "seats_left", None);
         assert_eq!(full.snapshot().steps.len(), 1);
+    }
+
+    /// The quadratic search `snapshot` did before it kept the latest writes in one pass: the
+    /// reference its output must match.
+    fn latest_write_by_scan(events: &[Event], object: &str) -> Option<(u64, usize)> {
+        events.iter().rev().filter(|e| e.object == object).find_map(written)
+    }
+
+    /// A timeline with loads that read older values than the last write (what loom shows),
+    /// over a few objects and threads, and a flag that is only ever read (the scan's worst case:
+    /// it searched every earlier event for a write).
+    fn record_mixed(rec: &Recorder, n: usize) {
+        let objects = ["x", "y", "z"];
+        for i in 0..n {
+            if i % 11 == 0 {
+                rec.record(i % 3, Op::Load(0), "flag", None);
+                continue;
+            }
+            let (thread, object, v) = (i % 3, objects[i % objects.len()], (i / 2) as u64 % 5);
+            let op = match i % 7 {
+                0 => Op::Store(v),
+                1 | 4 => Op::Load(v),
+                2 => Op::Swap(v, v + 1),
+                3 => Op::Cas(v, v + 2, if i % 2 == 0 { v } else { v + 1 }),
+                5 => Op::Rmw("fetch_add", v, v + 1),
+                _ => Op::Lock,
+            };
+            rec.record(thread, op, object, None);
+        }
+    }
+
+    #[test]
+    fn snapshot_marks_stale_loads_as_the_scan_over_all_earlier_events_did() {
+        let rec = Recorder::new();
+        rec.begin_execution();
+        rec.step(|now| {
+            now.register_thread(None);
+            now.register_thread(None);
+        });
+        record_mixed(&rec, 5_000);
+        let events: Vec<Event> = rec.step(|now| now.events.iter().cloned().collect());
+        let trace = rec.snapshot();
+        assert_eq!(trace.steps.len(), events.len());
+        let mut stale = 0;
+        for (i, (e, step)) in events.iter().zip(&trace.steps).enumerate() {
+            assert_eq!(step.step, i + 1);
+            let expected = match (&e.op, latest_write_by_scan(&events[..i], e.object)) {
+                (Op::Load(v), Some((w, by))) if *v != w => {
+                    stale += 1;
+                    format!("{} (stale: {} wrote {w} earlier)", e.op, trace.threads[by])
+                }
+                (op, _) => op.to_string(),
+            };
+            assert_eq!(step.op, expected, "step {}", i + 1);
+        }
+        assert!(stale > 10, "the log must exercise the stale marking: {stale} stale loads");
+    }
+
+    #[test]
+    fn a_capped_recorder_keeps_the_last_events_numbered_as_recorded_and_every_note() {
+        let rec = Recorder::new();
+        rec.set_event_cap(Some(100));
+        rec.begin_execution();
+        rec.record(0, Op::Note("sells seat 1".into()), "", None);
+        for i in 0..1_000 {
+            rec.record(0, Op::Store(i), "x", None);
+        }
+        rec.record(0, Op::Load(998), "x", None);
+        let trace = rec.snapshot();
+        assert_eq!(trace.steps.len(), 100, "the cap holds");
+        assert_eq!(trace.steps.first().map(|s| s.step), Some(903), "numbered as recorded");
+        assert_eq!(
+            trace.steps.last().map(|s| (s.step, s.op.as_str())),
+            Some((1002, "load → 998 (stale: main wrote 999 earlier)"))
+        );
+        assert_eq!(rec.noted("sells"), 1, "a dropped note is still counted");
+        assert!(trace.render().contains("1002 │"), "{}", trace.render());
+        // The next execution starts from step 1 again, with no notes.
+        rec.begin_execution();
+        rec.record(0, Op::Load(0), "x", None);
+        assert_eq!(rec.snapshot().steps.first().map(|s| s.step), Some(1));
+        assert_eq!(rec.noted("sells"), 0);
     }
 
     #[test]

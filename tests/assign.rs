@@ -256,3 +256,33 @@ fn a_correct_all_seqcst_peterson_fix_passes_every_checker() {
     assert_eq!(out.status.code(), Some(0), "{g:#?}\n{}", stderr(&out));
     assert!(g.passed && g.score == 100, "{g:#?}");
 }
+
+/// A student's loop without end (`loop { spin_loop() }`, no facade call: no engine ever gets
+/// control back) cannot keep `conclab grade` busy: each checker is stopped at the time budget,
+/// its checks are scored as not passed ("timeout"), and grading goes on with the next checker.
+#[test]
+fn a_loop_without_end_is_graded_as_timeouts_and_grading_goes_on() {
+    let dir = fresh(Path::new(env!("CARGO_TARGET_TMPDIR")).join("assign-spin"));
+    let out = conclab(&["assign", "airplane-seat", dir.to_str().unwrap(), "--stress-runs", "0"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+    let spin = lib.replacen(
+        "pub fn run() {\n    buggy()\n}",
+        "pub fn run() {\n    loop {\n        std::hint::spin_loop();\n    }\n}",
+        1,
+    );
+    assert_ne!(spin, lib, "the handed-out `run` changed: update this test");
+    std::fs::write(dir.join("src/lib.rs"), spin).unwrap();
+    let out = conclab(&["grade", dir.to_str().unwrap(), "--json", "--timeout", "1"]);
+    let g = grade_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{g:#?}");
+    assert_eq!(g.score, 0, "{g:#?}");
+    for checker in GRADED_BY {
+        let rows: Vec<_> = g.checks.iter().filter(|c| c.checker == checker.name()).collect();
+        assert!(!rows.is_empty(), "{}: no checks: {g:#?}", checker.name());
+        for row in rows {
+            assert_eq!(row.verdict, CheckVerdict::Failed, "{row:?}");
+            assert!(row.reason.starts_with("timeout after 1 s (") && row.reason.ends_with(" executions)"), "{row:?}");
+        }
+    }
+}

@@ -139,3 +139,39 @@ fn show_prints_the_teaching_text() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("// BUG:") && text.contains("**Story.**"), "{text}");
 }
+
+/// A check longer than its budget is stopped and comes back inconclusive (timeout), exit code 3,
+/// with what it covered: a billion shuttle schedules (hours), and loom's exhaustive search of
+/// the bounded buffer's fix (about 2 s here, 40× the budget). The verdicts are asserted, not the time.
+#[test]
+fn a_check_past_its_time_budget_is_inconclusive_with_exit_code_3() {
+    let cases: [&[&str]; 2] = [
+        &["check", "airplane-seat", "--variant", "fixed", "--checker", "shuttle-random", "--iterations", "1000000000"],
+        &["check", "bounded-buffer", "--variant", "fixed", "--checker", "loom"],
+    ];
+    for (case, timeout) in cases.into_iter().zip(["1", "0.05"]) {
+        let out = conclab(&[case, &["--timeout", timeout, "--json"]].concat());
+        assert_eq!(out.status.code(), Some(3), "{case:?}: {}", stderr(&out));
+        let r = json(&out);
+        assert_eq!(r["verdict"], "inconclusive", "{r}");
+        assert_eq!(r["inconclusive"], "timeout", "{r}");
+        assert_eq!(r["coverage"]["kind"], "sampled", "{r}");
+        assert_eq!(r["coverage"]["schedules"], r["executions"], "{r}");
+        assert!(r["message"].as_str().unwrap().starts_with(&format!("timeout after {timeout} s (")), "{r}");
+    }
+}
+
+#[test]
+fn a_time_budget_of_zero_is_refused() {
+    for cmd in [
+        &["check", "airplane-seat"][..],
+        &["replay", "airplane-seat", "airplane-seat:buggy:loom:b0:e1"],
+        &["explain", "airplane-seat"],
+        &["grade", "."],
+        &["assign", "airplane-seat", "/nonexistent/never-written"],
+    ] {
+        let out = conclab(&[cmd, &["--timeout", "0"]].concat());
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        assert!(stderr(&out).contains("leaves no time to check anything"), "{cmd:?}: {}", stderr(&out));
+    }
+}

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::source;
 use crate::catalog::{self, Entry, Scenario, Variant};
-use crate::report::{failed_property, Coverage, Report};
+use crate::report::{failed_property, Coverage, Report, Undecided};
 use crate::runner::{self, Checker, Options};
 
 /// The checkers that grade an assignment, in the order they run.
@@ -30,6 +30,11 @@ const RUNS_TO_THE_END: &str = "runs-to-the-end";
 
 /// loom's execution cap when grading (a fix that explodes the state space is cut, not waited for).
 const LOOM_BUDGET: usize = 200_000;
+
+/// The default wall-clock budget of each checker's run when grading: 60 s (a reference fix takes
+/// a few seconds for all three checkers), so a fix that never ends keeps a grade busy for at
+/// most three minutes.
+const GRADE_TIME_BUDGET_MS: u64 = 60_000;
 
 /// A check's outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,23 +127,34 @@ pub fn student_scenario(id: &str, run: [fn(); 3], source: &'static str) -> Scena
     }
 }
 
-fn options(checker: Checker, exe: &Path) -> Options {
+fn options(checker: Checker, exe: &Path, time_budget_ms: u64) -> Options {
     let iterations = (checker == Checker::Loom).then_some(LOOM_BUDGET);
-    Options { iterations, ..Options::new(checker, exe) }
+    Options { iterations, time_budget_ms, ..Options::new(checker, exe) }
 }
 
 /// Grades `s` (a [`student_scenario`]): each of [`GRADED_BY`] on every property, and the
 /// checks of the handed-out file compared with the student's. `exe` must run
-/// [`runner::worker_main_with`] for `s` when started as `exe __worker`. Returns the grade and
+/// [`runner::worker_main_with`] for `s` when started as `exe __worker`. Each checker's run has
+/// `time_budget_ms` (see [`Options::time_budget_ms`]): one that runs out is stopped, its checks
+/// are not passed ("timeout"), and grading goes on with the next checker. Returns the grade and
 /// the failing reports (for their traces).
-pub fn grade(s: &Scenario, exe: &Path) -> Result<(Grade, Vec<Report>)> {
+pub fn grade(s: &Scenario, exe: &Path, time_budget_ms: u64) -> Result<(Grade, Vec<Report>)> {
     let e = s.on_std;
     let properties: Vec<&str> =
         std::iter::once("invariant").chain(e.must_still_work.iter().map(|p| p.name)).chain([RUNS_TO_THE_END]).collect();
     let mut checks = vec![];
     let mut failing = vec![];
     for checker in GRADED_BY {
-        let r = runner::check_scenario(s, STUDENT, &options(checker, exe))?;
+        let r = runner::check_scenario(s, STUDENT, &options(checker, exe, time_budget_ms))?;
+        if r.inconclusive == Some(Undecided::Timeout) {
+            let budget = runner::seconds(std::time::Duration::from_millis(time_budget_ms));
+            let reason = format!("timeout after {budget} ({} executions)", r.executions);
+            for &p in &properties {
+                let (checker, property) = (checker.name().into(), p.into());
+                checks.push(Check { checker, property, verdict: CheckVerdict::Failed, reason: reason.clone() });
+            }
+            continue;
+        }
         let failed = r.found_bug().then(|| {
             let named = r.message.as_deref().and_then(failed_property).filter(|p| properties.contains(p));
             named.unwrap_or(if r.kind == Some(e.expected) { "invariant" } else { RUNS_TO_THE_END }).to_string()
@@ -217,7 +233,9 @@ pub fn changed_checks(handed_out: &str, theirs: &str) -> Vec<Check> {
 
 /// `main` of an assignment's test binary: `cargo test` grades the code and shows the trace of
 /// a failure; `-- --json` prints the grade as JSON; `-- --replay TOKEN` replays a failure;
-/// `__worker` runs one check for the parent (loom may abort it). Exit code 0 passed, 1 not, 2 error.
+/// `__worker` runs one check for the parent (loom may abort it); `-- --timeout SECS` sets each
+/// checker's time budget (default 60 s). Exit code 0 passed, 1 not,
+/// 2 error.
 ///
 /// `built_for` is the crate's directory at build time: cargo runs this binary with that crate's
 /// `CARGO_MANIFEST_DIR`, and a copy of the crate under the same package name would otherwise
@@ -238,14 +256,21 @@ pub fn checks_main(s: Scenario, built_for: &str) -> ExitCode {
             return Ok(true);
         }
         let exe = std::env::current_exe()?;
+        let budget = match args.iter().position(|a| a == "--timeout") {
+            Some(i) => {
+                let secs = args.get(i + 1).context("--timeout needs a number of seconds")?;
+                runner::parse_time_budget(secs).map_err(|e| anyhow::anyhow!("--timeout: {e}"))?
+            }
+            None => GRADE_TIME_BUDGET_MS,
+        };
         let mut out = std::io::stdout();
         if let Some(i) = args.iter().position(|a| a == "--replay") {
             let token = args.get(i + 1).context("--replay needs the token a failing check printed")?;
-            let r = runner::replay_scenario(&s, STUDENT, token, &options(Checker::Loom, &exe))?;
+            let r = runner::replay_scenario(&s, STUDENT, token, &options(Checker::Loom, &exe, budget))?;
             write!(out, "{}", student_render(&r))?;
             return Ok(!r.found_bug());
         }
-        let (grade, failing) = grade(&s, &exe)?;
+        let (grade, failing) = grade(&s, &exe, budget)?;
         if args.iter().any(|a| a == "--json") {
             writeln!(out, "{}", serde_json::to_string_pretty(&grade)?)?;
         } else {
@@ -310,8 +335,9 @@ fn write_if_changed(path: &Path, text: &str) -> Result<()> {
 
 /// `conclab grade <dir>`: builds the student's `src/lib.rs` with fresh glue in a crate under
 /// `target_dir/grading/`, runs its checks, and returns whether it passed and what to print (the
-/// grade as JSON with `json`, else the table and the first failure's trace).
-pub fn grade_dir(dir: &Path, json: bool, target_dir: &Path) -> Result<(bool, String)> {
+/// grade as JSON with `json`, else the table and the first failure's trace). Each check has
+/// `time_budget_ms`.
+pub fn grade_dir(dir: &Path, json: bool, target_dir: &Path, time_budget_ms: u64) -> Result<(bool, String)> {
     let id = assignment_id(dir)?;
     let s = catalog::lookup(&id, "buggy")?;
     let lib = std::fs::read_to_string(dir.join("src/lib.rs"))
@@ -338,6 +364,7 @@ pub fn grade_dir(dir: &Path, json: bool, target_dir: &Path) -> Result<(bool, Str
     if json {
         cmd.arg("--json");
     }
+    cmd.arg("--timeout").arg((time_budget_ms as f64 / 1000.0).to_string());
     let out = cmd.output().with_context(|| format!("could not run {}", exe.display()))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     match out.status.code() {

@@ -51,6 +51,9 @@ pub struct AssignOptions {
     pub stress_runs: usize,
     /// The `conclab` executable that runs the measuring checks (`conclab __worker`).
     pub exe: PathBuf,
+    /// Wall-clock budget of each measuring check, in milliseconds (see
+    /// [`Options::time_budget_ms`]): a check that runs out leaves its number out.
+    pub time_budget_ms: u64,
 }
 
 /// The numbers `conclab check` measured on the buggy variant, for the questions.
@@ -89,8 +92,9 @@ fn thousands(n: usize) -> String {
 }
 
 /// Runs the buggy variant under the first model checker that finds it and `stress_runs` times on
-/// real threads: the numbers the questions quote.
-pub fn measure(s: &Scenario, stress_runs: usize, exe: &Path) -> Result<Measured> {
+/// real threads: the numbers the questions quote. Each check has `time_budget_ms`; one that runs
+/// out of it measures nothing.
+pub fn measure(s: &Scenario, stress_runs: usize, exe: &Path, time_budget_ms: u64) -> Result<Measured> {
     let mut m = Measured::default();
     if stress_runs == 0 {
         return Ok(m);
@@ -99,17 +103,18 @@ pub fn measure(s: &Scenario, stress_runs: usize, exe: &Path) -> Result<Measured>
         .into_iter()
         .find(|c| s.on_std.found_by.contains(c));
     if let Some(checker) = by {
-        let r = runner::check_scenario(s, "buggy", &Options::new(checker, exe))?;
+        let r = runner::check_scenario(s, "buggy", &Options { time_budget_ms, ..Options::new(checker, exe) })?;
         if r.found_bug() {
             m.found = Some((checker, r.executions));
         }
     }
-    let opts = Options { iterations: Some(stress_runs), ..Options::new(Checker::Stress, exe) };
+    let opts = Options { iterations: Some(stress_runs), time_budget_ms, ..Options::new(Checker::Stress, exe) };
     let r = runner::check_scenario(s, "buggy", &opts)?;
-    m.stress = Some(match r.stress {
-        Some(st) => (st.runs, st.failing_runs),
-        None => (r.executions.max(1), 1), // a run hung: the watchdog ended the check there
-    });
+    m.stress = match r.stress {
+        Some(st) => Some((st.runs, st.failing_runs)),
+        None if r.is_inconclusive() => None, // stopped at the time budget: nothing to quote
+        None => Some((r.executions.max(1), 1)), // a run hung: the watchdog ended the check there
+    };
     Ok(m)
 }
 
@@ -281,7 +286,7 @@ pub fn write_assignment(id: &str, dir: &Path, o: &AssignOptions) -> Result<()> {
     if dir.join("Cargo.toml").exists() {
         bail!("{} already holds a crate; choose an empty or new directory", dir.display());
     }
-    let measured = measure(s, o.stress_runs, &o.exe)?;
+    let measured = measure(s, o.stress_runs, &o.exe, o.time_budget_ms)?;
     std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
     let name = package_name(s.id(), dir)?;
     for (path, text) in glue_files(s, &name, &o.target_dir, o.with_solution) {

@@ -98,11 +98,61 @@ fn an_unknown_variant_lists_the_variants() {
 
 #[test]
 fn a_malformed_replay_token_is_explained() {
-    for token in ["garbage", "airplane-seat:buggy:shuttle:??", "airplane-seat:buggy:loom:b1"] {
+    for (token, says) in [
+        ("garbage", "1 part(s)"),
+        ("airplane-seat:buggy:shuttle:??", "`?` at position 1 of the schedule is not a thread letter"),
+        ("airplane-seat:buggy:shuttle:zzzz", "continues a run of `z`"),
+        ("airplane-seat:buggy:shuttle:a01", "starts with 0"),
+        ("airplane-seat:buggy:loom:b1", "a loom token ends in `b<bound>:e<execution>`"),
+        ("airplane-seat:buggy:loom:b0", "a loom token ends in `b<bound>:e<execution>`"),
+        ("airplane-seat:buggy:loom:b1:e0", "executions are counted from 1"),
+    ] {
         let out = conclab(&["replay", "airplane-seat", token]);
         assert_eq!(out.status.code(), Some(2), "{token}");
         let err = stderr(&out);
-        assert!(err.contains("malformed replay token") && !err.contains("panicked"), "{token}: {err}");
+        assert!(err.contains("malformed replay token") && err.contains(says), "{token}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("unknown engine"), "{token}: {err}");
+        assert!(out.stdout.is_empty(), "{token}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+/// A well-formed token that names no failing execution of the program is refused (exit 2,
+/// nothing on stdout), with the reason, and a long one is quoted shortened.
+#[test]
+fn a_token_that_does_not_reproduce_a_failure_is_refused() {
+    let found = json(&conclab(&["check", "airplane-seat", "--checker", "shuttle-pct", "--seed", "1", "--json"]));
+    let token = found["replay"].as_str().unwrap();
+    let out = conclab(&["replay", "airplane-seat", token, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{token} does not replay: {}", stderr(&out));
+    assert_eq!(json(&out)["trace"], found["trace"]);
+
+    // The schedule without its last run of one thread, and with a run of another thread added.
+    let last_run = token.rfind(|c: char| c.is_ascii_lowercase()).unwrap();
+    let truncated = &token[..last_run];
+    let other = if token.as_bytes()[last_run] == b'a' { "b3" } else { "a3" };
+    let extended = format!("{token}{other}");
+    let long = format!("airplane-seat:buggy:shuttle:{}", "ab".repeat(60_000));
+    for (args, says) in [
+        (vec!["airplane-seat", truncated], "the schedule ran out after its"),
+        (vec!["airplane-seat", &extended], "does not reproduce"),
+        (vec!["airplane-seat", "airplane-seat:buggy:shuttle:z4"], "choice 1 names thread `z`, which cannot run there"),
+        (vec!["airplane-seat", "--variant", "fixed", "airplane-seat:fixed:loom:bx:e5"], "execution 5 runs to the end"),
+        (
+            vec!["airplane-seat", "--variant", "fixed", "airplane-seat:fixed:loom:bx:e5000"],
+            "there is no execution 5000",
+        ),
+        (vec!["airplane-seat", "airplane-seat:buggy:loom:b0:e3"], "loom's search fails at execution 1 first"),
+        (vec!["airplane-seat", &long], "(120028 characters)"),
+    ] {
+        let out = conclab(&[&["replay"], args.as_slice()].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            err.contains("does not reproduce a failure of `airplane-seat`") && err.contains(says),
+            "{args:?}: {err}"
+        );
+        assert!(err.len() < 1000, "the message quotes the token in full: {} bytes", err.len());
     }
 }
 

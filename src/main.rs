@@ -84,7 +84,8 @@ enum Cmd {
         /// The replay token.
         #[arg(required_unless_present = "fuzz_input", conflicts_with = "fuzz_input")]
         token: Option<String>,
-        /// Replay a fuzzer's saved `schedule` input (e.g. a crash file) instead of a token.
+        /// Replay a fuzzer's saved `schedule` input (e.g. a crash file) instead of a token: a
+        /// regular file of at most 1 MiB (a FIFO, a device or a larger file is refused).
         #[arg(long, value_name = "FILE")]
         fuzz_input: Option<PathBuf>,
         /// One JSON object instead of text.

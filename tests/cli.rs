@@ -189,3 +189,49 @@ fn show_prints_the_teaching_text() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("// BUG:") && text.contains("**Story.**"), "{text}");
 }
+
+/// Runs conclab, and fails — rather than hangs — if it has not exited within a minute: for
+/// inputs that used to block it or make it read without end. (A deadline for a hang, not a
+/// measurement: a correct run exits at once.)
+#[cfg(target_os = "linux")]
+fn conclab_unless_it_hangs(args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_conclab"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("conclab runs");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(out) => out.expect("conclab runs"),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            panic!("conclab {args:?} has not exited after a minute: it blocked or read without bound");
+        }
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_fuzz_input_that_is_not_a_small_regular_file_is_refused_at_once() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-fuzz-input");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let huge = dir.join("huge");
+    std::fs::File::create(&huge).unwrap().set_len(2 << 20).unwrap(); // sparse: 2 MiB of zeros
+    for (file, says) in [
+        ("/dev/zero", "is a device, not a regular file"),
+        (fifo.to_str().unwrap(), "is a FIFO, not a regular file"),
+        (dir.to_str().unwrap(), "is a directory, not a regular file"),
+        (huge.to_str().unwrap(), "is larger than 1048576 bytes (1 MiB)"),
+        ("/nonexistent/crash", "cannot read the fuzz input /nonexistent/crash"),
+    ] {
+        let out = conclab_unless_it_hangs(&["replay", "airplane-seat", "--fuzz-input", file]);
+        assert_eq!(out.status.code(), Some(2), "{file}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{file}: {}", stderr(&out));
+    }
+}

@@ -308,6 +308,30 @@ fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
 }
 
+/// Refuses an `--html FILE` that cannot be written — a directory, a missing parent folder, no
+/// permission — before any work, so that a long check or bench never ends in that error. It
+/// opens FILE for writing without truncating it (an existing page is kept until the new one
+/// replaces it) and removes it again if it did not exist.
+fn check_writable(file: Option<&std::path::Path>) -> Result<()> {
+    use anyhow::Context as _;
+    let Some(file) = file else { return Ok(()) };
+    let shown = file.display();
+    if file.is_dir() {
+        anyhow::bail!("--html {shown} is a directory; give the name of the page to write");
+    }
+    let existed = file.symlink_metadata().is_ok();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(file)
+        .with_context(|| format!("--html {shown}: cannot write the page there"))?;
+    if !existed {
+        let _ = std::fs::remove_file(file);
+    }
+    Ok(())
+}
+
 fn options(checker: Checker) -> Result<Options> {
     Ok(Options::new(checker, std::env::current_exe()?))
 }
@@ -467,6 +491,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Bench { seeds, scenarios, checkers, json, csv, html } => {
+            check_writable(html.as_deref())?;
             let plan = bench::Plan::new(&scenarios, &checkers, seeds, std::env::current_exe()?)?;
             let table = bench::run(&plan, !json && !csv && std::io::stderr().is_terminal())?;
             if let Some(file) = &html {
@@ -501,6 +526,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
             html,
         } => {
+            check_writable(html.as_deref())?;
             let opts = Options {
                 iterations,
                 seed,
@@ -513,11 +539,14 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             (runner::check(&id, &variant, &opts)?, json, html)
         }
-        Cmd::Replay { id, variant, token, fuzz_input, json, html } => match (token, fuzz_input) {
-            (_, Some(file)) => (conclab::fuzz::replay_input(&id, &variant, &file)?, json, html),
-            (Some(token), None) => (runner::replay(&id, &variant, &token, &options(Checker::Loom)?)?, json, html),
-            (None, None) => anyhow::bail!("give a replay token or --fuzz-input FILE"),
-        },
+        Cmd::Replay { id, variant, token, fuzz_input, json, html } => {
+            check_writable(html.as_deref())?;
+            match (token, fuzz_input) {
+                (_, Some(file)) => (conclab::fuzz::replay_input(&id, &variant, &file)?, json, html),
+                (Some(token), None) => (runner::replay(&id, &variant, &token, &options(Checker::Loom)?)?, json, html),
+                (None, None) => anyhow::bail!("give a replay token or --fuzz-input FILE"),
+            }
+        }
         Cmd::Fuzz { id, variant, seconds, seed, random, json } => {
             let r = conclab::fuzz::run(&id, &variant, seconds, seed, random)?;
             if json {

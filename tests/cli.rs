@@ -235,3 +235,40 @@ fn a_fuzz_input_that_is_not_a_small_regular_file_is_refused_at_once() {
         assert!(stderr(&out).contains(says), "{file}: {}", stderr(&out));
     }
 }
+
+/// An `--html FILE` that cannot be written is refused before anything else is looked at (here:
+/// before an unknown scenario or a malformed token would be), so that no check or bench runs
+/// only to fail at the end; an existing page is left as it was.
+#[test]
+fn an_unwritable_html_path_is_refused_before_any_work() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-html");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let folder = dir.to_str().unwrap();
+    let orphan = dir.join("no-such-folder/page.html");
+    let orphan = orphan.to_str().unwrap();
+    for args in [
+        vec!["check", "no-such-bug", "--html"],
+        vec!["replay", "airplane-seat", "garbage", "--html"],
+        vec!["replay", "airplane-seat", "--fuzz-input", "/dev/zero", "--html"],
+        vec!["bench", "--scenario", "no-such-bug", "--html"],
+    ] {
+        for (file, says) in [(folder, "is a directory"), (orphan, "cannot write the page there")] {
+            let out = conclab(&[args.as_slice(), &[file]].concat());
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?} {file}: {err}");
+            assert!(err.contains(&format!("--html {file}")) && err.contains(says), "{args:?} {file}: {err}");
+            assert!(out.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+        }
+    }
+    // A writable path is only probed: an existing page keeps its content, a new one is not left behind.
+    let page = dir.join("page.html");
+    std::fs::write(&page, "the old page").unwrap();
+    let out = conclab(&["check", "no-such-bug", "--html", page.to_str().unwrap()]);
+    assert!(stderr(&out).contains("unknown scenario"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&page).unwrap(), "the old page");
+    let fresh = dir.join("fresh.html");
+    let out = conclab(&["check", "no-such-bug", "--html", fresh.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!fresh.exists(), "a failed check left an empty page behind");
+}

@@ -190,6 +190,27 @@ fn assign_and_hint_answer_bad_input_clearly() {
     let out = conclab(&["assign", "no-such-bug", dir.to_str().unwrap(), "--stress-runs", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("known scenarios: airplane-seat"), "{}", stderr(&out));
+
+    // `--all` refuses, as a single assignment does, a folder whose crate (or index) it would
+    // overwrite — before it writes anything.
+    let pack = fresh(Path::new(env!("CARGO_TARGET_TMPDIR")).join("assign-over-a-crate"));
+    let second = pack.join(format!("02-{}", assign::course()[1].id()));
+    std::fs::create_dir_all(&second).unwrap();
+    std::fs::write(second.join("Cargo.toml"), "[package]\nname = \"mine\"\n").unwrap();
+    std::fs::write(second.join("README.md"), "my notes").unwrap();
+    let out = conclab(&["assign", "--all", pack.to_str().unwrap(), "--stress-runs", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("{} already holds a crate", second.display())), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(second.join("README.md")).unwrap(), "my notes");
+    let written: Vec<_> = std::fs::read_dir(&pack).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(written, [second.file_name().unwrap()], "something was written beside the crate");
+    std::fs::remove_dir_all(&second).unwrap();
+    std::fs::write(pack.join("README.md"), "my course").unwrap();
+    let out = conclab(&["assign", "--all", pack.to_str().unwrap(), "--stress-runs", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("already holds README.md, which the assignment would replace"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(pack.join("README.md")).unwrap(), "my course");
+
     let out = conclab(&["hint", "airplane-seat", "1"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("hint 1: "));

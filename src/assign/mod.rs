@@ -275,12 +275,31 @@ fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
 }
 
+/// Refuses a directory that holds any of `files` (relative paths): writing there would replace
+/// them. Called before anything is written or measured.
+fn refuse_to_overwrite(dir: &Path, files: &[&str]) -> Result<()> {
+    let found: Vec<&str> = files.iter().copied().filter(|f| dir.join(f).symlink_metadata().is_ok()).collect();
+    if found.contains(&"Cargo.toml") {
+        bail!("{} already holds a crate; choose an empty or new directory (nothing was written)", dir.display());
+    }
+    if !found.is_empty() {
+        bail!(
+            "{} already holds {}, which the assignment would replace; choose an empty or new directory \
+             (nothing was written)",
+            dir.display(),
+            found.join(" and ")
+        );
+    }
+    Ok(())
+}
+
+/// What an assignment crate's folder must not hold yet.
+const CRATE_FILES: [&str; 3] = ["Cargo.toml", "README.md", "src/lib.rs"];
+
 /// Writes scenario `id` as an assignment crate in `dir` (created; it must not hold a crate yet).
 pub fn write_assignment(id: &str, dir: &Path, o: &AssignOptions) -> Result<()> {
     let s = catalog::lookup(id, "buggy")?;
-    if dir.join("Cargo.toml").exists() {
-        bail!("{} already holds a crate; choose an empty or new directory", dir.display());
-    }
+    refuse_to_overwrite(dir, &CRATE_FILES)?;
     let measured = measure(s, o.stress_runs, &o.exe)?;
     std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
     let name = package_name(s.id(), dir)?;
@@ -300,6 +319,11 @@ pub fn course() -> Vec<&'static Scenario> {
     all
 }
 
+/// The folder of the `n`-th assignment (from 0) of the course: `01-airplane-seat`.
+fn course_folder(n: usize, s: &Scenario) -> String {
+    format!("{:02}-{}", n + 1, s.id())
+}
+
 /// Writes every scenario as an assignment under `dir` (`01-airplane-seat/`, …) with an index
 /// `README.md` in course order; returns the assignment directories.
 pub fn write_course(dir: &Path, o: &AssignOptions) -> Result<Vec<PathBuf>> {
@@ -308,6 +332,11 @@ pub fn write_course(dir: &Path, o: &AssignOptions) -> Result<Vec<PathBuf>> {
         "Each folder is one assignment: a story, buggy code in `src/lib.rs`, and checkers that grade\n\
          the fix (`cargo test` in the folder; `conclab grade <folder>`). Work through them in order.\n",
     );
+    // Refuse before writing or measuring anything, as a single assignment does.
+    refuse_to_overwrite(dir, &["Cargo.toml", "README.md"])?;
+    for (n, s) in course().into_iter().enumerate() {
+        refuse_to_overwrite(&dir.join(course_folder(n, s)), &CRATE_FILES)?;
+    }
     let mut dirs = vec![];
     let mut unit: Option<Unit> = None;
     for (n, s) in course().into_iter().enumerate() {
@@ -316,7 +345,7 @@ pub fn write_course(dir: &Path, o: &AssignOptions) -> Result<Vec<PathBuf>> {
             let _ = writeln!(index, "\n## {}\n", a.unit.title());
             unit = Some(a.unit);
         }
-        let folder = format!("{:02}-{}", n + 1, s.id());
+        let folder = course_folder(n, s);
         write_assignment(s.id(), &dir.join(&folder), o)?;
         let goal = doc_paragraph(s, "**Learning goal.**");
         let first = goal.find(". ").map_or(goal.as_str(), |i| &goal[..=i]);

@@ -258,8 +258,9 @@ enum Cmd {
         /// Real-thread runs measured for the questions' numbers (0: skip measuring).
         #[arg(long, default_value_t = 10_000)]
         stress_runs: usize,
-        /// The target directory generated crates share (default: $CONCLAB_TARGET_DIR, or
-        /// target/assignments of conclab's checkout).
+        /// The target directory the generated crates share, written into their
+        /// `.cargo/config.toml` as given (default: `target/` of the course pack, named relative
+        /// to each crate, so that the pack can be moved or handed out).
         #[arg(long)]
         target_dir: Option<std::path::PathBuf>,
     },
@@ -421,7 +422,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(if r.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
         Cmd::Assign { args, all, with_solution, stress_runs, target_dir } => {
-            let target_dir = target_dir.unwrap_or_else(assign::default_target_dir);
             let o = AssignOptions { with_solution, target_dir, stress_runs, exe: std::env::current_exe()? };
             match (all, args.as_slice()) {
                 (false, [id, dir]) => {

@@ -1,6 +1,7 @@
-//! Course assignments end to end: for every scenario, the generated crate builds and its
-//! `cargo test` fails on the buggy code with the expected kind; the reference fix passes
-//! `conclab grade`; a "cheating" fix that only hides the bug is refused, naming the property it
+//! Course assignments end to end: a course pack, moved after it is written, names neither where
+//! it was written nor conclab's checkout; for every scenario, the generated crate builds against
+//! the pack's copy of conclab and its `cargo test` fails on the buggy code with the expected
+//! kind; the reference fix passes `conclab grade`; a "cheating" fix that only hides the bug is refused, naming the property it
 //! broke. All crates share one target directory (`target/assignments`) and build `--offline`:
 //! the first run builds loom, shuttle and conclab there once, later crates take seconds.
 
@@ -102,6 +103,20 @@ fn grade(dir: &Path) -> (Output, f64) {
     (out, started.elapsed().as_secs_f64())
 }
 
+/// Every file under `dir`, at any depth.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 fn fresh(dir: PathBuf) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     dir
@@ -110,9 +125,30 @@ fn fresh(dir: PathBuf) -> PathBuf {
 #[test]
 fn every_scenario_is_an_assignment_that_grades_bug_fix_and_cheat() {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("assign");
+    // The pack is written in one place and moved to another before it is built and graded, as a
+    // pack handed to students is: nothing in it may name where it was written, or conclab's checkout.
+    let written = fresh(root.join("written"));
     let course = fresh(root.join("course"));
-    let out = conclab(&["assign", "--all", course.to_str().unwrap(), "--stress-runs", "0"]);
+    let out = conclab(&["assign", "--all", written.to_str().unwrap(), "--stress-runs", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::rename(&written, &course).unwrap();
+    for file in files_under(&course) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        for place in [written.to_str().unwrap(), env!("CARGO_MANIFEST_DIR")] {
+            assert!(!text.contains(place), "{} names {place}: the pack cannot move", file.display());
+        }
+    }
+    let first = course.join(format!("01-{}", assign::course()[0].id()));
+    let metadata = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["metadata", "--offline", "--no-deps", "--format-version", "1"])
+        .current_dir(&first)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap();
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata.stdout).expect("cargo metadata");
+    std::fs::create_dir_all(course.join("target")).unwrap();
+    let target = Path::new(metadata["target_directory"].as_str().unwrap()).canonicalize().unwrap();
+    assert_eq!(target, course.join("target").canonicalize().unwrap(), "the pack's target directory");
 
     // The index lists the assignments in course order: races → deadlocks → liveness → signals.
     let index = std::fs::read_to_string(course.join("README.md")).unwrap();

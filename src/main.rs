@@ -81,7 +81,8 @@ enum Cmd {
         /// The variant the token was recorded on.
         #[arg(long, default_value = "buggy")]
         variant: String,
-        /// The replay token.
+        /// The replay token, exactly as `check` printed it (one that is malformed, or that does
+        /// not reproduce a failure of this program, is refused with exit 2).
         #[arg(required_unless_present = "fuzz_input", conflicts_with = "fuzz_input")]
         token: Option<String>,
         /// Replay a fuzzer's saved `schedule` input (e.g. a crash file) instead of a token: a

@@ -36,8 +36,8 @@ pub fn conclab_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The target directory all generated crates share: `$CONCLAB_TARGET_DIR`, or
-/// `target/assignments` of this checkout.
+/// The target directory `conclab grade` builds in (and the tests build assignments in):
+/// `$CONCLAB_TARGET_DIR`, or `target/assignments` of this checkout.
 pub fn default_target_dir() -> PathBuf {
     std::env::var_os("CONCLAB_TARGET_DIR").map_or_else(|| conclab_dir().join("target/assignments"), PathBuf::from)
 }

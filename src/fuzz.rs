@@ -70,10 +70,69 @@ pub fn schedule_input(data: &[u8]) {
 /// Reads a saved `schedule` input (a fuzzer's crash file) and replays it on `scenario` /
 /// `variant`: the input's first byte is its scenario selector and is skipped.
 pub fn replay_input(scenario: &str, variant: &str, file: &std::path::Path) -> Result<Report> {
-    let data = std::fs::read(file).with_context(|| format!("cannot read the fuzz input {}", file.display()))?;
     let s = catalog::lookup(scenario, variant)?;
+    let data = read_input(file)?;
     let bytes = data.get(1..).unwrap_or_default();
     schedule(s, variant, bytes, true)
+}
+
+/// The largest fuzz input [`replay_input`] reads. Inputs are small — one byte per scheduling
+/// decision; libFuzzer's default `-max_len` is 4,096 bytes — so anything larger is refused.
+pub const MAX_INPUT_BYTES: u64 = 1 << 20;
+
+/// Reads a fuzz input: a regular file of at most [`MAX_INPUT_BYTES`]. Its metadata is checked
+/// before it is opened, so a FIFO (which would block until a writer came) or a device such as
+/// `/dev/zero` (which never ends) is refused at once; the read itself is bounded too.
+fn read_input(file: &std::path::Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let shown = file.display();
+    let too_large = || {
+        anyhow::anyhow!(
+            "the fuzz input {shown} is larger than {MAX_INPUT_BYTES} bytes (1 MiB), more than any fuzz input \
+             needs; give a saved input such as a crash file"
+        )
+    };
+    let meta = std::fs::metadata(file).with_context(|| format!("cannot read the fuzz input {shown}"))?;
+    if !meta.is_file() {
+        anyhow::bail!(
+            "the fuzz input {shown} is {}, not a regular file; give a saved input such as a crash file",
+            file_kind(&meta.file_type())
+        );
+    }
+    if meta.len() > MAX_INPUT_BYTES {
+        return Err(too_large());
+    }
+    let f = std::fs::File::open(file).with_context(|| format!("cannot read the fuzz input {shown}"))?;
+    let mut data = Vec::new();
+    f.take(MAX_INPUT_BYTES + 1)
+        .read_to_end(&mut data)
+        .with_context(|| format!("cannot read the fuzz input {shown}"))?;
+    if data.len() as u64 > MAX_INPUT_BYTES {
+        return Err(too_large()); // it grew after its size was checked
+    }
+    Ok(data)
+}
+
+/// What a file that is not a regular file is, for a message.
+fn file_kind(t: &std::fs::FileType) -> &'static str {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt as _;
+        if t.is_fifo() {
+            return "a FIFO";
+        }
+        if t.is_char_device() || t.is_block_device() {
+            return "a device";
+        }
+        if t.is_socket() {
+            return "a socket";
+        }
+    }
+    if t.is_dir() {
+        "a directory"
+    } else {
+        "something else"
+    }
 }
 
 /// A shuttle scheduler driven by bytes: each scheduling decision takes the next byte and picks

@@ -85,10 +85,12 @@ enum Cmd {
         /// The variant the token was recorded on.
         #[arg(long, default_value = "buggy")]
         variant: String,
-        /// The replay token.
+        /// The replay token, exactly as `check` printed it (one that is malformed, or that does
+        /// not reproduce a failure of this program, is refused with exit 2).
         #[arg(required_unless_present = "fuzz_input", conflicts_with = "fuzz_input")]
         token: Option<String>,
-        /// Replay a fuzzer's saved `schedule` input (e.g. a crash file) instead of a token.
+        /// Replay a fuzzer's saved `schedule` input (e.g. a crash file) instead of a token: a
+        /// regular file of at most 1 MiB (a FIFO, a device or a larger file is refused).
         #[arg(long, value_name = "FILE")]
         fuzz_input: Option<PathBuf>,
         /// Wall-clock budget in seconds (fractions allowed); a check still running then is
@@ -269,8 +271,9 @@ enum Cmd {
         /// Real-thread runs measured for the questions' numbers (0: skip measuring).
         #[arg(long, default_value_t = 10_000)]
         stress_runs: usize,
-        /// The target directory generated crates share (default: $CONCLAB_TARGET_DIR, or
-        /// target/assignments of conclab's checkout).
+        /// The target directory the generated crates share, written into their
+        /// `.cargo/config.toml` as given (default: `target/` of the course pack, named relative
+        /// to each crate, so that the pack can be moved or handed out).
         #[arg(long)]
         target_dir: Option<std::path::PathBuf>,
         /// Wall-clock budget in seconds of each measuring check (fractions allowed); a check
@@ -326,6 +329,30 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn write_file(path: &std::path::Path, text: &str) -> Result<()> {
     use anyhow::Context as _;
     std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
+}
+
+/// Refuses an `--html FILE` that cannot be written — a directory, a missing parent folder, no
+/// permission — before any work, so that a long check or bench never ends in that error. It
+/// opens FILE for writing without truncating it (an existing page is kept until the new one
+/// replaces it) and removes it again if it did not exist.
+fn check_writable(file: Option<&std::path::Path>) -> Result<()> {
+    use anyhow::Context as _;
+    let Some(file) = file else { return Ok(()) };
+    let shown = file.display();
+    if file.is_dir() {
+        anyhow::bail!("--html {shown} is a directory; give the name of the page to write");
+    }
+    let existed = file.symlink_metadata().is_ok();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(file)
+        .with_context(|| format!("--html {shown}: cannot write the page there"))?;
+    if !existed {
+        let _ = std::fs::remove_file(file);
+    }
+    Ok(())
 }
 
 fn options(checker: Checker) -> Result<Options> {
@@ -417,7 +444,6 @@ fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(if r.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
         Cmd::Assign { args, all, with_solution, stress_runs, target_dir, timeout } => {
-            let target_dir = target_dir.unwrap_or_else(assign::default_target_dir);
             let o = AssignOptions {
                 with_solution,
                 target_dir,
@@ -493,6 +519,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Bench { seeds, scenarios, checkers, json, csv, html } => {
+            check_writable(html.as_deref())?;
             let plan = bench::Plan::new(&scenarios, &checkers, seeds, std::env::current_exe()?)?;
             let table = bench::run(&plan, !json && !csv && std::io::stderr().is_terminal())?;
             if let Some(file) = &html {
@@ -528,6 +555,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
             html,
         } => {
+            check_writable(html.as_deref())?;
             let opts = Options {
                 time_budget_ms: timeout,
                 iterations,
@@ -541,14 +569,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             (runner::check(&id, &variant, &opts)?, json, html)
         }
-        Cmd::Replay { id, variant, token, fuzz_input, timeout, json, html } => match (token, fuzz_input) {
-            (_, Some(file)) => (conclab::fuzz::replay_input(&id, &variant, &file)?, json, html),
-            (Some(token), None) => {
-                let o = Options { time_budget_ms: timeout, ..options(Checker::Loom)? };
-                (runner::replay(&id, &variant, &token, &o)?, json, html)
+        Cmd::Replay { id, variant, token, fuzz_input, timeout, json, html } => {
+            check_writable(html.as_deref())?;
+            match (token, fuzz_input) {
+                (_, Some(file)) => (conclab::fuzz::replay_input(&id, &variant, &file)?, json, html),
+                (Some(token), None) => {
+                    let o = Options { time_budget_ms: timeout, ..options(Checker::Loom)? };
+                    (runner::replay(&id, &variant, &token, &o)?, json, html)
+                }
+                (None, None) => anyhow::bail!("give a replay token or --fuzz-input FILE"),
             }
-            (None, None) => anyhow::bail!("give a replay token or --fuzz-input FILE"),
-        },
+        }
         Cmd::Fuzz { id, variant, seconds, seed, random, json } => {
             let r = conclab::fuzz::run(&id, &variant, seconds, seed, random)?;
             if json {

@@ -244,18 +244,20 @@ pub fn replay(scenario: &str, variant: &str, token: &str, options: &Options) -> 
     replay_scenario(catalog::lookup(scenario, variant)?, variant, token, options)
 }
 
-/// [`replay`] on a scenario the caller supplies (see [`check_scenario`]).
+/// [`replay`] on a scenario the caller supplies (see [`check_scenario`]). A token that does not
+/// reproduce a failure of this program is an error that says why ([`crate::replay::reproduced`]).
 pub fn replay_scenario(s: &Scenario, variant: &str, token: &str, options: &Options) -> Result<Report> {
     let scenario = s.id();
     let t: Token = token.parse()?;
     if t.scenario != scenario || t.variant != variant {
         bail!(
             "this token was recorded for `{}` variant `{}`, not `{scenario}` variant `{variant}`; \
-             run `conclab replay {} --variant {} {token}`",
+             run `conclab replay {} --variant {} {}`",
             t.scenario,
             t.variant,
             t.scenario,
-            t.variant
+            t.variant,
+            crate::replay::shorten(token)
         );
     }
     let checker = match t.point {
@@ -263,7 +265,10 @@ pub fn replay_scenario(s: &Scenario, variant: &str, token: &str, options: &Optio
         Point::Shuttle { .. } => Checker::ShuttleRandom,
     };
     let options = Options { checker, ..options.clone() };
-    dispatch(s, Job { scenario: scenario.into(), variant: variant.into(), options, replay: Some(token.to_string()) })
+    let job = Job { scenario: scenario.into(), variant: variant.into(), options, replay: Some(token.to_string()) };
+    let report = dispatch(s, job)?;
+    crate::replay::reproduced(&t, &report)?;
+    Ok(report)
 }
 
 fn dispatch(s: &Scenario, job: Job) -> Result<Report> {
@@ -640,13 +645,13 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
         }
         (_, Some(Point::Shuttle { choices })) => {
             rec.set_replay_base(base(Point::Shuttle { choices: vec![] }));
-            let diverged = Arc::new(parking_lot::Mutex::new(false));
-            let mut out = run_shuttle(&rec, body, Playback::new(choices, diverged.clone()), o);
+            let playback = Playback::new(choices, Arc::default());
+            let fit = playback.fit();
+            let mut out = run_shuttle(&rec, body, playback, o);
             out.notes.push("replayed".into());
-            if *diverged.lock() {
-                out.notes.push(
-                    "the token's schedule did not fit this program: it has changed since the token was made".into(),
-                );
+            // `replay_scenario` turns a misfit into an error that says why.
+            if let Some(why) = fit.lock().why_not() {
+                out.notes.push(format!("{}{why}", crate::replay::MISFIT));
             }
             out
         }

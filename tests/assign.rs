@@ -1,6 +1,7 @@
-//! Course assignments end to end: for every scenario, the generated crate builds and its
-//! `cargo test` fails on the buggy code with the expected kind; the reference fix passes
-//! `conclab grade`; a "cheating" fix that only hides the bug is refused, naming the property it
+//! Course assignments end to end: a course pack, moved after it is written, names neither where
+//! it was written nor conclab's checkout; for every scenario, the generated crate builds against
+//! the pack's copy of conclab and its `cargo test` fails on the buggy code with the expected
+//! kind; the reference fix passes `conclab grade`; a "cheating" fix that only hides the bug is refused, naming the property it
 //! broke. All crates share one target directory (`target/assignments`) and build `--offline`:
 //! the first run builds loom, shuttle and conclab there once, later crates take seconds.
 
@@ -103,6 +104,20 @@ fn grade(dir: &Path) -> (Output, f64) {
     (out, started.elapsed().as_secs_f64())
 }
 
+/// Every file under `dir`, at any depth.
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = vec![];
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(files_under(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
 fn fresh(dir: PathBuf) -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     dir
@@ -111,9 +126,30 @@ fn fresh(dir: PathBuf) -> PathBuf {
 #[test]
 fn every_scenario_is_an_assignment_that_grades_bug_fix_and_cheat() {
     let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("assign");
+    // The pack is written in one place and moved to another before it is built and graded, as a
+    // pack handed to students is: nothing in it may name where it was written, or conclab's checkout.
+    let written = fresh(root.join("written"));
     let course = fresh(root.join("course"));
-    let out = conclab(&["assign", "--all", course.to_str().unwrap(), "--stress-runs", "0"]);
+    let out = conclab(&["assign", "--all", written.to_str().unwrap(), "--stress-runs", "0"]);
     assert!(out.status.success(), "{}", stderr(&out));
+    std::fs::rename(&written, &course).unwrap();
+    for file in files_under(&course) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        for place in [written.to_str().unwrap(), env!("CARGO_MANIFEST_DIR")] {
+            assert!(!text.contains(place), "{} names {place}: the pack cannot move", file.display());
+        }
+    }
+    let first = course.join(format!("01-{}", assign::course()[0].id()));
+    let metadata = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+        .args(["metadata", "--offline", "--no-deps", "--format-version", "1"])
+        .current_dir(&first)
+        .env_remove("CARGO_TARGET_DIR")
+        .output()
+        .unwrap();
+    let metadata: serde_json::Value = serde_json::from_slice(&metadata.stdout).expect("cargo metadata");
+    std::fs::create_dir_all(course.join("target")).unwrap();
+    let target = Path::new(metadata["target_directory"].as_str().unwrap()).canonicalize().unwrap();
+    assert_eq!(target, course.join("target").canonicalize().unwrap(), "the pack's target directory");
 
     // The index lists the assignments in course order: races → deadlocks → liveness → signals.
     let index = std::fs::read_to_string(course.join("README.md")).unwrap();
@@ -199,6 +235,27 @@ fn assign_and_hint_answer_bad_input_clearly() {
     let out = conclab(&["assign", "no-such-bug", dir.to_str().unwrap(), "--stress-runs", "0"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("known scenarios: airplane-seat"), "{}", stderr(&out));
+
+    // `--all` refuses, as a single assignment does, a folder whose crate (or index) it would
+    // overwrite — before it writes anything.
+    let pack = fresh(Path::new(env!("CARGO_TARGET_TMPDIR")).join("assign-over-a-crate"));
+    let second = pack.join(format!("02-{}", assign::course()[1].id()));
+    std::fs::create_dir_all(&second).unwrap();
+    std::fs::write(second.join("Cargo.toml"), "[package]\nname = \"mine\"\n").unwrap();
+    std::fs::write(second.join("README.md"), "my notes").unwrap();
+    let out = conclab(&["assign", "--all", pack.to_str().unwrap(), "--stress-runs", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("{} already holds a crate", second.display())), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(second.join("README.md")).unwrap(), "my notes");
+    let written: Vec<_> = std::fs::read_dir(&pack).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(written, [second.file_name().unwrap()], "something was written beside the crate");
+    std::fs::remove_dir_all(&second).unwrap();
+    std::fs::write(pack.join("README.md"), "my course").unwrap();
+    let out = conclab(&["assign", "--all", pack.to_str().unwrap(), "--stress-runs", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("already holds README.md, which the assignment would replace"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(pack.join("README.md")).unwrap(), "my course");
+
     let out = conclab(&["hint", "airplane-seat", "1"]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("hint 1: "));

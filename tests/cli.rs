@@ -98,11 +98,61 @@ fn an_unknown_variant_lists_the_variants() {
 
 #[test]
 fn a_malformed_replay_token_is_explained() {
-    for token in ["garbage", "airplane-seat:buggy:shuttle:??", "airplane-seat:buggy:loom:b1"] {
+    for (token, says) in [
+        ("garbage", "1 part(s)"),
+        ("airplane-seat:buggy:shuttle:??", "`?` at position 1 of the schedule is not a thread letter"),
+        ("airplane-seat:buggy:shuttle:zzzz", "continues a run of `z`"),
+        ("airplane-seat:buggy:shuttle:a01", "starts with 0"),
+        ("airplane-seat:buggy:loom:b1", "a loom token ends in `b<bound>:e<execution>`"),
+        ("airplane-seat:buggy:loom:b0", "a loom token ends in `b<bound>:e<execution>`"),
+        ("airplane-seat:buggy:loom:b1:e0", "executions are counted from 1"),
+    ] {
         let out = conclab(&["replay", "airplane-seat", token]);
         assert_eq!(out.status.code(), Some(2), "{token}");
         let err = stderr(&out);
-        assert!(err.contains("malformed replay token") && !err.contains("panicked"), "{token}: {err}");
+        assert!(err.contains("malformed replay token") && err.contains(says), "{token}: {err}");
+        assert!(!err.contains("panicked") && !err.contains("unknown engine"), "{token}: {err}");
+        assert!(out.stdout.is_empty(), "{token}: {}", String::from_utf8_lossy(&out.stdout));
+    }
+}
+
+/// A well-formed token that names no failing execution of the program is refused (exit 2,
+/// nothing on stdout), with the reason, and a long one is quoted shortened.
+#[test]
+fn a_token_that_does_not_reproduce_a_failure_is_refused() {
+    let found = json(&conclab(&["check", "airplane-seat", "--checker", "shuttle-pct", "--seed", "1", "--json"]));
+    let token = found["replay"].as_str().unwrap();
+    let out = conclab(&["replay", "airplane-seat", token, "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{token} does not replay: {}", stderr(&out));
+    assert_eq!(json(&out)["trace"], found["trace"]);
+
+    // The schedule without its last run of one thread, and with a run of another thread added.
+    let last_run = token.rfind(|c: char| c.is_ascii_lowercase()).unwrap();
+    let truncated = &token[..last_run];
+    let other = if token.as_bytes()[last_run] == b'a' { "b3" } else { "a3" };
+    let extended = format!("{token}{other}");
+    let long = format!("airplane-seat:buggy:shuttle:{}", "ab".repeat(60_000));
+    for (args, says) in [
+        (vec!["airplane-seat", truncated], "the schedule ran out after its"),
+        (vec!["airplane-seat", &extended], "does not reproduce"),
+        (vec!["airplane-seat", "airplane-seat:buggy:shuttle:z4"], "choice 1 names thread `z`, which cannot run there"),
+        (vec!["airplane-seat", "--variant", "fixed", "airplane-seat:fixed:loom:bx:e5"], "execution 5 runs to the end"),
+        (
+            vec!["airplane-seat", "--variant", "fixed", "airplane-seat:fixed:loom:bx:e5000"],
+            "there is no execution 5000",
+        ),
+        (vec!["airplane-seat", "airplane-seat:buggy:loom:b0:e3"], "loom's search fails at execution 1 first"),
+        (vec!["airplane-seat", &long], "(120028 characters)"),
+    ] {
+        let out = conclab(&[&["replay"], args.as_slice()].concat());
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(
+            err.contains("does not reproduce a failure of `airplane-seat`") && err.contains(says),
+            "{args:?}: {err}"
+        );
+        assert!(err.len() < 1000, "the message quotes the token in full: {} bytes", err.len());
     }
 }
 
@@ -174,4 +224,87 @@ fn a_time_budget_of_zero_is_refused() {
         assert_eq!(out.status.code(), Some(2), "{cmd:?}");
         assert!(stderr(&out).contains("leaves no time to check anything"), "{cmd:?}: {}", stderr(&out));
     }
+}
+
+/// Runs conclab, and fails — rather than hangs — if it has not exited within a minute: for
+/// inputs that used to block it or make it read without end. (A deadline for a hang, not a
+/// measurement: a correct run exits at once.)
+#[cfg(target_os = "linux")]
+fn conclab_unless_it_hangs(args: &[&str]) -> Output {
+    let child = Command::new(env!("CARGO_BIN_EXE_conclab"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("conclab runs");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(child.wait_with_output()));
+    match rx.recv_timeout(std::time::Duration::from_secs(60)) {
+        Ok(out) => out.expect("conclab runs"),
+        Err(_) => {
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            panic!("conclab {args:?} has not exited after a minute: it blocked or read without bound");
+        }
+    }
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_fuzz_input_that_is_not_a_small_regular_file_is_refused_at_once() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-fuzz-input");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("fifo");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let huge = dir.join("huge");
+    std::fs::File::create(&huge).unwrap().set_len(2 << 20).unwrap(); // sparse: 2 MiB of zeros
+    for (file, says) in [
+        ("/dev/zero", "is a device, not a regular file"),
+        (fifo.to_str().unwrap(), "is a FIFO, not a regular file"),
+        (dir.to_str().unwrap(), "is a directory, not a regular file"),
+        (huge.to_str().unwrap(), "is larger than 1048576 bytes (1 MiB)"),
+        ("/nonexistent/crash", "cannot read the fuzz input /nonexistent/crash"),
+    ] {
+        let out = conclab_unless_it_hangs(&["replay", "airplane-seat", "--fuzz-input", file]);
+        assert_eq!(out.status.code(), Some(2), "{file}: {}", stderr(&out));
+        assert!(stderr(&out).contains(says), "{file}: {}", stderr(&out));
+    }
+}
+
+/// An `--html FILE` that cannot be written is refused before anything else is looked at (here:
+/// before an unknown scenario or a malformed token would be), so that no check or bench runs
+/// only to fail at the end; an existing page is left as it was.
+#[test]
+fn an_unwritable_html_path_is_refused_before_any_work() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-html");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let folder = dir.to_str().unwrap();
+    let orphan = dir.join("no-such-folder/page.html");
+    let orphan = orphan.to_str().unwrap();
+    for args in [
+        vec!["check", "no-such-bug", "--html"],
+        vec!["replay", "airplane-seat", "garbage", "--html"],
+        vec!["replay", "airplane-seat", "--fuzz-input", "/dev/zero", "--html"],
+        vec!["bench", "--scenario", "no-such-bug", "--html"],
+    ] {
+        for (file, says) in [(folder, "is a directory"), (orphan, "cannot write the page there")] {
+            let out = conclab(&[args.as_slice(), &[file]].concat());
+            let err = stderr(&out);
+            assert_eq!(out.status.code(), Some(2), "{args:?} {file}: {err}");
+            assert!(err.contains(&format!("--html {file}")) && err.contains(says), "{args:?} {file}: {err}");
+            assert!(out.stdout.is_empty(), "{args:?}: {}", String::from_utf8_lossy(&out.stdout));
+        }
+    }
+    // A writable path is only probed: an existing page keeps its content, a new one is not left behind.
+    let page = dir.join("page.html");
+    std::fs::write(&page, "the old page").unwrap();
+    let out = conclab(&["check", "no-such-bug", "--html", page.to_str().unwrap()]);
+    assert!(stderr(&out).contains("unknown scenario"), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&page).unwrap(), "the old page");
+    let fresh = dir.join("fresh.html");
+    let out = conclab(&["check", "no-such-bug", "--html", fresh.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!fresh.exists(), "a failed check left an empty page behind");
 }

@@ -344,7 +344,7 @@ pub fn grade_dir(dir: &Path, json: bool, target_dir: &Path, time_budget_ms: u64)
         .with_context(|| format!("{} has no src/lib.rs to grade", dir.display()))?;
     let name = super::package_name(&format!("grade-{id}"), dir)?;
     let scratch = target_dir.join("grading").join(&name);
-    for (path, text) in super::glue_files(s, &name, target_dir, false) {
+    for (path, text) in super::glue_files(s, &name, &super::conclab_dir(), target_dir, false) {
         write_if_changed(&scratch.join(path), &text)?;
     }
     write_if_changed(&scratch.join("src/lib.rs"), &lib)?;

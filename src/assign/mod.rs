@@ -6,9 +6,10 @@
 //! engine, as `catalog.rs` compiles a scenario file, and `tests/checks.rs` is a test binary
 //! without libtest (`harness = false`) that grades the code through [`grade`] — and doubles as
 //! its own checker worker (`checks __worker`), so a loom abort on a deadlock ends a child
-//! process, never the test. conclab is a path dependency (one line to make it a version); the
-//! crate gets conclab's `Cargo.lock` (same versions, builds `--offline`) and a shared target
-//! directory, so loom, shuttle and conclab are built once for every assignment.
+//! process, never the test. The course pack holds a copy of conclab's sources (`.conclab/`) that
+//! its crates depend on by a relative path, gets conclab's `Cargo.lock` (same versions, builds
+//! `--offline`) and one shared target directory in the pack: the pack builds wherever it is moved,
+//! and loom, shuttle and conclab are built once for all its assignments.
 
 mod grade;
 mod source;
@@ -29,13 +30,14 @@ pub use source::student_file;
 /// The lock file every assignment gets: the versions conclab itself was built and tested with.
 const LOCK_FILE: &str = include_str!("../../Cargo.lock");
 
-/// Where conclab's own sources are: the path dependency of generated crates.
+/// Where conclab's own sources are: what a course pack copies (see [`VENDORED`]), and the
+/// dependency of the crates `conclab grade` builds.
 pub fn conclab_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The target directory all generated crates share: `$CONCLAB_TARGET_DIR`, or
-/// `target/assignments` of this checkout.
+/// The target directory `conclab grade` builds in (and the tests build assignments in):
+/// `$CONCLAB_TARGET_DIR`, or `target/assignments` of this checkout.
 pub fn default_target_dir() -> PathBuf {
     std::env::var_os("CONCLAB_TARGET_DIR").map_or_else(|| conclab_dir().join("target/assignments"), PathBuf::from)
 }
@@ -45,8 +47,9 @@ pub fn default_target_dir() -> PathBuf {
 pub struct AssignOptions {
     /// Write the reference fix instead of the buggy code (for instructors).
     pub with_solution: bool,
-    /// The shared target directory the crate's `.cargo/config.toml` names.
-    pub target_dir: PathBuf,
+    /// The shared target directory the crate's `.cargo/config.toml` names, as given; `None`:
+    /// `target/` of the course pack, named relative to the crate so that the pack can move.
+    pub target_dir: Option<PathBuf>,
     /// Real-thread runs measured for the questions (0: do not measure, leave the placeholders).
     pub stress_runs: usize,
     /// The `conclab` executable that runs the measuring checks (`conclab __worker`).
@@ -206,10 +209,61 @@ pub fn hint(id: &str, n: usize) -> Result<&'static str> {
     }
 }
 
-/// The generated files (everything but `src/lib.rs` and `README.md`): path and text.
-fn glue_files(s: &Scenario, name: &str, target_dir: &Path, solution: bool) -> [(&'static str, String); 6] {
+/// The folder of a course pack that holds its copy of conclab's sources.
+pub const VENDORED_DIR: &str = ".conclab";
+
+/// What a course pack copies of conclab's sources: all that its library builds from.
+pub const VENDORED: [&str; 5] = ["Cargo.toml", "Cargo.lock", "src", "scenarios", "benches"];
+
+/// Copies conclab's sources ([`VENDORED`], from [`conclab_dir`]) into `into`.
+fn vendor(into: &Path) -> Result<()> {
+    let from = conclab_dir();
+    if !from.join("Cargo.toml").is_file() {
+        bail!(
+            "conclab's sources are not at {} any more (a course pack carries a copy of them): run `conclab \
+             assign` from a build of a conclab checkout",
+            from.display()
+        );
+    }
+    for part in VENDORED {
+        copy_tree(&from.join(part), &into.join(part))?;
+    }
+    Ok(())
+}
+
+/// Copies a file, or a folder with everything in it.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).with_context(|| format!("could not create {}", to.display()))?;
+        for entry in std::fs::read_dir(from).with_context(|| format!("could not read {}", from.display()))? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        return Ok(());
+    }
+    if let Some(parent) = to.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("could not create {}", parent.display()))?;
+    }
+    std::fs::copy(from, to).with_context(|| format!("could not copy {} to {}", from.display(), to.display()))?;
+    Ok(())
+}
+
+/// The generated files (everything but `src/lib.rs` and `README.md`): path and text. `conclab`
+/// and `target_dir` are written as given: relative to the crate (a course pack's copy of conclab
+/// and its shared target directory) or absolute.
+fn glue_files(
+    s: &Scenario,
+    name: &str,
+    conclab: &Path,
+    target_dir: &Path,
+    solution: bool,
+) -> [(&'static str, String); 6] {
     let lib = name.replace('-', "_");
-    let dep = conclab_dir();
+    // A copy of conclab inside the crate's folder must not join the crate's workspace.
+    let exclude = match conclab.is_relative() && !conclab.starts_with("..") {
+        true => format!("exclude = ['{}']\n", conclab.display()),
+        false => String::new(),
+    };
     let files = [
         (
             "Cargo.toml",
@@ -220,22 +274,24 @@ fn glue_files(s: &Scenario, name: &str, target_dir: &Path, solution: bool) -> [(
                  [lib]\npath = \"src/harness.rs\"\ntest = false\ndoctest = false\n\n\
                  # `cargo test` runs the checkers on your code.\n\
                  [[test]]\nname = \"checks\"\npath = \"tests/checks.rs\"\nharness = false\n\n\
-                 [dependencies]\n# Once conclab is published, this line becomes: conclab = \"{version}\"\n\
+                 [dependencies]\n# conclab's sources: the course pack's copy, or another checkout (once conclab is\n\
+                 # published, this line can become: conclab = \"{version}\").\n\
                  conclab = {{ path = '{dep}' }}\n\n\
                  [package.metadata.conclab]\nscenario = \"{id}\"\nsolution = {solution}\n\n\
-                 # A crate of its own, not a member of an enclosing workspace.\n[workspace]\n\n\
+                 # A crate of its own, not a member of an enclosing workspace.\n[workspace]\n{exclude}\n\
                  # Model checkers run millions of tiny steps: optimise, as conclab does.\n\
                  [profile.dev]\nopt-level = 1\ndebug = 0\n\n[profile.dev.package.\"*\"]\nopt-level = 3\ndebug = 0\n",
                 id = s.id(),
                 version = env!("CARGO_PKG_VERSION"),
-                dep = dep.display(),
+                dep = conclab.display(),
             ),
         ),
         ("Cargo.lock", LOCK_FILE.to_string()),
         (
             ".cargo/config.toml",
             format!(
-                "# Every assignment shares one target directory: loom, shuttle and conclab are built once.\n\
+                "# The assignments of a course pack share one target directory (a relative path is the\n\
+                 # crate folder's): loom, shuttle and conclab are built once.\n\
                  [build]\ntarget-dir = '{}'\n",
                 target_dir.display()
             ),
@@ -280,20 +336,56 @@ fn write(path: &Path, text: &str) -> Result<()> {
     std::fs::write(path, text).with_context(|| format!("could not write {}", path.display()))
 }
 
-/// Writes scenario `id` as an assignment crate in `dir` (created; it must not hold a crate yet).
+/// Refuses a directory that holds any of `files` (relative paths): writing there would replace
+/// them. Called before anything is written or measured.
+fn refuse_to_overwrite(dir: &Path, files: &[&str]) -> Result<()> {
+    let found: Vec<&str> = files.iter().copied().filter(|f| dir.join(f).symlink_metadata().is_ok()).collect();
+    if found.contains(&"Cargo.toml") {
+        bail!("{} already holds a crate; choose an empty or new directory (nothing was written)", dir.display());
+    }
+    if !found.is_empty() {
+        bail!(
+            "{} already holds {}, which the assignment would replace; choose an empty or new directory \
+             (nothing was written)",
+            dir.display(),
+            found.join(" and ")
+        );
+    }
+    Ok(())
+}
+
+/// What an assignment crate's folder must not hold yet.
+const CRATE_FILES: [&str; 3] = ["Cargo.toml", "README.md", "src/lib.rs"];
+
+/// Writes scenario `id` as an assignment crate in `dir` (created; it must not hold a crate yet):
+/// a course pack of one, with its copy of conclab in `dir/.conclab` and its target directory in
+/// `dir/target` (unless `o.target_dir` names one).
 pub fn write_assignment(id: &str, dir: &Path, o: &AssignOptions) -> Result<()> {
     let s = catalog::lookup(id, "buggy")?;
-    if dir.join("Cargo.toml").exists() {
-        bail!("{} already holds a crate; choose an empty or new directory", dir.display());
-    }
+    refuse_to_overwrite(dir, &[&CRATE_FILES[..], &[VENDORED_DIR]].concat())?;
     let measured = measure(s, o.stress_runs, &o.exe, o.time_budget_ms)?;
+    vendor(&dir.join(VENDORED_DIR))?;
+    write_crate(s, dir, o, &measured, Path::new(VENDORED_DIR), Path::new("target"))
+}
+
+/// Writes the crate of scenario `s` in `dir`, depending on conclab at `conclab` and building in
+/// `target_dir` (unless `o.target_dir` names one), both as seen from `dir`.
+fn write_crate(
+    s: &Scenario,
+    dir: &Path,
+    o: &AssignOptions,
+    measured: &Measured,
+    conclab: &Path,
+    target_dir: &Path,
+) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
     let name = package_name(s.id(), dir)?;
-    for (path, text) in glue_files(s, &name, &o.target_dir, o.with_solution) {
+    let target_dir = o.target_dir.as_deref().unwrap_or(target_dir);
+    for (path, text) in glue_files(s, &name, conclab, target_dir, o.with_solution) {
         write(&dir.join(path), &text)?;
     }
     write(&dir.join("src/lib.rs"), &student_file(s.source_text, o.with_solution))?;
-    write(&dir.join("README.md"), &readme(s, &measured, o.with_solution))?;
+    write(&dir.join("README.md"), &readme(s, measured, o.with_solution))?;
     Ok(())
 }
 
@@ -305,14 +397,26 @@ pub fn course() -> Vec<&'static Scenario> {
     all
 }
 
+/// The folder of the `n`-th assignment (from 0) of the course: `01-airplane-seat`.
+fn course_folder(n: usize, s: &Scenario) -> String {
+    format!("{:02}-{}", n + 1, s.id())
+}
+
 /// Writes every scenario as an assignment under `dir` (`01-airplane-seat/`, …) with an index
-/// `README.md` in course order; returns the assignment directories.
+/// `README.md` in course order, one copy of conclab's sources (`dir/.conclab`) and one target
+/// directory (`dir/target`) for all; returns the assignment directories.
 pub fn write_course(dir: &Path, o: &AssignOptions) -> Result<Vec<PathBuf>> {
     let mut index = String::from("# Concurrency bugs: the course\n\n");
     index.push_str(
         "Each folder is one assignment: a story, buggy code in `src/lib.rs`, and checkers that grade\n\
          the fix (`cargo test` in the folder; `conclab grade <folder>`). Work through them in order.\n",
     );
+    // Refuse before writing or measuring anything, as a single assignment does.
+    refuse_to_overwrite(dir, &["Cargo.toml", "README.md", VENDORED_DIR])?;
+    for (n, s) in course().into_iter().enumerate() {
+        refuse_to_overwrite(&dir.join(course_folder(n, s)), &CRATE_FILES)?;
+    }
+    vendor(&dir.join(VENDORED_DIR))?;
     let mut dirs = vec![];
     let mut unit: Option<Unit> = None;
     for (n, s) in course().into_iter().enumerate() {
@@ -321,13 +425,18 @@ pub fn write_course(dir: &Path, o: &AssignOptions) -> Result<Vec<PathBuf>> {
             let _ = writeln!(index, "\n## {}\n", a.unit.title());
             unit = Some(a.unit);
         }
-        let folder = format!("{:02}-{}", n + 1, s.id());
-        write_assignment(s.id(), &dir.join(&folder), o)?;
+        let folder = course_folder(n, s);
+        let measured = measure(s, o.stress_runs, &o.exe, o.time_budget_ms)?;
+        let (conclab, target) = (Path::new("..").join(VENDORED_DIR), Path::new("../target"));
+        write_crate(s, &dir.join(&folder), o, &measured, &conclab, target)?;
         let goal = doc_paragraph(s, "**Learning goal.**");
         let first = goal.find(". ").map_or(goal.as_str(), |i| &goal[..=i]);
         let _ = writeln!(index, "{}. [{}]({folder}/README.md) — {first}", n + 1, story_title(s));
         dirs.push(dir.join(folder));
     }
     write(&dir.join("README.md"), &index)?;
+    if !dir.join(".gitignore").exists() {
+        write(&dir.join(".gitignore"), "/target\n")?;
+    }
     Ok(dirs)
 }

@@ -212,8 +212,27 @@ pub fn hint(id: &str, n: usize) -> Result<&'static str> {
 /// The folder of a course pack that holds its copy of conclab's sources.
 pub const VENDORED_DIR: &str = ".conclab";
 
-/// What a course pack copies of conclab's sources: all that its library builds from.
-pub const VENDORED: [&str; 5] = ["Cargo.toml", "Cargo.lock", "src", "scenarios", "benches"];
+/// What a course pack copies of conclab's sources: all that its library builds from. The
+/// manifest is copied without its test and bench targets ([`library_manifest`]).
+pub const VENDORED: [&str; 4] = ["Cargo.toml", "Cargo.lock", "src", "scenarios"];
+
+/// conclab's manifest as a course pack needs it: without the `[[test]]`, `[[bench]]` and
+/// `[[example]]` targets, whose files the pack does not carry (and a dependency never builds).
+pub fn library_manifest(manifest: &str) -> String {
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in manifest.lines() {
+        let header = line.trim_start();
+        if header.starts_with('[') {
+            skipping = ["[[test]]", "[[bench]]", "[[example]]"].iter().any(|t| header.starts_with(t));
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
 
 /// Copies conclab's sources ([`VENDORED`], from [`conclab_dir`]) into `into`.
 fn vendor(into: &Path) -> Result<()> {
@@ -228,7 +247,10 @@ fn vendor(into: &Path) -> Result<()> {
     for part in VENDORED {
         copy_tree(&from.join(part), &into.join(part))?;
     }
-    Ok(())
+    let manifest = into.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).with_context(|| format!("could not read {}", manifest.display()))?;
+    std::fs::write(&manifest, library_manifest(&text))
+        .with_context(|| format!("could not write {}", manifest.display()))
 }
 
 /// Copies a file, or a folder with everything in it.
@@ -439,4 +461,22 @@ pub fn write_course(dir: &Path, o: &AssignOptions) -> Result<Vec<PathBuf>> {
         write(&dir.join(".gitignore"), "/target\n")?;
     }
     Ok(dirs)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The pack's copy of conclab's manifest names no file the pack does not carry: a `[[test]]`
+    /// target added to conclab (`tests/budget.rs`) once broke every course pack.
+    #[test]
+    fn the_vendored_manifest_keeps_the_library_and_drops_test_and_bench_targets() {
+        let ours = std::fs::read_to_string(super::conclab_dir().join("Cargo.toml")).unwrap();
+        assert!(ours.contains("[[test]]") || ours.contains("[[bench]]"), "nothing to drop: is the test still needed?");
+        let theirs = super::library_manifest(&ours);
+        for gone in ["[[test]]", "[[bench]]", "harness = false"] {
+            assert!(!theirs.contains(gone), "{gone} kept:\n{theirs}");
+        }
+        for kept in ["[package]", "[dependencies]", "loom = ", "shuttle = ", "[profile.dev]"] {
+            assert!(theirs.contains(kept), "{kept} dropped:\n{theirs}");
+        }
+    }
 }

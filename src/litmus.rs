@@ -207,6 +207,14 @@ fn a_bug_only_mixed_orderings_show_is_reported_as_weakened_seqcst_not_dropped() 
     assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
     assert!(r.render().contains("possible only if SeqCst were AcqRel"), "{}", r.render());
     assert!(!r.trace.is_empty(), "the execution is shown:\n{}", r.render());
+    // Its token replays it in loom's own model, where it fails again, and says so again.
+    let token = r.replay.clone().expect("a token");
+    assert!(token.starts_with("mixed:model:loom-acqrel:b"), "{token}");
+    let s = crate::catalog::ad_hoc("mixed", mixed_orderings);
+    let options = Options { isolation: runner::Isolation::InProcess, ..Options::new(Checker::Loom, "") };
+    let again = runner::replay_scenario(&s, "model", &token, &options).expect("the token reproduces");
+    assert_eq!(again.inconclusive, Some(Undecided::WeakSeqCst), "{}", again.render());
+    assert_eq!(again.trace, r.trace);
 }
 
 /// Random two-thread programs over two atomics, every access SeqCst: the outcomes loom explores

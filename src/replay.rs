@@ -6,7 +6,8 @@
 //!   `b` = the first spawned thread, …; a count repeats the letter before it);
 //! - `airplane-seat:buggy:loom:b1:e3` — loom's 3rd execution under preemption bound 1 (`bx`: no
 //!   bound). loom's exploration order is deterministic, so re-running the same bounded search
-//!   up to that execution reproduces it exactly.
+//!   up to that execution reproduces it exactly. `loom-acqrel` instead of `loom`: the search ran
+//!   in loom's own model of SeqCst (as AcqRel), where a `weak_seqcst` failure was found.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -25,6 +26,9 @@ pub enum Point {
         bound: Option<usize>,
         /// 1-based execution index within that search.
         execution: usize,
+        /// The search ran loom's own model of SeqCst (as AcqRel: `loom-acqrel`), not conclab's
+        /// exact one: the token of a failure only that model shows (`weak_seqcst`).
+        acqrel: bool,
     },
     /// A shuttle schedule: the task chosen at each scheduling decision.
     Shuttle {
@@ -48,9 +52,10 @@ impl std::fmt::Display for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}:", self.scenario, self.variant)?;
         match &self.point {
-            Point::Loom { bound, execution } => {
+            Point::Loom { bound, execution, acqrel } => {
                 let b = bound.map_or("x".to_string(), |b| b.to_string());
-                write!(f, "loom:b{b}:e{execution}")
+                let engine = if *acqrel { "loom-acqrel" } else { "loom" };
+                write!(f, "{engine}:b{b}:e{execution}")
             }
             Point::Shuttle { choices } => write!(f, "shuttle:{}", encode_choices(choices)),
         }
@@ -100,11 +105,11 @@ fn parse(s: &str) -> std::result::Result<Token, String> {
         ("shuttle", [schedule]) => Point::Shuttle { choices: decode(schedule)? },
         ("shuttle", []) => return Err("no schedule after `shuttle`".into()),
         ("shuttle", _) => return Err("a shuttle schedule holds no `:`".into()),
-        ("loom", [b, e]) => {
+        (engine @ ("loom" | "loom-acqrel"), [b, e]) => {
             let bound = match b.strip_prefix('b') {
                 Some("x") => None,
                 Some(n) => Some(number(n, "the preemption bound")?),
-                None => return Err(format!("expected `b<bound>` (or `bx`) after `loom`, found `{}`", shorten(b))),
+                None => return Err(format!("expected `b<bound>` (or `bx`) after `{engine}`, found `{}`", shorten(b))),
             };
             if let Some(b) = bound.filter(|&b| b > crate::runner::MAX_PREEMPTION_BOUND) {
                 return Err(format!(
@@ -119,15 +124,17 @@ fn parse(s: &str) -> std::result::Result<Token, String> {
             if execution == 0 {
                 return Err("executions are counted from 1: `e0` names none".into());
             }
-            Point::Loom { bound, execution }
+            Point::Loom { bound, execution, acqrel: engine == "loom-acqrel" }
         }
-        ("loom", rest) => {
+        (engine @ ("loom" | "loom-acqrel"), rest) => {
             return Err(format!(
-                "a loom token ends in `b<bound>:e<execution>` (e.g. `loom:b1:e3`), found {} part(s) after `loom`",
+                "a loom token ends in `b<bound>:e<execution>` (e.g. `loom:b1:e3`), found {} part(s) after `{engine}`",
                 rest.len()
             ))
         }
-        (engine, _) => return Err(format!("unknown engine `{}` (expected `shuttle` or `loom`)", shorten(engine))),
+        (engine, _) => {
+            return Err(format!("unknown engine `{}` (expected `shuttle`, `loom` or `loom-acqrel`)", shorten(engine)))
+        }
     };
     Ok(Token { scenario, variant, point })
 }
@@ -414,8 +421,8 @@ mod tests {
     /// Any token the printer can write: loom's bounds and executions, shuttle's schedules with
     /// runs of every length.
     fn any_token() -> impl Strategy<Value = Token> {
-        let loom = (proptest::option::of(0..=crate::runner::MAX_PREEMPTION_BOUND), 1usize..)
-            .prop_map(|(bound, execution)| Point::Loom { bound, execution });
+        let loom = (proptest::option::of(0..=crate::runner::MAX_PREEMPTION_BOUND), 1usize.., any::<bool>())
+            .prop_map(|(bound, execution, acqrel)| Point::Loom { bound, execution, acqrel });
         let shuttle = proptest::collection::vec((0usize..26, 1usize..30), 1..40).prop_map(|runs| Point::Shuttle {
             choices: runs.into_iter().flat_map(|(t, n)| std::iter::repeat_n(t, n)).collect(),
         });
@@ -490,7 +497,8 @@ mod tests {
             (" a:b:loom:b1:e1", "spaces around it"),
             (":b:loom:b1:e1", "the scenario is empty"),
             ("a:b c:loom:b1:e1", "the variant holds ` `"),
-            ("a:b:tsan:x", "unknown engine `tsan` (expected `shuttle` or `loom`)"),
+            ("a:b:tsan:x", "unknown engine `tsan` (expected `shuttle`, `loom` or `loom-acqrel`)"),
+            ("a:b:loom-acqrel:b1", "found 1 part(s) after `loom-acqrel`"),
             ("a:b:shuttle", "no schedule after `shuttle`"),
             ("a:b:shuttle:", "the schedule is empty"),
             ("a:b:shuttle:a3:b", "holds no `:`"),

@@ -638,10 +638,13 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
     let base = |point| Some(ReplayBase { scenario: job.scenario.clone(), variant: job.variant.clone(), point });
     let o = &job.options;
     let outcome = match (job.options.checker, token.map(|t| t.point)) {
-        (_, Some(Point::Loom { bound, execution })) => {
-            rec.set_replay_base(base(Point::Loom { bound, execution: 0 }));
+        (_, Some(Point::Loom { bound, execution, acqrel })) => {
+            rec.set_replay_base(base(Point::Loom { bound, execution: 0, acqrel }));
+            Loom::set_seqcst_model(if acqrel { SeqCstModel::AcqRel } else { SeqCstModel::Exact });
             let out = run_loom(&rec, body, &[bound], execution);
-            Outcome { notes: vec!["replayed".into()], ..out }
+            Loom::set_seqcst_model(SeqCstModel::Exact);
+            // A failure of loom's own SeqCst model is, replayed, what it was when found.
+            Outcome { notes: vec!["replayed".into()], weak_seqcst: acqrel, ..out }
         }
         (_, Some(Point::Shuttle { choices })) => {
             rec.set_replay_base(base(Point::Shuttle { choices: vec![] }));
@@ -661,7 +664,7 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
                 None if o.unbounded_only => vec![None],
                 None => vec![Some(0), Some(1), Some(2), None],
             };
-            rec.set_replay_base(base(Point::Loom { bound: None, execution: 0 }));
+            rec.set_replay_base(base(Point::Loom { bound: None, execution: 0, acqrel: false }));
             run_loom_seqcst(&rec, body, &stages, o.iterations.unwrap_or(DEFAULT_LOOM_BUDGET))
         }
         (Checker::ShuttleRandom | Checker::ShuttlePct | Checker::ShuttleDfs, None) => {
@@ -979,11 +982,9 @@ fn run_loom_seqcst(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], bu
     );
     plain.notes.insert(0, exact_searched);
     plain.blind = exact.blind;
-    if let Some(f) = plain.failure.as_mut() {
+    if plain.failure.is_some() {
+        // Its token (`loom-acqrel:…`) replays it in the same model.
         plain.weak_seqcst = true;
-        // A loom token replays the exact model: this execution is not there.
-        f.replay = None;
-        plain.notes.push("no replay token: this execution exists only in loom's model of SeqCst as AcqRel".into());
     } else if !matches!(exact.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }) {
         plain.coverage = exact.coverage;
     }
@@ -1002,7 +1003,7 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
             coverage = Coverage::Sampled { schedules: start };
             break;
         }
-        rec.set_loom_stage(bound, start);
+        rec.set_loom_stage(bound, start, Loom::seqcst_model() == SeqCstModel::AcqRel);
         let mut b = loom::model::Builder::new();
         b.preemption_bound = bound;
         // loom checks its cap before each execution, so N+1 lets N run; interval 1 makes it check every time.

@@ -572,11 +572,12 @@ impl Recorder {
         *self.replay_base.lock() = base;
     }
 
-    /// loom: a new bounded search starts after `start` executions; tokens count from there.
-    pub fn set_loom_stage(&self, bound: Option<usize>, start: usize) {
+    /// loom: a new bounded search (in loom's own SeqCst model when `acqrel`) starts after
+    /// `start` executions; tokens count from there.
+    pub fn set_loom_stage(&self, bound: Option<usize>, start: usize, acqrel: bool) {
         self.loom_stage_start.store(start, Ordering::Relaxed);
         if let Some(b) = self.replay_base.lock().as_mut() {
-            b.point = Point::Loom { bound, execution: 0 };
+            b.point = Point::Loom { bound, execution: 0, acqrel };
         }
     }
 
@@ -585,8 +586,9 @@ impl Recorder {
     /// completes the failure with [`Recorder::shuttle_token`].
     fn replay_token(&self) -> Option<String> {
         self.token(|point| match *point {
-            Point::Loom { bound, .. } => Some(Point::Loom {
+            Point::Loom { bound, acqrel, .. } => Some(Point::Loom {
                 bound,
+                acqrel,
                 execution: self.executions() - self.loom_stage_start.load(Ordering::Relaxed),
             }),
             Point::Shuttle { .. } => None,

@@ -245,6 +245,11 @@ impl Loom {
         ORDERINGS_SEEN.with(|s| s.set(0));
     }
 
+    /// How this thread's loom checks run SeqCst accesses now.
+    pub fn seqcst_model() -> SeqCstModel {
+        SEQCST_MODEL.with(Cell::get)
+    }
+
     /// Whether the facade's atomics, since [`Loom::set_seqcst_model`], were accessed both with
     /// `SeqCst` and with a weaker ordering: then the exact model may hide a real bug.
     pub fn mixed_orderings_seen() -> bool {

@@ -342,7 +342,11 @@ fn check_writable(file: Option<&std::path::Path>) -> Result<()> {
     if file.is_dir() {
         anyhow::bail!("--html {shown} is a directory; give the name of the page to write");
     }
-    let existed = file.symlink_metadata().is_ok();
+    // Only a regular file (or none yet) is opened: opening a FIFO for writing would block.
+    if file.metadata().is_ok_and(|m| !m.is_file()) {
+        anyhow::bail!("--html {shown} is not a regular file; give the name of the page to write");
+    }
+    let existed = file.exists();
     std::fs::OpenOptions::new()
         .write(true)
         .create(true)

@@ -374,7 +374,9 @@ impl Scheduler for Playback {
 /// [`MISFIT`]), the execution passes, or loom's search ends or fails before that execution.
 pub fn reproduced(token: &Token, report: &crate::report::Report) -> Result<()> {
     let printed = token.to_string();
-    if report.interrupted() || report.replay.as_deref() == Some(printed.as_str()) {
+    // Stopped before it could show anything (Ctrl-C, the time budget): the report says so.
+    let stopped = report.interrupted() || report.inconclusive == Some(crate::report::Undecided::Timeout);
+    if stopped || report.replay.as_deref() == Some(printed.as_str()) {
         return Ok(());
     }
     let failed = report.replay.is_some();

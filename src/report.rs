@@ -109,7 +109,10 @@ impl Undecided {
         match self {
             Undecided::StepLimit => "inconclusive: the engine's branch/step limit was reached",
             Undecided::Timeout => "inconclusive: the check's time budget ran out",
-            Undecided::WeakSeqCst => "possible only if SeqCst were AcqRel: loom's documented limit",
+            Undecided::WeakSeqCst => {
+                "possible only if SeqCst were AcqRel: loom's documented limit (a false alarm, or a real bug \
+                 of mixed orderings; loom cannot tell which)"
+            }
         }
     }
 }

@@ -247,6 +247,7 @@ pub fn replay(scenario: &str, variant: &str, token: &str, options: &Options) -> 
 /// [`replay`] on a scenario the caller supplies (see [`check_scenario`]). A token that does not
 /// reproduce a failure of this program is an error that says why ([`crate::replay::reproduced`]).
 pub fn replay_scenario(s: &Scenario, variant: &str, token: &str, options: &Options) -> Result<Report> {
+    options.validate()?;
     let scenario = s.id();
     let t: Token = token.parse()?;
     if t.scenario != scenario || t.variant != variant {
@@ -608,8 +609,6 @@ pub(crate) struct Outcome {
     coverage: Coverage,
     stress: Option<StressStats>,
     notes: Vec<String>,
-    /// The failure shows only in loom's model of SeqCst as AcqRel ([`run_loom_seqcst`]).
-    weak_seqcst: bool,
     /// Blind spots of this run beyond its engine's own (see [`blind_spots`]).
     blind: Vec<BlindSpot>,
 }
@@ -643,8 +642,9 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
             Loom::set_seqcst_model(if acqrel { SeqCstModel::AcqRel } else { SeqCstModel::Exact });
             let out = run_loom(&rec, body, &[bound], execution);
             Loom::set_seqcst_model(SeqCstModel::Exact);
-            // A failure of loom's own SeqCst model is, replayed, what it was when found.
-            Outcome { notes: vec!["replayed".into()], weak_seqcst: acqrel, ..out }
+            // A failure of loom's own SeqCst model is, replayed, what it was when found: its
+            // token says `loom-acqrel` again (see `in_loom_acqrel`).
+            Outcome { notes: vec!["replayed".into()], ..out }
         }
         (_, Some(Point::Shuttle { choices })) => {
             rec.set_replay_base(base(Point::Shuttle { choices: vec![] }));
@@ -729,15 +729,6 @@ fn finish(job: &Job, engine: Engine, body: fn(), outcome: Outcome, started: Inst
     r.stress = outcome.stress;
     r.notes.extend(outcome.notes);
     r.not_covered.extend(outcome.blind);
-    if outcome.weak_seqcst && r.found_bug() {
-        r.verdict = Verdict::Inconclusive;
-        r.inconclusive = Some(Undecided::WeakSeqCst);
-        r.notes.push(
-            "loom models SeqCst loads and stores as AcqRel: under real SeqCst this execution may be impossible, \
-             or it is a real bug from mixing SeqCst with weaker orderings on one atomic; loom cannot tell which"
-                .into(),
-        );
-    }
     r
 }
 
@@ -889,9 +880,17 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         r.trace = f.trace.steps.clone();
         r.threads = f.trace.threads.clone();
         r.replay = f.replay.clone();
+        // Cut, not stopped at a bug: what ran is all that was covered.
+        r.coverage = Coverage::Sampled { schedules: executions };
+        if in_loom_acqrel(&f) {
+            r.notes.push(
+                "the limit was reached in loom's own model of SeqCst (as AcqRel), after the exact search passed".into(),
+            );
+        }
         return r;
     }
     if let Some(f) = failure {
+        let acqrel = in_loom_acqrel(&f);
         if job.replay.is_none() && job.options.checker == Checker::Loom && job.options.minimize {
             r.minimised =
                 crate::minimize::loom_bound(&f, job.options.preemption_bound.is_none() && !job.options.unbounded_only);
@@ -924,8 +923,30 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         // Who waits for whom explains a deadlock; after any other failure it is noise.
         r.blocked = if kind == Kind::Deadlock { f.trace.blocked } else { vec![] };
         r.replay = f.replay;
+        if acqrel {
+            // Shown only where SeqCst is weakened: not a bug shown, not to be dropped either.
+            r.verdict = Verdict::Inconclusive;
+            r.inconclusive = Some(Undecided::WeakSeqCst);
+            r.coverage = Coverage::Sampled { schedules: executions };
+            r.notes.push(
+                "loom models SeqCst loads and stores as AcqRel: under real SeqCst this execution may be \
+                 impossible (a false alarm), or it is a real bug from mixing SeqCst with weaker orderings; \
+                 loom cannot tell which"
+                    .into(),
+            );
+        }
     }
     r
+}
+
+/// Whether `f` was found in loom's own model of SeqCst (its token says `loom-acqrel`): the search
+/// after the exact one ([`run_loom_seqcst`]), or the replay of such a token. Every path that
+/// reports a failure (a worker's report, its streamed failure line, a replay) comes through here.
+fn in_loom_acqrel(f: &Failure) -> bool {
+    f.replay
+        .as_deref()
+        .and_then(|t| t.parse::<Token>().ok())
+        .is_some_and(|t| matches!(t.point, Point::Loom { acqrel: true, .. }))
 }
 
 /// What an engine cannot show, whatever its search covered.
@@ -982,10 +1003,12 @@ fn run_loom_seqcst(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], bu
     );
     plain.notes.insert(0, exact_searched);
     plain.blind = exact.blind;
-    if plain.failure.is_some() {
-        // Its token (`loom-acqrel:…`) replays it in the same model.
-        plain.weak_seqcst = true;
-    } else if !matches!(exact.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }) {
+    // The plain model runs SeqCst loads as plain loads, which loom's DPOR compares poorly too.
+    if Loom::weak_loads_seen() && !plain.blind.contains(&BlindSpot::WeakLoadInterleavings) {
+        plain.blind.push(BlindSpot::WeakLoadInterleavings);
+    }
+    // A failure here has a `loom-acqrel` token, and `report_from` reports it as what it is.
+    if plain.failure.is_none() && !matches!(exact.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }) {
         plain.coverage = exact.coverage;
     }
     plain
@@ -1031,7 +1054,6 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
                 coverage: Coverage::StoppedAtBug { after: rec.executions() },
                 stress: None,
                 notes: vec![],
-                weak_seqcst: false,
                 blind: vec![],
             };
         }
@@ -1044,7 +1066,6 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
                 coverage: Coverage::Interrupted { after: rec.executions() },
                 stress: None,
                 notes: vec![],
-                weak_seqcst: false,
                 blind: vec![],
             };
         }
@@ -1056,7 +1077,6 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
                 coverage: Coverage::StoppedAtBug { after: rec.executions() },
                 stress: None,
                 notes: vec![],
-                weak_seqcst: false,
                 blind: vec![],
             };
         }
@@ -1069,15 +1089,7 @@ fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: u
             break;
         }
     }
-    Outcome {
-        failure: None,
-        executions: rec.executions(),
-        coverage,
-        stress: None,
-        notes: vec![],
-        weak_seqcst: false,
-        blind: vec![],
-    }
+    Outcome { failure: None, executions: rec.executions(), coverage, stress: None, notes: vec![], blind: vec![] }
 }
 
 fn shuttle_config(o: &Options) -> shuttle::Config {
@@ -1117,7 +1129,7 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
         None if crate::interrupt::requested() => Coverage::Interrupted { after: executions },
         None => Coverage::Sampled { schedules: executions },
     };
-    Outcome { failure, executions, coverage, stress: None, notes: vec![], weak_seqcst: false, blind: vec![] }
+    Outcome { failure, executions, coverage, stress: None, notes: vec![], blind: vec![] }
 }
 
 /// The model on real threads, run after run. In a worker, a watchdog turns a run that stops
@@ -1178,7 +1190,6 @@ fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Out
         coverage,
         stress: Some(StressStats { runs, failing_runs }),
         notes,
-        weak_seqcst: false,
         blind: vec![],
     }
 }
@@ -1213,6 +1224,7 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Inconclusive, "{}", r.render());
         assert_eq!(r.inconclusive, Some(Undecided::StepLimit), "{}", r.render());
         assert_eq!(r.kind, None, "{}", r.render());
+        assert!(matches!(r.coverage, Coverage::Sampled { .. }), "cut, not stopped at a bug: {}", r.render());
         assert!(r.render().starts_with("INCONCLUSIVE"), "{}", r.render());
     }
 
@@ -1229,6 +1241,33 @@ mod tests {
         assert_eq!(r.verdict, Verdict::Inconclusive, "{}", r.render());
         assert_eq!(r.inconclusive, Some(Undecided::StepLimit), "{}", r.render());
         assert_eq!(r.checker, "portfolio");
+    }
+
+    /// Every path that turns a failure into a report — the worker's own report, the failure line
+    /// it streamed before loom aborted it or the budget killed it, a replay — reports a failure
+    /// of loom's own SeqCst model as inconclusive, never as a bug.
+    #[test]
+    fn a_failure_with_a_loom_acqrel_token_is_inconclusive_on_every_path() {
+        let job = Job {
+            scenario: "s".into(),
+            variant: "v".into(),
+            options: Options { minimize: false, ..Options::new(Checker::Loom, "") },
+            replay: None,
+        };
+        let failure = |token: &str| Failure {
+            message: "invariant violated: both read 0".into(),
+            location: String::new(),
+            thread: "main".into(),
+            execution: 3,
+            trace: trace::Trace::default(),
+            replay: Some(token.into()),
+        };
+        let stopped = Coverage::StoppedAtBug { after: 3 };
+        let r = report_from(&job, Some(failure("s:v:loom-acqrel:b1:e3")), 3, stopped.clone(), Instant::now());
+        assert_eq!((r.verdict, r.inconclusive), (Verdict::Inconclusive, Some(Undecided::WeakSeqCst)));
+        assert_eq!(r.coverage, Coverage::Sampled { schedules: 3 }, "not `stopped at the first bug`");
+        let r = report_from(&job, Some(failure("s:v:loom:b1:e3")), 3, stopped, Instant::now());
+        assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)));
     }
 
     #[test]

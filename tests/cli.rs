@@ -308,3 +308,17 @@ fn an_unwritable_html_path_is_refused_before_any_work() {
     assert_eq!(out.status.code(), Some(2));
     assert!(!fresh.exists(), "a failed check left an empty page behind");
 }
+
+/// An `--html` FIFO is refused at once: opening it for writing would block until a reader came.
+#[test]
+#[cfg(target_os = "linux")]
+fn an_html_fifo_is_refused_without_blocking() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-html-fifo");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let fifo = dir.join("page.html");
+    assert!(Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let out = conclab_unless_it_hangs(&["check", "airplane-seat", "--html", fifo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("is not a regular file"), "{}", stderr(&out));
+}

@@ -268,7 +268,7 @@ pub fn checks_main(s: Scenario, built_for: &str) -> ExitCode {
             let token = args.get(i + 1).context("--replay needs the token a failing check printed")?;
             let r = runner::replay_scenario(&s, STUDENT, token, &options(Checker::Loom, &exe, budget))?;
             write!(out, "{}", student_render(&r))?;
-            return Ok(!r.found_bug());
+            return Ok(!r.found_bug() && !r.is_inconclusive());
         }
         let (grade, failing) = grade(&s, &exe, budget)?;
         if args.iter().any(|a| a == "--json") {

@@ -204,23 +204,29 @@ raw_atomics! {
 /// loom 0.7.3 models a SeqCst load or store as Acquire/Release only (its README: false alarms,
 /// loom#180): a correct all-SeqCst Peterson lock fails, and a trace may show a SeqCst load
 /// reading a stale value with no interleaving at all. [`SeqCstModel::Exact`] runs every SeqCst
-/// load and store as a SeqCst read-modify-write (a load writes back what it read; a store is a
-/// swap). loom lets a read-modify-write read only the newest value and places its write last,
-/// so the SeqCst accesses of each atomic happen in the order of the interleaving: an all-SeqCst
-/// program has exactly its SeqCst behaviours (store buffering, 2+2W, Dekker and Peterson pass;
-/// `src/litmus.rs`) and its traces read as interleavings, while Relaxed/Acquire/Release accesses
-/// keep loom's full weak memory. (SeqCst fences around the accesses, which loom does model, were
+/// load as an Acquire read-modify-write that writes back what it read, and every SeqCst store as
+/// a Release swap. loom lets a read-modify-write read only the newest value and places its write
+/// last, so the SeqCst loads and stores of each atomic happen in the order of the interleaving:
+/// an all-SeqCst program has exactly its SeqCst behaviours (store buffering, 2+2W, Dekker and
+/// Peterson pass; random programs have exactly their interleavings' outcomes: `src/litmus.rs`)
+/// and its traces read as interleavings, while Relaxed/Acquire/Release accesses keep loom's
+/// full weak memory. The read-modify-writes synchronise exactly as the accesses they stand for
+/// (Acquire for a load, Release for a store); what they add is only that a SeqCst load or store
+/// sees the newest value. So every execution of `Exact` is one the program can have, and a
+/// failure it shows is a bug. (SeqCst fences around the accesses, which loom does model, were
 /// tried first: they removed the false alarms, but loom orders two threads' stores only by what
-/// each has seen, so a trace could still show a SeqCst load reading the older of two stores.)
+/// each has seen, so a trace could still show a SeqCst load reading the older of two stores; and
+/// fences strengthen every access of the thread.)
 ///
-/// A read-modify-write releases and acquires where a plain SeqCst load does not, so in a program
-/// that mixes SeqCst with weaker orderings `Exact` can hide a real bug — and plain loom
-/// ([`SeqCstModel::AcqRel`]) can show false alarms. The runner therefore searches `Exact` first
-/// and, when the check saw both kinds of ordering ([`Loom::mixed_orderings_seen`]), `AcqRel`
-/// after it; a failure only `AcqRel` shows is reported as what it is.
+/// What `Exact` adds can hide a real bug of a program that mixes SeqCst loads or stores with
+/// weaker orderings (a SeqCst load may read a stale Relaxed store, e.g. store buffering with
+/// Relaxed stores and SeqCst loads), and plain loom ([`SeqCstModel::AcqRel`]) shows such bugs
+/// beside its false alarms. The runner therefore searches `Exact` first and, when the check saw
+/// both ([`Loom::mixed_orderings_seen`]), `AcqRel` after it; a failure only `AcqRel` shows is
+/// reported as what it is: a false alarm or a real bug of mixed orderings, loom cannot tell.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SeqCstModel {
-    /// SeqCst loads and stores run as SeqCst read-modify-writes: SeqCst has its meaning.
+    /// SeqCst loads and stores run as read-modify-writes: SeqCst has its meaning.
     Exact,
     /// loom's own model: SeqCst loads and stores behave as Acquire/Release.
     AcqRel,
@@ -250,8 +256,9 @@ impl Loom {
         SEQCST_MODEL.with(Cell::get)
     }
 
-    /// Whether the facade's atomics, since [`Loom::set_seqcst_model`], were accessed both with
-    /// `SeqCst` and with a weaker ordering: then the exact model may hide a real bug.
+    /// Whether, since [`Loom::set_seqcst_model`], the facade's atomics saw both a SeqCst load or
+    /// store (which the two models run differently) and an access with a weaker ordering: then
+    /// the exact model may hide a real bug.
     pub fn mixed_orderings_seen() -> bool {
         ORDERINGS_SEEN.with(Cell::get) & (SAW_SEQCST | SAW_WEAKER) == SAW_SEQCST | SAW_WEAKER
     }
@@ -267,19 +274,29 @@ impl Loom {
 #[derive(Debug)]
 pub struct LoomAtomic<A>(A);
 
-/// Notes that an access used ordering `o` (for [`Loom::mixed_orderings_seen`]).
+/// Notes a read-modify-write, compare-exchange or a load/store weaker than SeqCst: the same in
+/// both models, only a weaker one counts for [`Loom::mixed_orderings_seen`].
 #[inline]
 fn note(o: Ordering) {
-    let bit = if o == Ordering::SeqCst { SAW_SEQCST } else { SAW_WEAKER };
-    ORDERINGS_SEEN.with(|s| s.set(s.get() | bit));
+    if o != Ordering::SeqCst {
+        ORDERINGS_SEEN.with(|s| s.set(s.get() | SAW_WEAKER));
+    }
 }
 
-/// Whether an access with ordering `o` runs as a read-modify-write (SeqCst, in the
-/// [`SeqCstModel::Exact`] model).
+/// Whether a load or store with ordering `o` runs as a read-modify-write: SeqCst, in the
+/// [`SeqCstModel::Exact`] model. Notes the ordering, and a load the plain model leaves to loom's
+/// DPOR gap ([`Loom::weak_loads_seen`]).
 #[inline]
-fn as_rmw(o: Ordering) -> bool {
-    note(o);
-    o == Ordering::SeqCst && SEQCST_MODEL.with(Cell::get) == SeqCstModel::Exact
+fn as_rmw(o: Ordering, load: bool) -> bool {
+    let exact = SEQCST_MODEL.with(Cell::get) == SeqCstModel::Exact;
+    let bits = match o {
+        Ordering::SeqCst if load && !exact => SAW_SEQCST | SAW_WEAK_LOAD,
+        Ordering::SeqCst => SAW_SEQCST,
+        _ if load => SAW_WEAKER | SAW_WEAK_LOAD,
+        _ => SAW_WEAKER,
+    };
+    ORDERINGS_SEEN.with(|s| s.set(s.get() | bits));
+    o == Ordering::SeqCst && exact
 }
 
 macro_rules! loom_atomics {
@@ -290,18 +307,17 @@ macro_rules! loom_atomics {
                 LoomAtomic(<$ty>::new(v))
             }
             fn load(&self, o: Ordering) -> $v {
-                if o != Ordering::SeqCst {
-                    ORDERINGS_SEEN.with(|s| s.set(s.get() | SAW_WEAK_LOAD));
-                }
-                if as_rmw(o) {
-                    // A read-modify-write that writes back what it read: it reads the newest value.
-                    return $identity(&self.0, o);
+                if as_rmw(o, true) {
+                    // A read-modify-write that writes back what it read reads the newest value;
+                    // Acquire, as the load is: it releases nothing a SeqCst load would not.
+                    return $identity(&self.0, Ordering::Acquire);
                 }
                 self.0.load(o)
             }
             fn store(&self, v: $v, o: Ordering) {
-                if as_rmw(o) {
-                    self.0.swap(v, o);
+                if as_rmw(o, false) {
+                    // Release, as the store is: it acquires nothing a SeqCst store would not.
+                    self.0.swap(v, Ordering::Release);
                 } else {
                     self.0.store(v, o)
                 }

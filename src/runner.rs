@@ -882,7 +882,7 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
         r.replay = f.replay.clone();
         // Cut, not stopped at a bug: what ran is all that was covered.
         r.coverage = Coverage::Sampled { schedules: executions };
-        if in_loom_acqrel(&f) {
+        if in_loom_acqrel(f) {
             r.notes.push(
                 "the limit was reached in loom's own model of SeqCst (as AcqRel), after the exact search passed".into(),
             );

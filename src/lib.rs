@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod demo;
 pub mod explain;
 pub mod fuzz;
+pub mod hint;
 pub mod html;
 pub mod interrupt;
 #[cfg(test)]
@@ -21,4 +22,6 @@ pub mod report;
 pub mod rt;
 pub mod runner;
 pub mod server;
+pub mod sync;
+pub mod thread;
 pub mod trace;

@@ -53,6 +53,10 @@ pub fn classify(message: &str) -> (Kind, String) {
         let (name, what) = m.split_once(": ").unwrap_or((m, ""));
         return (Kind::Assertion, format!("{MUST_STILL_WORK}[{name}]: {what}"));
     }
+    // A model's own `assert!`, `assert_eq!` and `assert_ne!` (std's words for them).
+    if message.starts_with("assertion failed") || message.starts_with("assertion `left") {
+        return (Kind::Assertion, message.to_string());
+    }
     // The facade's own liveness verdicts (see `liveness.rs`) say what they are.
     if message.starts_with("livelock: ") {
         return (Kind::Livelock, message.to_string());
@@ -350,5 +354,7 @@ mod tests {
         assert!(limit_reached("Model exceeded maximum number of branches. This is often caused"));
         assert!(!limit_reached("livelock: thread-1 and thread-2 retried 3 rounds"));
         assert_eq!(classify("called `Option::unwrap()` on a `None` value").0, Kind::Panic);
+        assert_eq!(classify("assertion failed: seats <= 1").0, Kind::Assertion);
+        assert_eq!(classify("assertion `left == right` failed\n  left: 1\n right: 2").0, Kind::Assertion);
     }
 }

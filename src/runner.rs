@@ -1014,8 +1014,25 @@ fn run_loom_seqcst(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], bu
     plain
 }
 
+/// While alive, objects of the one-compilation facade ([`crate::rt::dynamic`]) made on this OS
+/// thread bind to `engine`; the previous engine is restored when it drops.
+struct EngineScope(Option<Engine>);
+
+impl EngineScope {
+    fn enter(engine: Engine) -> EngineScope {
+        EngineScope(crate::rt::dynamic::set_engine(Some(engine)))
+    }
+}
+
+impl Drop for EngineScope {
+    fn drop(&mut self) {
+        crate::rt::dynamic::set_engine(self.0);
+    }
+}
+
 /// loom, stage by stage (one preemption bound each), until a failure or the budget is spent.
 fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: usize) -> Outcome {
+    let _engine = EngineScope::enter(Engine::Loom);
     // Until a stage ends on its own, nothing is covered but what was sampled: a budget spent
     // before (or inside) a stage never reads as exhaustive.
     let mut coverage = Coverage::Sampled { schedules: 0 };
@@ -1107,6 +1124,7 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
     scheduler: S,
     o: &Options,
 ) -> Outcome {
+    let _engine = EngineScope::enter(Engine::Shuttle);
     let (scheduler, choices) = Recording::new(scheduler);
     let runner = shuttle::Runner::new(scheduler, shuttle_config(o));
     let r2 = rec.clone();
@@ -1135,6 +1153,7 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
 /// The model on real threads, run after run. In a worker, a watchdog turns a run that stops
 /// making progress into a reported hang, naming what each blocked thread waits for.
 fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Outcome {
+    let _engine = EngineScope::enter(Engine::Stress);
     let runs = o.iterations.unwrap_or(DEFAULT_STRESS_RUNS);
     // Real threads can record millions of events in one run (a spin until the watchdog fires).
     rec.set_event_cap(Some(trace::STRESS_EVENT_CAP));

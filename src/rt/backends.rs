@@ -29,7 +29,9 @@ impl Backend for StdThreads {
     type Condvar = parking_lot::Condvar;
     type JoinHandle<T: Send + 'static> = std::thread::JoinHandle<T>;
     type AtomicUsize = std::sync::atomic::AtomicUsize;
-    const OWN_OS_THREADS: bool = true;
+    fn own_os_threads() -> bool {
+        true
+    }
 
     fn mutex<T>(value: T) -> Self::Mutex<T> {
         parking_lot::Mutex::new(value)
@@ -91,7 +93,9 @@ macro_rules! model_backend {
             type Condvar = ::$krate::sync::Condvar;
             type JoinHandle<T: Send + 'static> = ::$krate::thread::JoinHandle<T>;
             type AtomicUsize = ::$krate::sync::atomic::AtomicUsize;
-            const OWN_OS_THREADS: bool = false;
+            fn own_os_threads() -> bool {
+                false
+            }
 
             fn mutex<T>(value: T) -> Self::Mutex<T> {
                 ::$krate::sync::Mutex::new(value)

@@ -13,6 +13,7 @@
 //! test.
 
 mod backends;
+pub mod dynamic;
 pub mod signal;
 
 use std::marker::PhantomData;
@@ -21,6 +22,7 @@ use std::panic::Location;
 use std::sync::atomic::Ordering;
 
 pub use backends::{Loom, LoomAtomic, SeqCstModel, Shuttle, StdThreads};
+pub use dynamic::Dynamic;
 
 use crate::trace::{self, Op, Waited};
 
@@ -39,7 +41,7 @@ pub trait Backend: 'static {
     /// Whether each spawned thread is an OS thread of its own (real threads), to which the
     /// recorder and the modelled process must be handed; the checkers run every model thread
     /// on the OS thread that runs the check.
-    const OWN_OS_THREADS: bool;
+    fn own_os_threads() -> bool;
     /// A new mutex.
     fn mutex<T>(value: T) -> Self::Mutex<T>;
     /// Blocks until the mutex is held.
@@ -483,7 +485,7 @@ where
     let index = recorded.unwrap_or(0);
     // A real thread needs the recorder and the modelled process handed over; the checkers run
     // every model thread on this OS thread, which has both already.
-    let handover = B::OWN_OS_THREADS.then(|| (trace::current(), signal::inherit()));
+    let handover = B::own_os_threads().then(|| (trace::current(), signal::inherit()));
     let os_name = move || {
         name.or_else(|| recorded.and_then(|i| trace::with(|r| r.thread_name(i)))).unwrap_or_else(|| "thread".into())
     };
@@ -812,6 +814,16 @@ backend_module!(
     ::loom::sync::Arc,
     crate::rt::LoomAtomic<::loom::sync::atomic::AtomicUsize>,
     crate::rt::LoomAtomic<::loom::sync::atomic::AtomicBool>
+);
+backend_module!(
+    /// Whichever engine the running check uses, chosen when each object is made: one
+    /// compilation for every engine ([`dynamic`]). The std-shaped facade (`conclab::sync`,
+    /// `conclab::thread`) is built on it.
+    any,
+    crate::rt::Dynamic,
+    std::sync::Arc,
+    crate::rt::dynamic::DynAtomicUsize,
+    crate::rt::dynamic::DynAtomicBool
 );
 backend_module!(
     /// shuttle's model: randomised, PCT and DFS schedulers (every atomic is SeqCst).

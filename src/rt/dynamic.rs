@@ -1,0 +1,309 @@
+//! The engine chosen at run time: one compilation of a model runs under loom, shuttle or real
+//! threads, whichever check is running. Each object binds to the engine of the check in which
+//! it is created; using it outside any check, or in a check of another engine, fails with a
+//! message that says so.
+
+use std::cell::Cell;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::Ordering;
+
+use super::{Backend, Loom, LoomAtomic, RawAtomic, RawAtomicInt, Shuttle, StdThreads};
+use crate::catalog::Engine;
+
+/// The backend whose engine is the running check's ([`set_engine`]).
+#[derive(Debug)]
+pub struct Dynamic;
+
+std::thread_local! {
+    /// The engine of the check running on this OS thread: loom and shuttle run every model
+    /// thread on it, and a real thread is handed its parent's at spawn.
+    static ENGINE: Cell<Option<Engine>> = const { Cell::new(None) };
+}
+
+/// Sets the engine that objects created on this OS thread bind to (`None`: no check runs).
+/// The runner calls it around each engine's search; returns the engine it replaces.
+pub fn set_engine(engine: Option<Engine>) -> Option<Engine> {
+    ENGINE.with(|e| e.replace(engine))
+}
+
+/// The engine of the check running on this OS thread, if any.
+pub fn engine() -> Option<Engine> {
+    ENGINE.with(Cell::get)
+}
+
+/// The engine a new object binds to.
+#[track_caller]
+fn engine_for(what: &str) -> Engine {
+    engine().unwrap_or_else(|| outside(what))
+}
+
+#[cold]
+#[track_caller]
+fn outside(what: &str) -> ! {
+    panic!(
+        "a conclab {what} was used outside any check: conclab's sync and thread types run under the engine \
+         of the check that is running (`conclab::check`, a conclab test or `conclab check`); outside one, \
+         use std's types (e.g. `#[cfg(not(test))] use std::sync;`)"
+    )
+}
+
+#[cold]
+#[track_caller]
+fn foreign(what: &str, made: Engine) -> ! {
+    let now = engine().map_or("no check".to_string(), |e| format!("a {e:?} check"));
+    panic!(
+        "a conclab {what} made in a {made:?} check was used in {now}: an object belongs to the check, and the \
+         execution, that created it (keep it out of statics and thread-locals shared between checks)"
+    )
+}
+
+/// Fails unless the running check's engine is `made`.
+#[inline]
+#[track_caller]
+fn same(what: &str, made: Engine) {
+    if engine() != Some(made) {
+        foreign(what, made)
+    }
+}
+
+/// One of the three engines' versions of a type, chosen when it was made.
+pub enum Either<S, L, H> {
+    /// Real threads.
+    Std(S),
+    /// loom.
+    Loom(L),
+    /// shuttle.
+    Shuttle(H),
+}
+
+/// Applies the same expression to whichever engine's value `$e` holds.
+macro_rules! each {
+    ($e:expr, $x:ident => $body:expr) => {
+        match $e {
+            Either::Std($x) => $body,
+            Either::Loom($x) => $body,
+            Either::Shuttle($x) => $body,
+        }
+    };
+}
+
+impl<S, L, H> Either<S, L, H> {
+    fn engine(&self) -> Engine {
+        match self {
+            Either::Std(_) => Engine::Stress,
+            Either::Loom(_) => Engine::Loom,
+            Either::Shuttle(_) => Engine::Shuttle,
+        }
+    }
+}
+
+/// A guard of one of the three engines' mutexes.
+pub type Guard<'a, T> =
+    Either<parking_lot::MutexGuard<'a, T>, ::loom::sync::MutexGuard<'a, T>, ::shuttle::sync::MutexGuard<'a, T>>;
+
+impl<T> Deref for Guard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        each!(self, g => g)
+    }
+}
+
+impl<T> DerefMut for Guard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        each!(self, g => g)
+    }
+}
+
+/// One of the three engines' mutexes.
+pub type Mutex<T> = Either<parking_lot::Mutex<T>, ::loom::sync::Mutex<T>, ::shuttle::sync::Mutex<T>>;
+/// One of the three engines' condition variables.
+pub type Condvar = Either<parking_lot::Condvar, ::loom::sync::Condvar, ::shuttle::sync::Condvar>;
+/// One of the three engines' join handles.
+pub type JoinHandle<T> =
+    Either<std::thread::JoinHandle<T>, ::loom::thread::JoinHandle<T>, ::shuttle::thread::JoinHandle<T>>;
+
+impl Backend for Dynamic {
+    type Mutex<T> = Mutex<T>;
+    type Guard<'a, T: 'a> = Guard<'a, T>;
+    type Condvar = Condvar;
+    type JoinHandle<T: Send + 'static> = JoinHandle<T>;
+    type AtomicUsize = DynAtomicUsize;
+
+    fn own_os_threads() -> bool {
+        engine() == Some(Engine::Stress)
+    }
+    #[track_caller]
+    fn mutex<T>(value: T) -> Self::Mutex<T> {
+        match engine_for("Mutex") {
+            Engine::Stress => Either::Std(StdThreads::mutex(value)),
+            Engine::Loom => Either::Loom(Loom::mutex(value)),
+            Engine::Shuttle => Either::Shuttle(Shuttle::mutex(value)),
+        }
+    }
+    #[track_caller]
+    fn lock<'a, T: 'a>(m: &'a Self::Mutex<T>) -> Self::Guard<'a, T> {
+        same("Mutex", m.engine());
+        match m {
+            Either::Std(m) => Either::Std(StdThreads::lock(m)),
+            Either::Loom(m) => Either::Loom(Loom::lock(m)),
+            Either::Shuttle(m) => Either::Shuttle(Shuttle::lock(m)),
+        }
+    }
+    #[track_caller]
+    fn try_lock<'a, T: 'a>(m: &'a Self::Mutex<T>) -> Option<Self::Guard<'a, T>> {
+        same("Mutex", m.engine());
+        match m {
+            Either::Std(m) => StdThreads::try_lock(m).map(Either::Std),
+            Either::Loom(m) => Loom::try_lock(m).map(Either::Loom),
+            Either::Shuttle(m) => Shuttle::try_lock(m).map(Either::Shuttle),
+        }
+    }
+    fn into_inner<T>(m: Self::Mutex<T>) -> T {
+        match m {
+            Either::Std(m) => StdThreads::into_inner(m),
+            Either::Loom(m) => Loom::into_inner(m),
+            Either::Shuttle(m) => Shuttle::into_inner(m),
+        }
+    }
+    #[track_caller]
+    fn condvar() -> Self::Condvar {
+        match engine_for("Condvar") {
+            Engine::Stress => Either::Std(StdThreads::condvar()),
+            Engine::Loom => Either::Loom(Loom::condvar()),
+            Engine::Shuttle => Either::Shuttle(Shuttle::condvar()),
+        }
+    }
+    #[track_caller]
+    fn wait<'a, T: 'a>(c: &Self::Condvar, g: Self::Guard<'a, T>) -> Self::Guard<'a, T> {
+        same("Condvar", c.engine());
+        match (c, g) {
+            (Either::Std(c), Either::Std(g)) => Either::Std(StdThreads::wait(c, g)),
+            (Either::Loom(c), Either::Loom(g)) => Either::Loom(Loom::wait(c, g)),
+            (Either::Shuttle(c), Either::Shuttle(g)) => Either::Shuttle(Shuttle::wait(c, g)),
+            (c, _) => foreign("MutexGuard", c.engine()),
+        }
+    }
+    #[track_caller]
+    fn notify(c: &Self::Condvar, all: bool) {
+        same("Condvar", c.engine());
+        match c {
+            Either::Std(c) => StdThreads::notify(c, all),
+            Either::Loom(c) => Loom::notify(c, all),
+            Either::Shuttle(c) => Shuttle::notify(c, all),
+        }
+    }
+    #[track_caller]
+    fn spawn<F, T>(name: impl FnOnce() -> String, f: F) -> Self::JoinHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        match engine_for("thread") {
+            Engine::Stress => Either::Std(StdThreads::spawn(name, move || {
+                // A real thread of the check: its objects bind to real threads too.
+                set_engine(Some(Engine::Stress));
+                f()
+            })),
+            Engine::Loom => Either::Loom(Loom::spawn(name, f)),
+            Engine::Shuttle => Either::Shuttle(Shuttle::spawn(name, f)),
+        }
+    }
+    fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T> {
+        match h {
+            Either::Std(h) => StdThreads::join(h),
+            Either::Loom(h) => Loom::join(h),
+            Either::Shuttle(h) => Shuttle::join(h),
+        }
+    }
+    #[track_caller]
+    fn yield_now() {
+        match engine_for("yield_now") {
+            Engine::Stress => StdThreads::yield_now(),
+            Engine::Loom => Loom::yield_now(),
+            Engine::Shuttle => Shuttle::yield_now(),
+        }
+    }
+    #[track_caller]
+    fn spin_loop() {
+        match engine_for("spin_loop") {
+            Engine::Stress => StdThreads::spin_loop(),
+            Engine::Loom => Loom::spin_loop(),
+            Engine::Shuttle => Shuttle::spin_loop(),
+        }
+    }
+    fn thread_index() -> usize {
+        match engine() {
+            Some(Engine::Loom) => Loom::thread_index(),
+            Some(Engine::Shuttle) => Shuttle::thread_index(),
+            _ => StdThreads::thread_index(),
+        }
+    }
+    fn set_thread_index(index: usize) {
+        match engine() {
+            Some(Engine::Loom) => Loom::set_thread_index(index),
+            Some(Engine::Shuttle) => Shuttle::set_thread_index(index),
+            _ => StdThreads::set_thread_index(index),
+        }
+    }
+}
+
+macro_rules! dyn_atomics {
+    ($($name:ident: $v:ty, $std:ty, $loom:ty, $shuttle:ty $(, $int:ident)?;)*) => {$(
+        /// An atomic of whichever engine's check created it.
+        pub struct $name(Either<$std, LoomAtomic<$loom>, $shuttle>);
+
+        impl RawAtomic for $name {
+            type Value = $v;
+            #[track_caller]
+            fn new(v: $v) -> Self {
+                $name(match engine_for("atomic") {
+                    Engine::Stress => Either::Std(<$std as RawAtomic>::new(v)),
+                    Engine::Loom => Either::Loom(<LoomAtomic<$loom> as RawAtomic>::new(v)),
+                    Engine::Shuttle => Either::Shuttle(<$shuttle as RawAtomic>::new(v)),
+                })
+            }
+            #[track_caller]
+            fn load(&self, o: Ordering) -> $v {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomic::load(a, o))
+            }
+            #[track_caller]
+            fn store(&self, v: $v, o: Ordering) {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomic::store(a, v, o))
+            }
+            #[track_caller]
+            fn swap(&self, v: $v, o: Ordering) -> $v {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomic::swap(a, v, o))
+            }
+            #[track_caller]
+            fn compare_exchange(&self, cur: $v, new: $v, s: Ordering, f: Ordering) -> Result<$v, $v> {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomic::compare_exchange(a, cur, new, s, f))
+            }
+        }
+        $(dyn_atomics!(@$int $name, $v);)?
+    )*};
+    (@int $name:ident, $v:ty) => {
+        impl RawAtomicInt for $name {
+            #[track_caller]
+            fn fetch_add(&self, v: $v, o: Ordering) -> $v {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomicInt::fetch_add(a, v, o))
+            }
+            #[track_caller]
+            fn fetch_sub(&self, v: $v, o: Ordering) -> $v {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomicInt::fetch_sub(a, v, o))
+            }
+        }
+    };
+}
+
+dyn_atomics! {
+    DynAtomicUsize: usize, std::sync::atomic::AtomicUsize, ::loom::sync::atomic::AtomicUsize,
+        ::shuttle::sync::atomic::AtomicUsize, int;
+    DynAtomicBool: bool, std::sync::atomic::AtomicBool, ::loom::sync::atomic::AtomicBool,
+        ::shuttle::sync::atomic::AtomicBool;
+}

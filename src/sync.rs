@@ -1,0 +1,355 @@
+//! `std::sync` as a model checker sees it: the same names and signatures, compiled once, run
+//! under whichever engine the running check uses (loom, shuttle or real threads; see
+//! [`crate::rt::dynamic`]). Port std code by changing `use` lines, as tokio's loom facade does:
+//!
+//! ```ignore
+//! #[cfg(test)]
+//! use conclab::sync;
+//! #[cfg(not(test))]
+//! use std::sync;
+//! ```
+//!
+//! Here so far: [`Arc`] and [`Weak`] (std's own), [`Mutex`], [`Condvar`] and the atomics
+//! [`atomic::AtomicUsize`] and [`atomic::AtomicBool`]. Poisoning is never reported: a panic
+//! on a model thread already ends the execution as a failure.
+
+use std::ops::{Deref, DerefMut};
+
+pub use std::sync::{Arc, LockResult, PoisonError, TryLockError, TryLockResult, Weak};
+
+use crate::rt::{self, Dynamic};
+
+/// `std::sync::Mutex`, checked.
+pub struct Mutex<T> {
+    inner: rt::Mutex<T, Dynamic>,
+}
+
+impl<T> Mutex<T> {
+    /// A new mutex, bound to the engine of the running check.
+    #[track_caller]
+    pub fn new(value: T) -> Self {
+        Mutex { inner: rt::Mutex::new(value) }
+    }
+
+    /// Blocks until the lock is held. Always `Ok`: see the module docs on poisoning.
+    #[track_caller]
+    pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
+        Ok(MutexGuard { inner: self.inner.lock() })
+    }
+
+    /// Takes the lock if it is free.
+    #[track_caller]
+    pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
+        self.inner.try_lock().map(|inner| MutexGuard { inner }).ok_or(TryLockError::WouldBlock)
+    }
+
+    /// Consumes the mutex, returning its value.
+    pub fn into_inner(self) -> LockResult<T> {
+        Ok(self.inner.into_inner())
+    }
+}
+
+impl<T: Default> Default for Mutex<T> {
+    #[track_caller]
+    fn default() -> Self {
+        Mutex::new(T::default())
+    }
+}
+
+/// `std::sync::MutexGuard`: holds a [`Mutex`] until dropped.
+pub struct MutexGuard<'a, T> {
+    inner: rt::MutexGuard<'a, T, Dynamic>,
+}
+
+impl<T> Deref for MutexGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.inner
+    }
+}
+
+impl<T> DerefMut for MutexGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.inner
+    }
+}
+
+/// `std::sync::Condvar`, checked. Wakeups may be spurious, as std's may.
+pub struct Condvar {
+    inner: rt::Condvar<Dynamic>,
+}
+
+impl Condvar {
+    /// A new condition variable, bound to the engine of the running check.
+    #[track_caller]
+    pub fn new() -> Self {
+        Condvar { inner: rt::Condvar::new() }
+    }
+
+    /// Releases the guard's lock, sleeps until notified, and returns holding it again.
+    #[track_caller]
+    pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
+        Ok(MutexGuard { inner: self.inner.wait(guard.inner) })
+    }
+
+    /// Waits while `condition` holds.
+    #[track_caller]
+    pub fn wait_while<'a, T, F>(&self, mut guard: MutexGuard<'a, T>, mut condition: F) -> LockResult<MutexGuard<'a, T>>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        while condition(&mut guard) {
+            guard = self.wait(guard)?;
+        }
+        Ok(guard)
+    }
+
+    /// Wakes one waiting thread.
+    #[track_caller]
+    pub fn notify_one(&self) {
+        self.inner.notify_one()
+    }
+
+    /// Wakes every waiting thread.
+    #[track_caller]
+    pub fn notify_all(&self) {
+        self.inner.notify_all()
+    }
+}
+
+impl Default for Condvar {
+    #[track_caller]
+    fn default() -> Self {
+        Condvar::new()
+    }
+}
+
+/// `std::sync::atomic`, checked.
+pub mod atomic {
+    pub use std::sync::atomic::Ordering;
+
+    use crate::rt::dynamic::{DynAtomicBool, DynAtomicUsize};
+    use crate::rt::{self, Dynamic};
+
+    /// `std::sync::atomic::AtomicUsize`, checked.
+    pub struct AtomicUsize {
+        inner: rt::Atomic<DynAtomicUsize, Dynamic>,
+    }
+
+    /// `std::sync::atomic::AtomicBool`, checked.
+    pub struct AtomicBool {
+        inner: rt::Atomic<DynAtomicBool, Dynamic>,
+    }
+
+    macro_rules! common {
+        ($name:ident, $v:ty) => {
+            impl $name {
+                /// A new atomic, bound to the engine of the running check.
+                #[track_caller]
+                pub fn new(v: $v) -> Self {
+                    $name { inner: rt::Atomic::new(v) }
+                }
+
+                /// Loads the value.
+                #[track_caller]
+                pub fn load(&self, order: Ordering) -> $v {
+                    self.inner.load(order)
+                }
+
+                /// Stores a value.
+                #[track_caller]
+                pub fn store(&self, v: $v, order: Ordering) {
+                    self.inner.store(v, order)
+                }
+
+                /// Stores a value, returning the old one.
+                #[track_caller]
+                pub fn swap(&self, v: $v, order: Ordering) -> $v {
+                    self.inner.swap(v, order)
+                }
+
+                /// Stores `new` if the value is `current`: `Ok(old)` when it did, `Err(actual)` otherwise.
+                #[track_caller]
+                pub fn compare_exchange(
+                    &self,
+                    current: $v,
+                    new: $v,
+                    success: Ordering,
+                    failure: Ordering,
+                ) -> Result<$v, $v> {
+                    self.inner.compare_exchange(current, new, success, failure)
+                }
+
+                /// As [`Self::compare_exchange`]; the checkers never fail it spuriously.
+                #[track_caller]
+                pub fn compare_exchange_weak(
+                    &self,
+                    current: $v,
+                    new: $v,
+                    success: Ordering,
+                    failure: Ordering,
+                ) -> Result<$v, $v> {
+                    self.inner.compare_exchange(current, new, success, failure)
+                }
+
+                /// Applies `f` until a compare-exchange succeeds or `f` returns `None`.
+                #[track_caller]
+                pub fn fetch_update<F>(&self, set: Ordering, fetch: Ordering, mut f: F) -> Result<$v, $v>
+                where
+                    F: FnMut($v) -> Option<$v>,
+                {
+                    let mut prev = self.load(fetch);
+                    while let Some(next) = f(prev) {
+                        match self.compare_exchange_weak(prev, next, set, fetch) {
+                            Ok(v) => return Ok(v),
+                            Err(now) => prev = now,
+                        }
+                    }
+                    Err(prev)
+                }
+            }
+
+            impl Default for $name {
+                #[track_caller]
+                fn default() -> Self {
+                    $name::new(<$v>::default())
+                }
+            }
+        };
+    }
+
+    common!(AtomicUsize, usize);
+    common!(AtomicBool, bool);
+
+    impl AtomicUsize {
+        /// Adds, returning the old value.
+        #[track_caller]
+        pub fn fetch_add(&self, v: usize, order: Ordering) -> usize {
+            self.inner.fetch_add(v, order)
+        }
+
+        /// Subtracts, returning the old value.
+        #[track_caller]
+        pub fn fetch_sub(&self, v: usize, order: Ordering) -> usize {
+            self.inner.fetch_sub(v, order)
+        }
+    }
+}
+
+/// One compilation of a std-shaped model, checked by every engine from one test binary.
+#[cfg(test)]
+mod tests {
+    use super::atomic::{AtomicUsize, Ordering::SeqCst};
+    use super::{Arc, Condvar, Mutex};
+    use crate::report::{Coverage, Kind, Report, Verdict};
+    use crate::runner::{self, Checker, Isolation, Options};
+    use crate::thread;
+
+    /// Two threads increment a counter by a load and a store: an increment can be lost.
+    fn lost_update() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let count = count.clone();
+                thread::spawn(move || {
+                    let v = count.load(SeqCst);
+                    count.store(v + 1, SeqCst);
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(count.load(SeqCst), 2, "an increment was lost");
+    }
+
+    /// The same with `fetch_add`, and a mutex-protected log beside it.
+    fn counted() {
+        let count = Arc::new(AtomicUsize::new(0));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let handles: Vec<_> = (0..2)
+            .map(|i| {
+                let (count, log) = (count.clone(), log.clone());
+                thread::Builder::new()
+                    .name(format!("worker-{i}"))
+                    .spawn(move || {
+                        count.fetch_add(1, SeqCst);
+                        log.lock().unwrap().push(i);
+                    })
+                    .unwrap()
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(count.load(SeqCst), 2);
+        assert_eq!(log.lock().unwrap().len(), 2);
+    }
+
+    /// A hand-off that waits on a condition variable for a flag nobody signals.
+    fn missing_notify() {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let p2 = pair.clone();
+        let t = thread::spawn(move || {
+            *p2.0.lock().unwrap() = true; // BUG: no notify_one
+        });
+        let (flag, ready) = &*pair;
+        let guard = ready.wait_while(flag.lock().unwrap(), |set| !*set).unwrap();
+        drop(guard);
+        t.join().unwrap();
+    }
+
+    /// The hand-off with its notify.
+    fn handoff() {
+        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let p2 = pair.clone();
+        let t = thread::spawn(move || {
+            *p2.0.lock().unwrap() = true;
+            p2.1.notify_one();
+        });
+        let (flag, ready) = &*pair;
+        drop(ready.wait_while(flag.lock().unwrap(), |set| !*set).unwrap());
+        t.join().unwrap();
+    }
+
+    fn check(body: fn(), checker: Checker) -> Report {
+        let s = crate::catalog::ad_hoc("std-model", body);
+        let o = Options { isolation: Isolation::InProcess, iterations: Some(2_000), ..Options::new(checker, "") };
+        runner::check_scenario(&s, "model", &o).expect("the check runs")
+    }
+
+    #[test]
+    fn one_compilation_is_checked_by_loom_shuttle_and_real_threads() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(lost_update, checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            assert!(r.message.as_deref().unwrap_or("").contains("an increment was lost"), "{}", r.render());
+            let r = check(counted, checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
+        assert_eq!(check(counted, Checker::Loom).coverage, Coverage::Exhaustive);
+        // The same compiled functions on real OS threads.
+        let r = check(counted, Checker::Stress);
+        assert_eq!((r.verdict, r.executions), (Verdict::Passed, 2_000), "{}", r.render());
+        let r = check(lost_update, Checker::Stress);
+        assert_eq!(r.stress.as_ref().map(|s| s.runs), Some(2_000), "{}", r.render());
+    }
+
+    #[test]
+    fn a_missing_notify_is_a_deadlock_and_the_hand_off_passes() {
+        for checker in [Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(missing_notify, checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());
+            assert_eq!(check(handoff, checker).verdict, Verdict::Passed);
+        }
+        assert_eq!(check(handoff, Checker::Loom).coverage, Coverage::Exhaustive);
+    }
+
+    #[test]
+    fn an_object_made_outside_any_check_says_so() {
+        let made = std::panic::catch_unwind(|| Mutex::new(1));
+        let message = crate::runner::panic_text(&*made.err().expect("refused"));
+        assert!(message.contains("outside any check"), "{message}");
+    }
+}

@@ -233,7 +233,9 @@ pub struct Step {
     pub thread: String,
     /// The operation with its values, e.g. `load → 1` (the object is in `object`).
     pub op: String,
-    /// The object acted on (`seats`, `ledger`), empty for thread-level operations.
+    /// The object acted on, by its name in this trace (`seats`, `ledger`, or where an unnamed one
+    /// was made: `mutex@scenarios/x.rs:12`, `#2` when several share that), empty for
+    /// thread-level operations.
     pub object: String,
     /// `file:line` of the scenario source that performed it, empty when unknown (e.g. a guard drop).
     pub location: String,

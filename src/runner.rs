@@ -625,6 +625,10 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
     // with every event recorded (`with_trace`). Everything else records every event.
     let shuttle_search = engine == Engine::Shuttle && token.is_none();
     let rec = if shuttle_search { Recorder::without_events() } else { Recorder::new() };
+    // Only loom models weak memory: a load older than the latest write is possible (and marked
+    // stale) there alone; shuttle is sequentially consistent, real threads' events are in
+    // recording order.
+    rec.set_weak_memory(engine == Engine::Loom);
     rec.set_emit_failures(worker);
     if worker {
         // The parent draws it (`progress`) and, should it stop this worker at the time budget,
@@ -1301,6 +1305,133 @@ mod tests {
         ] {
             let err = check_scenario(&s, "model", &o).expect_err("refused").to_string();
             assert!(err.contains(says), "{err}");
+        }
+    }
+
+    /// Identity, not names: objects made with `new` at one site share a readable name, and the
+    /// trace still tells them apart.
+    mod identity {
+        use std::sync::atomic::Ordering::{Relaxed, SeqCst};
+
+        use super::*;
+        use crate::trace::Step;
+
+        /// Three mutexes made at one site; thread-k locks lock k, then lock k+1 (mod 3).
+        fn three_unnamed_locks_in_a_cycle() {
+            use crate::rt::shuttle::sync::{Arc, Mutex};
+            let locks: Arc<Vec<Mutex<()>>> = Arc::new((0..3).map(|_| Mutex::new(())).collect());
+            let threads: Vec<_> = (0..3)
+                .map(|i| {
+                    let locks = locks.clone();
+                    thread::spawn(move || {
+                        let _mine = locks[i].lock();
+                        let _next = locks[(i + 1) % 3].lock();
+                    })
+                })
+                .collect();
+            for t in threads {
+                t.join().unwrap();
+            }
+        }
+
+        #[test]
+        fn three_unnamed_mutexes_in_a_cycle_name_the_right_holders() {
+            let s = crate::catalog::ad_hoc("cycle", three_unnamed_locks_in_a_cycle);
+            let o = Options { isolation: Isolation::InProcess, ..Options::new(Checker::ShuttleRandom, "") };
+            let r = check_scenario(&s, "model", &o).unwrap();
+            assert_eq!(r.kind, Some(Kind::Deadlock), "{}", r.render());
+            // Each lock's name, from the step where its thread took it: thread-k's first lock.
+            let first_lock =
+                |thread: &str| r.trace.iter().find(|s| s.thread == thread && s.op == "lock").map(|s| s.object.clone());
+            let mine: Vec<String> =
+                ["thread-1", "thread-2", "thread-3"].iter().map(|t| first_lock(t).expect("took its lock")).collect();
+            assert!(mine.iter().all(|m| m.starts_with("mutex@src/runner.rs:")), "{mine:?}");
+            assert_eq!(mine.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "{mine:?}");
+            let cycle: Vec<(&str, &str, Option<&str>)> = r
+                .blocked
+                .iter()
+                .filter(|b| b.op == "lock")
+                .map(|b| (b.thread.as_str(), b.object.as_str(), b.held_by.as_deref()))
+                .collect();
+            assert_eq!(
+                cycle,
+                [
+                    ("thread-1", mine[1].as_str(), Some("thread-2")),
+                    ("thread-2", mine[2].as_str(), Some("thread-3")),
+                    ("thread-3", mine[0].as_str(), Some("thread-1")),
+                ],
+                "{}",
+                r.render()
+            );
+        }
+
+        /// Two atomics made at one site: a thread writes 1 to the first, then main reads the
+        /// second, which nobody wrote.
+        fn a_write_to_one_unnamed_atomic_and_a_read_of_another() {
+            use crate::rt::shuttle::sync::atomic::AtomicUsize;
+            use crate::rt::shuttle::sync::Arc;
+            let cells = Arc::new([(); 2].map(|_| AtomicUsize::new(0)));
+            let c = cells.clone();
+            thread::spawn(move || c[0].store(1, SeqCst)).join().unwrap();
+            let other = cells[1].load(SeqCst);
+            crate::rt::shuttle::invariant(other == 1, || "the second cell was never written".into());
+        }
+
+        #[test]
+        fn a_shuttle_trace_never_shows_stale() {
+            let s = crate::catalog::ad_hoc("two-cells", a_write_to_one_unnamed_atomic_and_a_read_of_another);
+            let o = Options { isolation: Isolation::InProcess, ..Options::new(Checker::ShuttleRandom, "") };
+            let r = check_scenario(&s, "model", &o).unwrap();
+            assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
+            let ops: Vec<(&str, &str)> = r
+                .trace
+                .iter()
+                .filter(|s| s.op.starts_with("store") || s.op.starts_with("load"))
+                .map(|s| (s.object.as_str(), s.op.as_str()))
+                .collect();
+            assert_eq!(ops.len(), 2, "{}", r.render());
+            assert_eq!(ops[1].1, "load → 0", "{}", r.render());
+            assert!(ops[0].0.ends_with("#1") && ops[1].0.ends_with("#2"), "told apart: {ops:?}");
+            assert!(!r.render().contains("stale"), "{}", r.render());
+        }
+
+        /// Message passing with Relaxed over two atomics made at one site: `cells[0]` is the data
+        /// (1), `cells[1]` the flag (2). Seeing the flag up, main may still read the data as 0.
+        fn relaxed_message_passing_over_unnamed_atomics() {
+            use crate::rt::loom::sync::atomic::AtomicUsize;
+            use crate::rt::loom::sync::Arc;
+            use crate::rt::loom::thread;
+            let cells = Arc::new([(); 2].map(|_| AtomicUsize::new(0)));
+            let c = cells.clone();
+            let writer = thread::spawn(move || {
+                c[0].store(1, Relaxed);
+                c[1].store(2, Relaxed);
+            });
+            if cells[1].load(Relaxed) == 2 {
+                let data = cells[0].load(Relaxed);
+                crate::rt::loom::invariant(data == 1, || "the flag was up but the data read was stale".into());
+            }
+            writer.join().unwrap();
+        }
+
+        #[test]
+        fn a_loom_stale_read_names_the_write_it_missed() {
+            let s = crate::catalog::ad_hoc("mp", relaxed_message_passing_over_unnamed_atomics);
+            let o = Options { isolation: Isolation::InProcess, ..Options::new(Checker::Loom, "") };
+            let r = check_scenario(&s, "model", &o).unwrap();
+            assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
+            let step = |f: &dyn Fn(&Step) -> bool| r.trace.iter().find(|s| f(s)).cloned().expect("the step");
+            let data_write = step(&|s| s.op == "store ← 1");
+            let flag_write = step(&|s| s.op == "store ← 2");
+            assert_ne!(data_write.object, flag_write.object, "{}", r.render());
+            let read = step(&|s| s.op.starts_with("load → 0"));
+            assert_eq!(read.object, data_write.object, "{}", r.render());
+            assert_eq!(
+                read.op,
+                format!("load → 0 (stale: thread-1 wrote 1 at step {})", data_write.step),
+                "{}",
+                r.render()
+            );
         }
     }
 }

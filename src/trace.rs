@@ -12,7 +12,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write as _;
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::liveness::Liveness;
@@ -120,12 +120,107 @@ impl std::fmt::Display for Op {
     }
 }
 
+/// What kind of facade object an [`ObjectId`] is: the first word of its derived name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ObjectKind {
+    /// A [`crate::rt::Mutex`].
+    Mutex,
+    /// A [`crate::rt::Condvar`].
+    Condvar,
+    /// A [`crate::rt::Atomic`].
+    Atomic,
+}
+
+impl ObjectKind {
+    fn word(self) -> &'static str {
+        match self {
+            ObjectKind::Mutex => "mutex",
+            ObjectKind::Condvar => "condvar",
+            ObjectKind::Atomic => "atomic",
+        }
+    }
+}
+
+/// The next [`ObjectId`] serial: one counter for the process, so no two objects share one.
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// The identity of one facade object (a mutex, condition variable or atomic): what traces,
+/// deadlock cycles and stale marks tell objects apart by — never their names, which need not be
+/// unique. Copied into every event that acts on the object (no allocation); resolved to a
+/// readable name only by [`Recorder::snapshot`]: the name given ([`crate::rt::Mutex::named`]),
+/// else where the object was made (`mutex@scenarios/bank.rs:12`), with `#2`, `#3`… when objects
+/// of one execution's trace share that name (in the order they were made).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ObjectId {
+    /// Unique in the process; orders objects by creation.
+    serial: u64,
+    kind: ObjectKind,
+    /// The name given, if any.
+    name: Option<&'static str>,
+    /// Where the object was made.
+    created: &'static Location<'static>,
+}
+
+impl PartialEq for ObjectId {
+    fn eq(&self, other: &Self) -> bool {
+        self.serial == other.serial
+    }
+}
+
+impl Eq for ObjectId {}
+
+impl ObjectId {
+    /// A new identity, distinct from every other of the process: a `kind` object named `name`
+    /// (or, without one, after `created`).
+    pub(crate) fn new(kind: ObjectKind, name: Option<&'static str>, created: &'static Location<'static>) -> Self {
+        ObjectId { serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed), kind, name, created }
+    }
+
+    /// The readable name, not yet told apart from others that share it: the name given, else
+    /// `kind@file.rs:line` of where the object was made.
+    pub(crate) fn base_name(&self) -> String {
+        match self.name {
+            Some(name) => name.to_string(),
+            None => format!("{}@{}", self.kind.word(), short_location(self.created)),
+        }
+    }
+}
+
+/// What an event acted on: nothing (a thread-level operation), a line the scenario declared by
+/// name (its identity), or a facade object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// A thread-level operation (spawn, note, yield…).
+    None,
+    /// A liveness line (`arrive`/`enter`), known by its name.
+    Line(&'static str),
+    /// A facade object.
+    Object(ObjectId),
+}
+
+impl From<&'static str> for Target {
+    /// `""` is no target; any other text a line.
+    fn from(name: &'static str) -> Self {
+        if name.is_empty() {
+            Target::None
+        } else {
+            Target::Line(name)
+        }
+    }
+}
+
+impl From<ObjectId> for Target {
+    fn from(id: ObjectId) -> Self {
+        Target::Object(id)
+    }
+}
+
 /// One recorded event, as it was captured (cheap to make: no allocation on the common path).
 #[derive(Clone, Debug)]
 pub struct Event {
     thread: usize,
     op: Op,
-    object: &'static str,
+    object: Target,
     location: Option<&'static Location<'static>>,
 }
 
@@ -138,7 +233,9 @@ pub struct Step {
     pub thread: String,
     /// The operation with its values, e.g. `load → 1` (the object is in `object`).
     pub op: String,
-    /// The object acted on (`seats`, `ledger`), empty for thread-level operations.
+    /// The object acted on, by its name in this trace (`seats`, `ledger`, or where an unnamed one
+    /// was made: `mutex@scenarios/x.rs:12`, `#2` when several share that), empty for
+    /// thread-level operations.
     pub object: String,
     /// `file:line` of the scenario source that performed it, empty when unknown (e.g. a guard drop).
     pub location: String,
@@ -246,6 +343,32 @@ fn written(e: &Event) -> Option<(u64, usize)> {
     }
 }
 
+/// The readable name of each object among `objects` (by serial): its [`ObjectId::base_name`],
+/// followed by `#1`, `#2`… in creation order when several objects share that name, so that
+/// every object of a trace has a name of its own.
+fn object_names(objects: impl Iterator<Item = ObjectId>) -> HashMap<u64, String> {
+    let mut unique: HashMap<u64, ObjectId> = HashMap::new();
+    for o in objects {
+        unique.entry(o.serial).or_insert(o);
+    }
+    let mut by_name: HashMap<String, Vec<ObjectId>> = HashMap::new();
+    for o in unique.into_values() {
+        by_name.entry(o.base_name()).or_default().push(o);
+    }
+    let mut names = HashMap::new();
+    for (base, mut same) in by_name {
+        if let [one] = same.as_slice() {
+            names.insert(one.serial, base);
+            continue;
+        }
+        same.sort_by_key(|o| o.serial);
+        for (k, o) in same.iter().enumerate() {
+            names.insert(o.serial, format!("{base}#{}", k + 1));
+        }
+    }
+    names
+}
+
 /// The events a stress run keeps per execution: the last this many (a ring). Real threads can
 /// fill an execution with millions of events (a spin that runs until the hang watchdog fires);
 /// the trace then shows the last ones, numbered as they were recorded, and the report says the
@@ -270,8 +393,11 @@ pub(crate) struct Now {
     /// The notes and declared progress among the dropped events: `noted` still counts them.
     dropped_notes: Vec<Event>,
     pending: Vec<Option<Pending>>,
-    /// Held locks: name, holding thread, the lock's address (its identity).
-    holders: Vec<(&'static str, usize, usize)>,
+    /// Held locks and their holding threads.
+    holders: Vec<(ObjectId, usize)>,
+    /// Whether the engine models weak memory (loom): only then may a load read an older value
+    /// than the latest write to its object in the timeline, and `snapshot` mark it stale.
+    weak_memory: bool,
     /// Spawned threads not joined yet, and the most there were at once (for the "must still
     /// work" properties of an assignment, e.g. that a fix does not run the threads one by one).
     live: usize,
@@ -286,9 +412,10 @@ impl Now {
         &mut self,
         thread: usize,
         op: Op,
-        object: &'static str,
+        object: impl Into<Target>,
         location: Option<&'static Location<'static>>,
     ) {
+        let object = object.into();
         match op {
             Op::Spawn(_) => {
                 self.live += 1;
@@ -326,7 +453,7 @@ impl Now {
         &mut self,
         thread: fn() -> usize,
         op: Op,
-        object: &'static str,
+        object: impl Into<Target>,
         location: Option<&'static Location<'static>>,
     ) {
         let thread = if self.keeps(&op) { thread() } else { 0 };
@@ -355,34 +482,34 @@ impl Now {
         self.pending[thread] = Some(Pending { op, object, location });
     }
 
-    /// The thread stopped waiting; `acquired` names the lock (and its address) it now holds.
-    pub(crate) fn unblocked(&mut self, thread: usize, acquired: Option<(&'static str, usize)>) {
+    /// The thread stopped waiting; `acquired` is the lock it now holds.
+    pub(crate) fn unblocked(&mut self, thread: usize, acquired: Option<ObjectId>) {
         if let Some(slot) = self.pending.get_mut(thread) {
             *slot = None;
         }
-        if let Some((lock, addr)) = acquired {
-            self.holders.push((lock, thread, addr));
+        if let Some(lock) = acquired {
+            self.holders.push((lock, thread));
         }
     }
 
-    /// `thread` released the lock at `addr`.
-    pub(crate) fn released(&mut self, addr: usize, thread: usize) {
-        if let Some(i) = self.holders.iter().rposition(|&(_, t, a)| a == addr && t == thread) {
+    /// `thread` released `lock`.
+    pub(crate) fn released(&mut self, lock: ObjectId, thread: usize) {
+        if let Some(i) = self.holders.iter().rposition(|&(l, t)| l == lock && t == thread) {
             self.holders.remove(i);
         }
     }
 
-    /// Whether `thread` holds the lock at `addr` (a second `lock()` would wait for itself).
-    pub(crate) fn holds(&self, addr: usize, thread: usize) -> bool {
-        self.holders.iter().any(|&(_, t, a)| a == addr && t == thread)
+    /// Whether `thread` holds `lock` (a second `lock()` would wait for itself).
+    pub(crate) fn holds(&self, lock: ObjectId, thread: usize) -> bool {
+        self.holders.iter().any(|&(l, t)| l == lock && t == thread)
     }
 }
 
-/// What a blocked thread waits for: a named object, or another thread (a join).
+/// What a blocked thread waits for: an object, or another thread (a join).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Waited {
-    /// A lock or condition variable, by name.
-    Object(&'static str),
+    /// A lock or condition variable.
+    Object(ObjectId),
     /// The thread with this index.
     Thread(usize),
 }
@@ -621,7 +748,7 @@ impl Recorder {
         &self,
         thread: usize,
         op: Op,
-        object: &'static str,
+        object: impl Into<Target>,
         location: Option<&'static Location<'static>>,
     ) {
         self.step(|now| now.record(thread, op, object, location));
@@ -694,6 +821,13 @@ impl Recorder {
         ))
     }
 
+    /// Tells the recorder whether its engine models weak memory (loom does; shuttle is
+    /// sequentially consistent, and real threads' events are in recording order): only then are
+    /// loads that read an older value than the latest write to their object marked `stale`.
+    pub fn set_weak_memory(&self, on: bool) {
+        self.step(|now| now.weak_memory = on);
+    }
+
     /// Keeps at most `cap` events per execution, the latest ones (`None`: all of them). A stress
     /// run sets [`STRESS_EVENT_CAP`]; the dropped steps keep their place in the numbering, so a
     /// trace whose first step is not 1 was cut at the front.
@@ -707,23 +841,59 @@ impl Recorder {
         self.step(|now| Self::snapshot_of(now))
     }
 
+    /// `id`'s readable name in the current execution's trace, as [`Recorder::snapshot`] gives
+    /// it (`mutex@scenarios/x.rs:12#2` when objects of the trace share a name).
+    pub(crate) fn object_name(&self, id: ObjectId) -> String {
+        self.step(|now| {
+            let events = if now.events_on { &now.events } else { &VecDeque::new() };
+            Self::object_names_of(now, events).remove(&id.serial).unwrap_or_else(|| id.base_name())
+        })
+    }
+
+    /// The readable names of the objects the trace of `now` mentions: in `events`, or waited for.
+    fn object_names_of(now: &Now, events: &VecDeque<Event>) -> HashMap<u64, String> {
+        let waited = now.pending.iter().flatten().filter_map(|p| match p.object {
+            Waited::Object(o) => Some(o),
+            Waited::Thread(_) => None,
+        });
+        let acted_on = events.iter().filter_map(|e| match e.object {
+            Target::Object(o) => Some(o),
+            _ => None,
+        });
+        object_names(acted_on.chain(waited))
+    }
+
     fn snapshot_of(now: &Now) -> Trace {
         // Without events, the notes kept for `noted` alone would make a misleading timeline.
         let events = if now.events_on { &now.events } else { &VecDeque::new() };
         let threads = now.threads.clone();
         let name = |i: usize| threads.get(i).cloned().unwrap_or_else(|| format!("thread-{i}"));
-        // One pass: the latest write to each object among the events before this one (a write
-        // dropped by the cap is not known: a load right after the cut is shown as it is).
-        let mut latest: HashMap<&'static str, (u64, usize)> = HashMap::new();
+        let objects = Self::object_names_of(now, events);
+        let object = |o: &ObjectId| objects.get(&o.serial).cloned().unwrap_or_else(|| o.base_name());
+        let target = |t: &Target| match t {
+            Target::None => String::new(),
+            Target::Line(line) => line.to_string(),
+            Target::Object(o) => object(o),
+        };
+        // One pass: the latest write to each object among the events before this one, with its
+        // thread and step (a write dropped by the cap is not known: a load right after the cut is
+        // shown as it is). Kept only for an engine that models weak memory.
+        let mut latest: HashMap<u64, (u64, usize, usize)> = HashMap::new();
         let steps = events
             .iter()
             .enumerate()
             .map(|(i, e)| {
-                let op = match (&e.op, latest.get(e.object)) {
+                let step = now.dropped + i + 1;
+                let id = match e.object {
+                    Target::Object(o) if now.weak_memory => Some(o.serial),
+                    _ => None,
+                };
+                let op = match (&e.op, id.and_then(|id| latest.get(&id))) {
                     // A weak-memory checker (loom) may let a load read an older value than the
-                    // last write in this timeline: say so, or the trace seems to contradict itself.
-                    (Op::Load(v), Some(&(w, by))) if *v != w => {
-                        format!("{} (stale: {} wrote {w} earlier)", e.op, name(by))
+                    // last write to its object in this timeline: say which write it missed, or
+                    // the trace seems to contradict itself.
+                    (Op::Load(v), Some(&(w, by, at))) if *v != w => {
+                        format!("{} (stale: {} wrote {w} at step {at})", e.op, name(by))
                     }
                     // Threads are recorded by index (no allocation on the hot path), named here.
                     (Op::Spawn(t), _) => format!("spawn {}", name(*t)),
@@ -731,14 +901,14 @@ impl Recorder {
                     (Op::Fork(t), _) => format!("fork {}", name(*t)),
                     (op, _) => op.to_string(),
                 };
-                if let Some(w) = written(e) {
-                    latest.insert(e.object, w);
+                if let (Some(id), Some((v, by))) = (id, written(e)) {
+                    latest.insert(id, (v, by, step));
                 }
                 Step {
-                    step: now.dropped + i + 1,
+                    step,
                     thread: name(e.thread),
                     op,
-                    object: e.object.to_string(),
+                    object: target(&e.object),
                     location: e.location.map(short_location).unwrap_or_default(),
                 }
             })
@@ -752,16 +922,16 @@ impl Recorder {
             .map(|(t, p)| Blocked {
                 thread: name(t),
                 op: p.op.to_string(),
-                object: match p.object {
-                    Waited::Object(o) => o.to_string(),
-                    Waited::Thread(t) => name(t),
+                object: match &p.object {
+                    Waited::Object(o) => object(o),
+                    Waited::Thread(t) => name(*t),
                 },
                 // A thread can wait for a lock it holds itself: a signal handler's self-deadlock.
                 held_by: holders
                     .iter()
                     .rev()
-                    .find(|(o, h, _)| matches!(p.object, Waited::Object(w) if w == *o) && (*h != t || p.op == "lock"))
-                    .map(|&(_, h, _)| name(h)),
+                    .find(|(o, h)| matches!(p.object, Waited::Object(w) if w == *o) && (*h != t || p.op == "lock"))
+                    .map(|&(_, h)| name(h)),
                 location: short_location(p.location),
             })
             .collect();
@@ -807,6 +977,16 @@ impl Recorder {
 mod tests {
     use super::*;
 
+    /// `n` objects of `kind`, unnamed, all made at one site (a loop, a helper).
+    fn made_at_one_site(kind: ObjectKind, n: usize) -> Vec<ObjectId> {
+        (0..n).map(|_| ObjectId::new(kind, None, Location::caller())).collect()
+    }
+
+    /// An atomic named `name`.
+    fn atomic(name: &'static str) -> ObjectId {
+        ObjectId::new(ObjectKind::Atomic, Some(name), Location::caller())
+    }
+
     #[test]
     fn a_recorder_without_events_keeps_what_the_checks_read_and_no_timeline() {
         let rec = Recorder::without_events();
@@ -815,7 +995,7 @@ mod tests {
         rec.begin_execution();
         let agent = rec.step(|now| now.register_thread(Some("agent-1".into())));
         rec.record(0, Op::Spawn(agent), "", None);
-        rec.record(agent, Op::Load(1), "seats_left", None);
+        rec.record(agent, Op::Load(1), atomic("seats_left"), None);
         rec.record(agent, Op::Note("sells seat 1".into()), "", None);
         rec.record(agent, Op::Progress("sold"), "", None);
         assert_eq!(rec.noted("sells"), 1);
@@ -831,24 +1011,26 @@ mod tests {
         let _current = scoped(full.clone());
         assert!(EVENTS_ON.with(Cell::get));
         full.begin_execution();
-        full.record(0, Op::Load(1), "seats_left", None);
+        full.record(0, Op::Load(1), atomic("seats_left"), None);
         assert_eq!(full.snapshot().steps.len(), 1);
     }
 
     /// The quadratic search `snapshot` did before it kept the latest writes in one pass: the
     /// reference its output must match.
-    fn latest_write_by_scan(events: &[Event], object: &str) -> Option<(u64, usize)> {
-        events.iter().rev().filter(|e| e.object == object).find_map(written)
+    fn latest_write_by_scan(events: &[Event], object: Target) -> Option<(u64, usize, usize)> {
+        let (i, e) = events.iter().enumerate().rev().find(|(_, e)| e.object == object && written(e).is_some())?;
+        written(e).map(|(v, by)| (v, by, i + 1))
     }
 
     /// A timeline with loads that read older values than the last write (what loom shows),
     /// over a few objects and threads, and a flag that is only ever read (the scan's worst case:
     /// it searched every earlier event for a write).
     fn record_mixed(rec: &Recorder, n: usize) {
-        let objects = ["x", "y", "z"];
+        let objects = [atomic("x"), atomic("y"), atomic("z")];
+        let flag = atomic("flag");
         for i in 0..n {
             if i % 11 == 0 {
-                rec.record(i % 3, Op::Load(0), "flag", None);
+                rec.record(i % 3, Op::Load(0), flag, None);
                 continue;
             }
             let (thread, object, v) = (i % 3, objects[i % objects.len()], (i / 2) as u64 % 5);
@@ -867,6 +1049,7 @@ mod tests {
     #[test]
     fn snapshot_marks_stale_loads_as_the_scan_over_all_earlier_events_did() {
         let rec = Recorder::new();
+        rec.set_weak_memory(true);
         rec.begin_execution();
         rec.step(|now| {
             now.register_thread(None);
@@ -880,9 +1063,9 @@ mod tests {
         for (i, (e, step)) in events.iter().zip(&trace.steps).enumerate() {
             assert_eq!(step.step, i + 1);
             let expected = match (&e.op, latest_write_by_scan(&events[..i], e.object)) {
-                (Op::Load(v), Some((w, by))) if *v != w => {
+                (Op::Load(v), Some((w, by, at))) if *v != w => {
                     stale += 1;
-                    format!("{} (stale: {} wrote {w} earlier)", e.op, trace.threads[by])
+                    format!("{} (stale: {} wrote {w} at step {at})", e.op, trace.threads[by])
                 }
                 (op, _) => op.to_string(),
             };
@@ -894,27 +1077,87 @@ mod tests {
     #[test]
     fn a_capped_recorder_keeps_the_last_events_numbered_as_recorded_and_every_note() {
         let rec = Recorder::new();
+        rec.set_weak_memory(true);
         rec.set_event_cap(Some(100));
         rec.begin_execution();
         rec.record(0, Op::Note("sells seat 1".into()), "", None);
+        let x = atomic("x");
         for i in 0..1_000 {
-            rec.record(0, Op::Store(i), "x", None);
+            rec.record(0, Op::Store(i), x, None);
         }
-        rec.record(0, Op::Load(998), "x", None);
+        rec.record(0, Op::Load(998), x, None);
         let trace = rec.snapshot();
         assert_eq!(trace.steps.len(), 100, "the cap holds");
         assert_eq!(trace.steps.first().map(|s| s.step), Some(903), "numbered as recorded");
         assert_eq!(
             trace.steps.last().map(|s| (s.step, s.op.as_str())),
-            Some((1002, "load → 998 (stale: main wrote 999 earlier)"))
+            Some((1002, "load → 998 (stale: main wrote 999 at step 1001)"))
         );
         assert_eq!(rec.noted("sells"), 1, "a dropped note is still counted");
         assert!(trace.render().contains("1002 │"), "{}", trace.render());
         // The next execution starts from step 1 again, with no notes.
         rec.begin_execution();
-        rec.record(0, Op::Load(0), "x", None);
+        rec.record(0, Op::Load(0), x, None);
         assert_eq!(rec.snapshot().steps.first().map(|s| s.step), Some(1));
         assert_eq!(rec.noted("sells"), 0);
+    }
+
+    /// Three unnamed mutexes made at one site, each thread holding one and waiting for the next:
+    /// each waits for the one the next thread holds (told apart by identity, not by the name
+    /// they share).
+    #[test]
+    fn three_unnamed_mutexes_in_a_cycle_name_the_right_holders() {
+        let rec = Recorder::new();
+        rec.begin_execution();
+        let locks = made_at_one_site(ObjectKind::Mutex, 3);
+        let here = locks[0].base_name();
+        assert!(here.starts_with("mutex@src/trace.rs:"), "{here}");
+        let threads: Vec<usize> = (0..3).map(|_| rec.step(|now| now.register_thread(None))).collect();
+        let site = Location::caller();
+        rec.step(|now| {
+            for (i, &t) in threads.iter().enumerate() {
+                now.set_pending(t, "lock", Waited::Object(locks[i]), site);
+                now.unblocked(t, Some(locks[i]));
+                now.record(t, Op::Lock, locks[i], None);
+            }
+            for (i, &t) in threads.iter().enumerate() {
+                now.set_pending(t, "lock", Waited::Object(locks[(i + 1) % 3]), site);
+            }
+        });
+        let trace = rec.snapshot();
+        let lock_names: Vec<&str> = trace.steps.iter().map(|s| s.object.as_str()).collect();
+        assert_eq!(lock_names, [format!("{here}#1"), format!("{here}#2"), format!("{here}#3")]);
+        let cycle: Vec<(&str, &str, Option<&str>)> =
+            trace.blocked.iter().map(|b| (b.thread.as_str(), b.object.as_str(), b.held_by.as_deref())).collect();
+        assert_eq!(
+            cycle,
+            [
+                ("thread-1", format!("{here}#2").as_str(), Some("thread-2")),
+                ("thread-2", format!("{here}#3").as_str(), Some("thread-3")),
+                ("thread-3", format!("{here}#1").as_str(), Some("thread-1")),
+            ],
+            "{}",
+            trace.render()
+        );
+    }
+
+    /// A load that reads an older value than the latest write to its object is marked stale only
+    /// by a recorder whose engine models weak memory (loom); a stress run records events in the
+    /// order its threads reach the recorder, so the same timeline there is no weak-memory read.
+    #[test]
+    fn only_a_weak_memory_engine_marks_a_load_stale() {
+        let x = atomic("x");
+        let timeline = |weak: bool| {
+            let rec = Recorder::new();
+            rec.set_weak_memory(weak);
+            rec.begin_execution();
+            let t = rec.step(|now| now.register_thread(None));
+            rec.record(t, Op::Store(1), x, None);
+            rec.record(0, Op::Load(0), x, None);
+            rec.snapshot().steps.iter().map(|s| s.op.clone()).collect::<Vec<_>>()
+        };
+        assert_eq!(timeline(false), ["store ← 1", "load → 0"]);
+        assert_eq!(timeline(true), ["store ← 1", "load → 0 (stale: thread-1 wrote 1 at step 1)"]);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 pub use backends::{Loom, LoomAtomic, SeqCstModel, Shuttle, StdThreads};
 pub use dynamic::Dynamic;
 
-use crate::trace::{self, Op, Waited};
+use crate::trace::{self, ObjectId, ObjectKind, Op, Target, Waited};
 
 /// The raw seam: what one engine must provide. Kept as small as lock_api's `RawMutex`.
 pub trait Backend: 'static {
@@ -131,7 +131,7 @@ fn op_start<B: Backend>() {
 
 /// Records an event that only feeds the timeline: nothing when the recorder keeps no events.
 #[inline]
-fn record<B: Backend>(op: Op, object: &'static str, location: Option<&'static Location<'static>>) {
+fn record<B: Backend>(op: Op, object: impl Into<Target>, location: Option<&'static Location<'static>>) {
     trace::with_events(|r| r.record(B::thread_index(), op, object, location));
 }
 
@@ -139,18 +139,21 @@ fn record<B: Backend>(op: Op, object: &'static str, location: Option<&'static Lo
 /// (no poisoning), as parking_lot's does.
 pub struct Mutex<T, B: Backend> {
     raw: B::Mutex<T>,
-    name: &'static str,
+    id: ObjectId,
 }
 
 impl<T, B: Backend> Mutex<T, B> {
     /// A mutex named `name` in traces.
+    #[track_caller]
     pub fn named(name: &'static str, value: T) -> Self {
-        Self { raw: B::mutex(value), name }
+        Self { raw: B::mutex(value), id: ObjectId::new(ObjectKind::Mutex, Some(name), Location::caller()) }
     }
 
-    /// A mutex called `mutex` in traces; prefer [`Mutex::named`] in scenarios.
+    /// A mutex named in traces after where it was made (`mutex@scenarios/bank.rs:12`); prefer
+    /// [`Mutex::named`] in scenarios.
+    #[track_caller]
     pub fn new(value: T) -> Self {
-        Self::named("mutex", value)
+        Self { raw: B::mutex(value), id: ObjectId::new(ObjectKind::Mutex, None, Location::caller()) }
     }
 
     /// Blocks until the lock is held; the guard releases it when dropped.
@@ -158,14 +161,14 @@ impl<T, B: Backend> Mutex<T, B> {
     pub fn lock(&self) -> MutexGuard<'_, T, B> {
         op_start::<B>();
         let loc = Location::caller();
-        let addr = self.addr();
+        let id = self.id;
         // Without events a second lock by its holder is left to the engine, which reports the
         // deadlock too; the replay that records the failing execution names it as below.
         let me = trace::with_events(|r| {
             let me = B::thread_index();
             let reentered = r.step(|now| {
-                now.set_pending(me, "lock", Waited::Object(self.name), loc);
-                now.holds(addr, me)
+                now.set_pending(me, "lock", Waited::Object(id), loc);
+                now.holds(id, me)
             });
             if reentered {
                 // Waiting for yourself never ends; every engine would hang or abort here.
@@ -173,7 +176,7 @@ impl<T, B: Backend> Mutex<T, B> {
                 panic!(
                     "deadlock: {who} waits to lock {name}, which {who} itself already holds \
                      (the lock is not reentrant: a signal handler or a nested call took it again)",
-                    name = self.name
+                    name = r.object_name(id)
                 );
             }
             me
@@ -182,12 +185,12 @@ impl<T, B: Backend> Mutex<T, B> {
         if let Some(me) = me {
             trace::with_events(|r| {
                 r.step(|now| {
-                    now.unblocked(me, Some((self.name, addr)));
-                    now.record(me, Op::Lock, self.name, Some(loc));
+                    now.unblocked(me, Some(id));
+                    now.record(me, Op::Lock, id, Some(loc));
                 })
             });
         }
-        MutexGuard { inner: Some(g), name: self.name, addr: self.addr(), thread: me.unwrap_or(0), _b: PhantomData }
+        MutexGuard { inner: Some(g), id, thread: me.unwrap_or(0), _b: PhantomData }
     }
 
     /// Takes the lock if it is free, without blocking.
@@ -200,24 +203,13 @@ impl<T, B: Backend> Mutex<T, B> {
             let me = B::thread_index();
             r.step(|now| {
                 if g.is_some() {
-                    now.unblocked(me, Some((self.name, self.addr())));
+                    now.unblocked(me, Some(self.id));
                 }
-                now.record(me, Op::TryLock(g.is_some()), self.name, Some(loc));
+                now.record(me, Op::TryLock(g.is_some()), self.id, Some(loc));
             });
             me
         });
-        g.map(|g| MutexGuard {
-            inner: Some(g),
-            name: self.name,
-            addr: self.addr(),
-            thread: me.unwrap_or(0),
-            _b: PhantomData,
-        })
-    }
-
-    /// The lock's identity in the recorder (names need not be unique).
-    fn addr(&self) -> usize {
-        self as *const Self as *const () as usize
+        g.map(|g| MutexGuard { inner: Some(g), id: self.id, thread: me.unwrap_or(0), _b: PhantomData })
     }
 
     /// Consumes the mutex, returning the value.
@@ -229,8 +221,8 @@ impl<T, B: Backend> Mutex<T, B> {
 /// Holds a [`Mutex`]; releases it (recording `unlock`) when dropped.
 pub struct MutexGuard<'a, T: 'a, B: Backend> {
     inner: Option<B::Guard<'a, T>>,
-    name: &'static str,
-    addr: usize,
+    /// The mutex's identity (names need not be unique).
+    id: ObjectId,
     thread: usize,
     _b: PhantomData<B>,
 }
@@ -253,8 +245,8 @@ impl<T, B: Backend> Drop for MutexGuard<'_, T, B> {
         if self.inner.take().is_some() {
             trace::with_events(|r| {
                 r.step(|now| {
-                    now.released(self.addr, self.thread);
-                    now.record(self.thread, Op::Unlock, self.name, None);
+                    now.released(self.id, self.thread);
+                    now.record(self.thread, Op::Unlock, self.id, None);
                 })
             });
         }
@@ -264,18 +256,21 @@ impl<T, B: Backend> Drop for MutexGuard<'_, T, B> {
 /// A condition variable that records `wait`, `woken` and `notify`.
 pub struct Condvar<B: Backend> {
     raw: B::Condvar,
-    name: &'static str,
+    id: ObjectId,
 }
 
 impl<B: Backend> Condvar<B> {
     /// A condition variable named `name` in traces.
+    #[track_caller]
     pub fn named(name: &'static str) -> Self {
-        Self { raw: B::condvar(), name }
+        Self { raw: B::condvar(), id: ObjectId::new(ObjectKind::Condvar, Some(name), Location::caller()) }
     }
 
-    /// A condition variable called `condvar` in traces.
+    /// A condition variable named in traces after where it was made
+    /// (`condvar@scenarios/queue.rs:30`).
+    #[track_caller]
     pub fn new() -> Self {
-        Self::named("condvar")
+        Self { raw: B::condvar(), id: ObjectId::new(ObjectKind::Condvar, None, Location::caller()) }
     }
 
     /// Releases the guard's lock and sleeps until notified; returns holding the lock again.
@@ -288,16 +283,16 @@ impl<B: Backend> Condvar<B> {
         let raw = guard.inner.take().expect("guard is live");
         trace::with_events(|r| {
             r.step(|now| {
-                now.released(guard.addr, me);
-                now.record(me, Op::Wait, self.name, Some(loc));
-                now.set_pending(me, "wait on", Waited::Object(self.name), loc);
+                now.released(guard.id, me);
+                now.record(me, Op::Wait, self.id, Some(loc));
+                now.set_pending(me, "wait on", Waited::Object(self.id), loc);
             })
         });
         let raw = B::wait(&self.raw, raw);
         trace::with_events(|r| {
             r.step(|now| {
-                now.unblocked(me, Some((guard.name, guard.addr)));
-                now.record(me, Op::Woken, self.name, Some(loc));
+                now.unblocked(me, Some(guard.id));
+                now.record(me, Op::Woken, self.id, Some(loc));
             })
         });
         guard.inner = Some(raw);
@@ -308,7 +303,7 @@ impl<B: Backend> Condvar<B> {
     #[track_caller]
     pub fn notify_one(&self) {
         op_start::<B>();
-        record::<B>(Op::Notify(false), self.name, Some(Location::caller()));
+        record::<B>(Op::Notify(false), self.id, Some(Location::caller()));
         B::notify(&self.raw, false);
     }
 
@@ -316,12 +311,13 @@ impl<B: Backend> Condvar<B> {
     #[track_caller]
     pub fn notify_all(&self) {
         op_start::<B>();
-        record::<B>(Op::Notify(true), self.name, Some(Location::caller()));
+        record::<B>(Op::Notify(true), self.id, Some(Location::caller()));
         B::notify(&self.raw, true);
     }
 }
 
 impl<B: Backend> Default for Condvar<B> {
+    #[track_caller]
     fn default() -> Self {
         Self::new()
     }
@@ -330,19 +326,22 @@ impl<B: Backend> Default for Condvar<B> {
 /// An atomic that records each access with the value it read or wrote.
 pub struct Atomic<A: RawAtomic, B: Backend> {
     raw: A,
-    name: &'static str,
+    id: ObjectId,
     _b: PhantomData<fn() -> B>,
 }
 
 impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     /// An atomic named `name` in traces.
+    #[track_caller]
     pub fn named(name: &'static str, v: A::Value) -> Self {
-        Self { raw: A::new(v), name, _b: PhantomData }
+        Self { raw: A::new(v), id: ObjectId::new(ObjectKind::Atomic, Some(name), Location::caller()), _b: PhantomData }
     }
 
-    /// An atomic called `atomic` in traces; prefer [`Atomic::named`] in scenarios.
+    /// An atomic named in traces after where it was made (`atomic@scenarios/bank.rs:14`);
+    /// prefer [`Atomic::named`] in scenarios.
+    #[track_caller]
     pub fn new(v: A::Value) -> Self {
-        Self::named("atomic", v)
+        Self { raw: A::new(v), id: ObjectId::new(ObjectKind::Atomic, None, Location::caller()), _b: PhantomData }
     }
 
     /// Atomic load.
@@ -350,7 +349,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     pub fn load(&self, o: Ordering) -> A::Value {
         op_start::<B>();
         let v = self.raw.load(o);
-        record::<B>(Op::Load(v.as_u64()), self.name, Some(Location::caller()));
+        record::<B>(Op::Load(v.as_u64()), self.id, Some(Location::caller()));
         v
     }
 
@@ -359,7 +358,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     pub fn store(&self, v: A::Value, o: Ordering) {
         op_start::<B>();
         self.raw.store(v, o);
-        record::<B>(Op::Store(v.as_u64()), self.name, Some(Location::caller()));
+        record::<B>(Op::Store(v.as_u64()), self.id, Some(Location::caller()));
     }
 
     /// Atomic swap; returns the old value.
@@ -367,7 +366,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     pub fn swap(&self, v: A::Value, o: Ordering) -> A::Value {
         op_start::<B>();
         let old = self.raw.swap(v, o);
-        record::<B>(Op::Swap(old.as_u64(), v.as_u64()), self.name, Some(Location::caller()));
+        record::<B>(Op::Swap(old.as_u64(), v.as_u64()), self.id, Some(Location::caller()));
         old
     }
 
@@ -385,7 +384,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
         let actual = match r {
             Ok(v) | Err(v) => v,
         };
-        record::<B>(Op::Cas(current.as_u64(), new.as_u64(), actual.as_u64()), self.name, Some(Location::caller()));
+        record::<B>(Op::Cas(current.as_u64(), new.as_u64(), actual.as_u64()), self.id, Some(Location::caller()));
         r
     }
 }
@@ -399,7 +398,7 @@ where
     pub fn fetch_add(&self, v: A::Value, o: Ordering) -> A::Value {
         op_start::<B>();
         let old = self.raw.fetch_add(v, o);
-        record::<B>(Op::Rmw("fetch_add", old.as_u64(), (old + v).as_u64()), self.name, Some(Location::caller()));
+        record::<B>(Op::Rmw("fetch_add", old.as_u64(), (old + v).as_u64()), self.id, Some(Location::caller()));
         old
     }
 
@@ -408,7 +407,7 @@ where
     pub fn fetch_sub(&self, v: A::Value, o: Ordering) -> A::Value {
         op_start::<B>();
         let old = self.raw.fetch_sub(v, o);
-        record::<B>(Op::Rmw("fetch_sub", old.as_u64(), (old - v).as_u64()), self.name, Some(Location::caller()));
+        record::<B>(Op::Rmw("fetch_sub", old.as_u64(), (old - v).as_u64()), self.id, Some(Location::caller()));
         old
     }
 }

@@ -286,9 +286,13 @@ mod tests {
         assert_eq!(log.lock().unwrap().len(), 2);
     }
 
+    /// The line where `missing_notify` makes its mutex and condition variable.
+    static MADE_AT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
     /// A hand-off that waits on a condition variable for a flag nobody signals.
     fn missing_notify() {
-        let pair = Arc::new((Mutex::new(false), Condvar::new()));
+        let (pair, line) = (Arc::new((Mutex::new(false), Condvar::new())), line!());
+        MADE_AT.store(line, std::sync::atomic::Ordering::Relaxed);
         let p2 = pair.clone();
         let t = thread::spawn(move || {
             *p2.0.lock().unwrap() = true; // BUG: no notify_one
@@ -341,6 +345,10 @@ mod tests {
         for checker in [Checker::ShuttleRandom, Checker::ShuttlePct] {
             let r = check(missing_notify, checker);
             assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());
+            // Unnamed objects are named after where the model made them, not after this facade.
+            let text = r.render();
+            let made_at = MADE_AT.load(std::sync::atomic::Ordering::Relaxed);
+            assert!(text.contains(&format!("condvar@src/sync.rs:{made_at} wait")), "{text}");
             assert_eq!(check(handoff, checker).verdict, Verdict::Passed);
         }
         assert_eq!(check(handoff, Checker::Loom).coverage, Coverage::Exhaustive);

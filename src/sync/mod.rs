@@ -238,7 +238,7 @@ mod tests {
             // Unnamed objects are named after where the model made them, not after this facade.
             let text = r.render();
             let made_at = MADE_AT.load(std::sync::atomic::Ordering::Relaxed);
-            assert!(text.contains(&format!("condvar@src/sync.rs:{made_at} wait")), "{text}");
+            assert!(text.contains(&format!("condvar@{}:{made_at} wait", file!())), "{text}");
             assert_eq!(check(handoff, checker).verdict, Verdict::Passed);
         }
         assert_eq!(check(handoff, Checker::Loom).coverage, Coverage::Exhaustive);

@@ -75,6 +75,9 @@ impl Backend for StdThreads {
     fn spin_loop() {
         std::hint::spin_loop()
     }
+    fn fence(o: Ordering) {
+        std::sync::atomic::fence(o)
+    }
     fn thread_index() -> usize {
         STD_INDEX.with(Cell::get)
     }
@@ -142,6 +145,9 @@ macro_rules! model_backend {
             fn spin_loop() {
                 ::$krate::hint::spin_loop()
             }
+            fn fence(o: Ordering) {
+                ::$krate::sync::atomic::fence(o)
+            }
             fn thread_index() -> usize {
                 $index()
             }
@@ -190,16 +196,58 @@ macro_rules! raw_atomics {
             fn fetch_sub(&self, v: $v, o: Ordering) -> $v {
                 <$ty>::fetch_sub(self, v, o)
             }
+            fn fetch_and(&self, v: $v, o: Ordering) -> $v {
+                <$ty>::fetch_and(self, v, o)
+            }
+            fn fetch_or(&self, v: $v, o: Ordering) -> $v {
+                <$ty>::fetch_or(self, v, o)
+            }
+            fn fetch_xor(&self, v: $v, o: Ordering) -> $v {
+                <$ty>::fetch_xor(self, v, o)
+            }
+            fn fetch_max(&self, v: $v, o: Ordering) -> $v {
+                <$ty>::fetch_max(self, v, o)
+            }
+            fn fetch_min(&self, v: $v, o: Ordering) -> $v {
+                <$ty>::fetch_min(self, v, o)
+            }
         }
     };
 }
 
 raw_atomics! {
+    std::sync::atomic::AtomicU8: u8, int;
+    std::sync::atomic::AtomicU16: u16, int;
+    std::sync::atomic::AtomicU32: u32, int;
+    std::sync::atomic::AtomicU64: u64, int;
     std::sync::atomic::AtomicUsize: usize, int;
+    std::sync::atomic::AtomicI8: i8, int;
+    std::sync::atomic::AtomicI16: i16, int;
+    std::sync::atomic::AtomicI32: i32, int;
+    std::sync::atomic::AtomicI64: i64, int;
+    std::sync::atomic::AtomicIsize: isize, int;
     std::sync::atomic::AtomicBool: bool;
+    ::loom::sync::atomic::AtomicU8: u8, int;
+    ::loom::sync::atomic::AtomicU16: u16, int;
+    ::loom::sync::atomic::AtomicU32: u32, int;
+    ::loom::sync::atomic::AtomicU64: u64, int;
     ::loom::sync::atomic::AtomicUsize: usize, int;
+    ::loom::sync::atomic::AtomicI8: i8, int;
+    ::loom::sync::atomic::AtomicI16: i16, int;
+    ::loom::sync::atomic::AtomicI32: i32, int;
+    ::loom::sync::atomic::AtomicI64: i64, int;
+    ::loom::sync::atomic::AtomicIsize: isize, int;
     ::loom::sync::atomic::AtomicBool: bool;
+    ::shuttle::sync::atomic::AtomicU8: u8, int;
+    ::shuttle::sync::atomic::AtomicU16: u16, int;
+    ::shuttle::sync::atomic::AtomicU32: u32, int;
+    ::shuttle::sync::atomic::AtomicU64: u64, int;
     ::shuttle::sync::atomic::AtomicUsize: usize, int;
+    ::shuttle::sync::atomic::AtomicI8: i8, int;
+    ::shuttle::sync::atomic::AtomicI16: i16, int;
+    ::shuttle::sync::atomic::AtomicI32: i32, int;
+    ::shuttle::sync::atomic::AtomicI64: i64, int;
+    ::shuttle::sync::atomic::AtomicIsize: isize, int;
     ::shuttle::sync::atomic::AtomicBool: bool;
 }
 
@@ -349,11 +397,40 @@ macro_rules! loom_atomics {
                 note(o);
                 self.0.fetch_sub(v, o)
             }
+            fn fetch_and(&self, v: $v, o: Ordering) -> $v {
+                note(o);
+                self.0.fetch_and(v, o)
+            }
+            fn fetch_or(&self, v: $v, o: Ordering) -> $v {
+                note(o);
+                self.0.fetch_or(v, o)
+            }
+            fn fetch_xor(&self, v: $v, o: Ordering) -> $v {
+                note(o);
+                self.0.fetch_xor(v, o)
+            }
+            fn fetch_max(&self, v: $v, o: Ordering) -> $v {
+                note(o);
+                self.0.fetch_max(v, o)
+            }
+            fn fetch_min(&self, v: $v, o: Ordering) -> $v {
+                note(o);
+                self.0.fetch_min(v, o)
+            }
         }
     };
 }
 
 loom_atomics! {
+    ::loom::sync::atomic::AtomicU8: u8, |a: &::loom::sync::atomic::AtomicU8, o| a.fetch_add(0, o), int;
+    ::loom::sync::atomic::AtomicU16: u16, |a: &::loom::sync::atomic::AtomicU16, o| a.fetch_add(0, o), int;
+    ::loom::sync::atomic::AtomicU32: u32, |a: &::loom::sync::atomic::AtomicU32, o| a.fetch_add(0, o), int;
+    ::loom::sync::atomic::AtomicU64: u64, |a: &::loom::sync::atomic::AtomicU64, o| a.fetch_add(0, o), int;
     ::loom::sync::atomic::AtomicUsize: usize, |a: &::loom::sync::atomic::AtomicUsize, o| a.fetch_add(0, o), int;
+    ::loom::sync::atomic::AtomicI8: i8, |a: &::loom::sync::atomic::AtomicI8, o| a.fetch_add(0, o), int;
+    ::loom::sync::atomic::AtomicI16: i16, |a: &::loom::sync::atomic::AtomicI16, o| a.fetch_add(0, o), int;
+    ::loom::sync::atomic::AtomicI32: i32, |a: &::loom::sync::atomic::AtomicI32, o| a.fetch_add(0, o), int;
+    ::loom::sync::atomic::AtomicI64: i64, |a: &::loom::sync::atomic::AtomicI64, o| a.fetch_add(0, o), int;
+    ::loom::sync::atomic::AtomicIsize: isize, |a: &::loom::sync::atomic::AtomicIsize, o| a.fetch_add(0, o), int;
     ::loom::sync::atomic::AtomicBool: bool, |a: &::loom::sync::atomic::AtomicBool, o| a.fetch_or(false, o);
 }

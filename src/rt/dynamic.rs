@@ -231,6 +231,14 @@ impl Backend for Dynamic {
             Engine::Shuttle => Shuttle::spin_loop(),
         }
     }
+    #[track_caller]
+    fn fence(o: Ordering) {
+        match engine_for("fence") {
+            Engine::Stress => StdThreads::fence(o),
+            Engine::Loom => Loom::fence(o),
+            Engine::Shuttle => Shuttle::fence(o),
+        }
+    }
     fn thread_index() -> usize {
         match engine() {
             Some(Engine::Loom) => Loom::thread_index(),
@@ -297,13 +305,56 @@ macro_rules! dyn_atomics {
                 same("atomic", self.0.engine());
                 each!(&self.0, a => RawAtomicInt::fetch_sub(a, v, o))
             }
+            #[track_caller]
+            fn fetch_and(&self, v: $v, o: Ordering) -> $v {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomicInt::fetch_and(a, v, o))
+            }
+            #[track_caller]
+            fn fetch_or(&self, v: $v, o: Ordering) -> $v {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomicInt::fetch_or(a, v, o))
+            }
+            #[track_caller]
+            fn fetch_xor(&self, v: $v, o: Ordering) -> $v {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomicInt::fetch_xor(a, v, o))
+            }
+            #[track_caller]
+            fn fetch_max(&self, v: $v, o: Ordering) -> $v {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomicInt::fetch_max(a, v, o))
+            }
+            #[track_caller]
+            fn fetch_min(&self, v: $v, o: Ordering) -> $v {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomicInt::fetch_min(a, v, o))
+            }
         }
     };
 }
 
 dyn_atomics! {
+    DynAtomicU8: u8, std::sync::atomic::AtomicU8, ::loom::sync::atomic::AtomicU8,
+        ::shuttle::sync::atomic::AtomicU8, int;
+    DynAtomicU16: u16, std::sync::atomic::AtomicU16, ::loom::sync::atomic::AtomicU16,
+        ::shuttle::sync::atomic::AtomicU16, int;
+    DynAtomicU32: u32, std::sync::atomic::AtomicU32, ::loom::sync::atomic::AtomicU32,
+        ::shuttle::sync::atomic::AtomicU32, int;
+    DynAtomicU64: u64, std::sync::atomic::AtomicU64, ::loom::sync::atomic::AtomicU64,
+        ::shuttle::sync::atomic::AtomicU64, int;
     DynAtomicUsize: usize, std::sync::atomic::AtomicUsize, ::loom::sync::atomic::AtomicUsize,
         ::shuttle::sync::atomic::AtomicUsize, int;
+    DynAtomicI8: i8, std::sync::atomic::AtomicI8, ::loom::sync::atomic::AtomicI8,
+        ::shuttle::sync::atomic::AtomicI8, int;
+    DynAtomicI16: i16, std::sync::atomic::AtomicI16, ::loom::sync::atomic::AtomicI16,
+        ::shuttle::sync::atomic::AtomicI16, int;
+    DynAtomicI32: i32, std::sync::atomic::AtomicI32, ::loom::sync::atomic::AtomicI32,
+        ::shuttle::sync::atomic::AtomicI32, int;
+    DynAtomicI64: i64, std::sync::atomic::AtomicI64, ::loom::sync::atomic::AtomicI64,
+        ::shuttle::sync::atomic::AtomicI64, int;
+    DynAtomicIsize: isize, std::sync::atomic::AtomicIsize, ::loom::sync::atomic::AtomicIsize,
+        ::shuttle::sync::atomic::AtomicIsize, int;
     DynAtomicBool: bool, std::sync::atomic::AtomicBool, ::loom::sync::atomic::AtomicBool,
         ::shuttle::sync::atomic::AtomicBool;
 }

@@ -68,6 +68,9 @@ pub trait Backend: 'static {
     fn yield_now();
     /// A spin-loop hint (the checkers treat it as a yield).
     fn spin_loop();
+    /// A memory fence (`std::sync::atomic::fence`): loom models it, shuttle (sequentially
+    /// consistent) needs none.
+    fn fence(o: Ordering);
     /// This thread's index in the current execution's thread table (`main` is 0).
     fn thread_index() -> usize;
     /// Sets this thread's index; called first thing in every spawned thread.
@@ -80,11 +83,51 @@ pub trait TraceValue: Copy {
     fn as_u64(self) -> u64;
 }
 
-impl TraceValue for usize {
-    fn as_u64(self) -> u64 {
-        self as u64
-    }
+/// An atomic integer's value: what the facade needs to record a read-modify-write's new value
+/// as the engine computes it (wrapping, as std's atomics do).
+pub trait IntValue: TraceValue + Ord {
+    /// `self + v`, wrapping.
+    fn wrapping_add(self, v: Self) -> Self;
+    /// `self - v`, wrapping.
+    fn wrapping_sub(self, v: Self) -> Self;
+    /// `self & v`.
+    fn and(self, v: Self) -> Self;
+    /// `self | v`.
+    fn or(self, v: Self) -> Self;
+    /// `self ^ v`.
+    fn xor(self, v: Self) -> Self;
 }
+
+macro_rules! int_values {
+    ($($t:ty),*) => {$(
+        impl TraceValue for $t {
+            // Signed values are recorded as their two's-complement bits.
+            #[allow(clippy::cast_sign_loss, clippy::cast_lossless)]
+            fn as_u64(self) -> u64 {
+                self as u64
+            }
+        }
+        impl IntValue for $t {
+            fn wrapping_add(self, v: Self) -> Self {
+                <$t>::wrapping_add(self, v)
+            }
+            fn wrapping_sub(self, v: Self) -> Self {
+                <$t>::wrapping_sub(self, v)
+            }
+            fn and(self, v: Self) -> Self {
+                self & v
+            }
+            fn or(self, v: Self) -> Self {
+                self | v
+            }
+            fn xor(self, v: Self) -> Self {
+                self ^ v
+            }
+        }
+    )*};
+}
+
+int_values!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 
 impl TraceValue for bool {
     fn as_u64(self) -> u64 {
@@ -115,11 +158,21 @@ pub trait RawAtomic: Sized {
 }
 
 /// An engine's atomic integer: a [`RawAtomic`] with arithmetic read-modify-writes.
-pub trait RawAtomicInt: RawAtomic {
+pub trait RawAtomicInt: RawAtomic<Value: IntValue> {
     /// Atomic add, returning the old value.
     fn fetch_add(&self, v: Self::Value, o: Ordering) -> Self::Value;
     /// Atomic subtract, returning the old value.
     fn fetch_sub(&self, v: Self::Value, o: Ordering) -> Self::Value;
+    /// Atomic bitwise and, returning the old value.
+    fn fetch_and(&self, v: Self::Value, o: Ordering) -> Self::Value;
+    /// Atomic bitwise or, returning the old value.
+    fn fetch_or(&self, v: Self::Value, o: Ordering) -> Self::Value;
+    /// Atomic bitwise xor, returning the old value.
+    fn fetch_xor(&self, v: Self::Value, o: Ordering) -> Self::Value;
+    /// Atomic maximum, returning the old value.
+    fn fetch_max(&self, v: Self::Value, o: Ordering) -> Self::Value;
+    /// Atomic minimum, returning the old value.
+    fn fetch_min(&self, v: Self::Value, o: Ordering) -> Self::Value;
 }
 
 /// The start of every facade operation: on the thread that takes signals, a pending signal's
@@ -389,27 +442,41 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     }
 }
 
-impl<A: RawAtomicInt, B: Backend> Atomic<A, B>
-where
-    A::Value: std::ops::Add<Output = A::Value> + std::ops::Sub<Output = A::Value>,
-{
-    /// Atomic add; returns the old value.
-    #[track_caller]
-    pub fn fetch_add(&self, v: A::Value, o: Ordering) -> A::Value {
-        op_start::<B>();
-        let old = self.raw.fetch_add(v, o);
-        record::<B>(Op::Rmw("fetch_add", old.as_u64(), (old + v).as_u64()), self.id, Some(Location::caller()));
-        old
-    }
+/// The recorded read-modify-writes of an atomic integer: each records its name, the old value and
+/// the new one.
+macro_rules! recorded_rmws {
+    ($($(#[$doc:meta])* $op:ident => |$old:ident, $v:ident| $new:expr;)*) => {
+        impl<A: RawAtomicInt, B: Backend> Atomic<A, B> {
+            $(
+                $(#[$doc])*
+                #[track_caller]
+                pub fn $op(&self, $v: A::Value, o: Ordering) -> A::Value {
+                    op_start::<B>();
+                    let $old = self.raw.$op($v, o);
+                    let new = $new;
+                    record::<B>(Op::Rmw(stringify!($op), $old.as_u64(), new.as_u64()), self.id, Some(Location::caller()));
+                    $old
+                }
+            )*
+        }
+    };
+}
 
-    /// Atomic subtract; returns the old value.
-    #[track_caller]
-    pub fn fetch_sub(&self, v: A::Value, o: Ordering) -> A::Value {
-        op_start::<B>();
-        let old = self.raw.fetch_sub(v, o);
-        record::<B>(Op::Rmw("fetch_sub", old.as_u64(), (old - v).as_u64()), self.id, Some(Location::caller()));
-        old
-    }
+recorded_rmws! {
+    /// Atomic add (wrapping); returns the old value.
+    fetch_add => |old, v| old.wrapping_add(v);
+    /// Atomic subtract (wrapping); returns the old value.
+    fetch_sub => |old, v| old.wrapping_sub(v);
+    /// Atomic bitwise and; returns the old value.
+    fetch_and => |old, v| old.and(v);
+    /// Atomic bitwise or; returns the old value.
+    fetch_or => |old, v| old.or(v);
+    /// Atomic bitwise xor; returns the old value.
+    fetch_xor => |old, v| old.xor(v);
+    /// Atomic maximum; returns the old value.
+    fetch_max => |old, v| old.max(v);
+    /// Atomic minimum; returns the old value.
+    fetch_min => |old, v| old.min(v);
 }
 
 /// A handle to a spawned thread; `join` records the join.
@@ -596,6 +663,13 @@ pub fn spin_loop<B: Backend>() {
     op_start::<B>();
     record::<B>(Op::Yield, "", Some(Location::caller()));
     B::spin_loop();
+}
+
+/// A memory fence, passed to the checker (loom models fences; shuttle and real threads run it
+/// as it is).
+pub fn fence<B: Backend>(o: Ordering) {
+    op_start::<B>();
+    B::fence(o);
 }
 
 /// Yields the processor, recorded and passed to the checker.

@@ -1,22 +1,26 @@
 //! `std::sync::atomic`, checked: the same names and signatures under the running check's engine.
 
-pub use std::sync::atomic::Ordering;
+pub use std::sync::atomic::{compiler_fence, Ordering};
 
-use crate::rt::dynamic::{DynAtomicBool, DynAtomicUsize};
+use crate::rt::dynamic::{
+    DynAtomicBool, DynAtomicI16, DynAtomicI32, DynAtomicI64, DynAtomicI8, DynAtomicIsize, DynAtomicU16, DynAtomicU32,
+    DynAtomicU64, DynAtomicU8, DynAtomicUsize,
+};
 use crate::rt::{self, Dynamic};
 
-/// `std::sync::atomic::AtomicUsize`, checked.
-pub struct AtomicUsize {
-    inner: rt::Atomic<DynAtomicUsize, Dynamic>,
-}
-
-/// `std::sync::atomic::AtomicBool`, checked.
-pub struct AtomicBool {
-    inner: rt::Atomic<DynAtomicBool, Dynamic>,
+/// `std::sync::atomic::fence`: loom models it; shuttle, sequentially consistent, needs none.
+#[track_caller]
+pub fn fence(order: Ordering) {
+    rt::fence::<Dynamic>(order)
 }
 
 macro_rules! common {
-    ($name:ident, $v:ty) => {
+    ($name:ident, $raw:ty, $v:ty) => {
+        #[doc = concat!("`std::sync::atomic::", stringify!($name), "`, checked.")]
+        pub struct $name {
+            inner: rt::Atomic<$raw, Dynamic>,
+        }
+
         impl $name {
             /// A new atomic, bound to the engine of the running check.
             #[track_caller]
@@ -83,22 +87,105 @@ macro_rules! common {
                 $name::new(<$v>::default())
             }
         }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(stringify!($name))
+            }
+        }
     };
 }
 
-common!(AtomicUsize, usize);
-common!(AtomicBool, bool);
+macro_rules! ints {
+    ($($name:ident: $raw:ty, $v:ty;)*) => {$(
+        common!($name, $raw, $v);
 
-impl AtomicUsize {
-    /// Adds, returning the old value.
+        impl $name {
+            /// Adds (wrapping), returning the old value.
+            #[track_caller]
+            pub fn fetch_add(&self, v: $v, order: Ordering) -> $v {
+                self.inner.fetch_add(v, order)
+            }
+
+            /// Subtracts (wrapping), returning the old value.
+            #[track_caller]
+            pub fn fetch_sub(&self, v: $v, order: Ordering) -> $v {
+                self.inner.fetch_sub(v, order)
+            }
+
+            /// Bitwise and, returning the old value.
+            #[track_caller]
+            pub fn fetch_and(&self, v: $v, order: Ordering) -> $v {
+                self.inner.fetch_and(v, order)
+            }
+
+            /// Bitwise or, returning the old value.
+            #[track_caller]
+            pub fn fetch_or(&self, v: $v, order: Ordering) -> $v {
+                self.inner.fetch_or(v, order)
+            }
+
+            /// Bitwise xor, returning the old value.
+            #[track_caller]
+            pub fn fetch_xor(&self, v: $v, order: Ordering) -> $v {
+                self.inner.fetch_xor(v, order)
+            }
+
+            /// Maximum, returning the old value.
+            #[track_caller]
+            pub fn fetch_max(&self, v: $v, order: Ordering) -> $v {
+                self.inner.fetch_max(v, order)
+            }
+
+            /// Minimum, returning the old value.
+            #[track_caller]
+            pub fn fetch_min(&self, v: $v, order: Ordering) -> $v {
+                self.inner.fetch_min(v, order)
+            }
+        }
+    )*};
+}
+
+ints! {
+    AtomicU8: DynAtomicU8, u8;
+    AtomicU16: DynAtomicU16, u16;
+    AtomicU32: DynAtomicU32, u32;
+    AtomicU64: DynAtomicU64, u64;
+    AtomicUsize: DynAtomicUsize, usize;
+    AtomicI8: DynAtomicI8, i8;
+    AtomicI16: DynAtomicI16, i16;
+    AtomicI32: DynAtomicI32, i32;
+    AtomicI64: DynAtomicI64, i64;
+    AtomicIsize: DynAtomicIsize, isize;
+}
+
+common!(AtomicBool, DynAtomicBool, bool);
+
+impl AtomicBool {
+    /// Logical and, returning the old value (a compare-exchange loop under the checkers).
     #[track_caller]
-    pub fn fetch_add(&self, v: usize, order: Ordering) -> usize {
-        self.inner.fetch_add(v, order)
+    pub fn fetch_and(&self, v: bool, order: Ordering) -> bool {
+        self.fetch_update(order, load_part(order), |x| Some(x & v)).unwrap_or_else(|x| x)
     }
 
-    /// Subtracts, returning the old value.
+    /// Logical or, returning the old value (a compare-exchange loop under the checkers).
     #[track_caller]
-    pub fn fetch_sub(&self, v: usize, order: Ordering) -> usize {
-        self.inner.fetch_sub(v, order)
+    pub fn fetch_or(&self, v: bool, order: Ordering) -> bool {
+        self.fetch_update(order, load_part(order), |x| Some(x | v)).unwrap_or_else(|x| x)
+    }
+
+    /// Logical xor, returning the old value (a compare-exchange loop under the checkers).
+    #[track_caller]
+    pub fn fetch_xor(&self, v: bool, order: Ordering) -> bool {
+        self.fetch_update(order, load_part(order), |x| Some(x ^ v)).unwrap_or_else(|x| x)
+    }
+}
+
+/// The ordering with which a read-modify-write of ordering `o` reads.
+fn load_part(o: Ordering) -> Ordering {
+    match o {
+        Ordering::Release => Ordering::Relaxed,
+        Ordering::AcqRel => Ordering::Acquire,
+        other => other,
     }
 }

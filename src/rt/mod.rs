@@ -50,6 +50,24 @@ pub trait Backend: 'static {
     fn try_lock<'a, T: 'a>(m: &'a Self::Mutex<T>) -> Option<Self::Guard<'a, T>>;
     /// Consumes the mutex, returning its value.
     fn into_inner<T>(m: Self::Mutex<T>) -> T;
+    /// The engine's reader-writer lock.
+    type RwLock<T>;
+    /// The engine's shared (read) guard for [`Backend::RwLock`].
+    type ReadGuard<'a, T: 'a>: Deref<Target = T>;
+    /// The engine's exclusive (write) guard for [`Backend::RwLock`].
+    type WriteGuard<'a, T: 'a>: DerefMut<Target = T>;
+    /// A new reader-writer lock.
+    fn rwlock<T>(value: T) -> Self::RwLock<T>;
+    /// Blocks until the lock is held for reading (shared with other readers).
+    fn read<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Self::ReadGuard<'a, T>;
+    /// Blocks until the lock is held for writing (exclusively).
+    fn write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Self::WriteGuard<'a, T>;
+    /// Takes the lock for reading if no writer holds it.
+    fn try_read<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::ReadGuard<'a, T>>;
+    /// Takes the lock for writing if nobody holds it.
+    fn try_write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::WriteGuard<'a, T>>;
+    /// Consumes the reader-writer lock, returning its value.
+    fn rwlock_into_inner<T>(l: Self::RwLock<T>) -> T;
     /// A new condition variable.
     fn condvar() -> Self::Condvar;
     /// Releases the guard's mutex, sleeps until notified, re-acquires.

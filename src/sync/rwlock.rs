@@ -208,6 +208,10 @@ mod tests {
                 "{}",
                 r.render()
             );
+            // The HTML page's lock bars: each thread holds its first lock to the end.
+            let held: Vec<(String, String, Option<usize>)> =
+                crate::html::holdings(&r).into_iter().map(|h| (h.thread, h.object, h.end)).collect();
+            assert_eq!(held, [("a".into(), left.clone(), None), ("b".into(), right.clone(), None)], "{held:?}");
         }
     }
 

@@ -89,6 +89,12 @@ pub fn step_prose(step: &Step) -> String {
         ["unlock"] => format!("unlocks {obj}"),
         ["try_lock", "→", "ok"] => format!("tries {obj} and gets it"),
         ["try_lock", "→", "busy"] => format!("tries {obj}: busy"),
+        ["read", "lock"] => format!("locks {obj} for reading"),
+        ["write", "lock"] => format!("locks {obj} for writing"),
+        ["read", "unlock"] | ["write", "unlock"] => format!("unlocks {obj} ({})", w[0]),
+        ["try_read", "→", "ok"] => format!("tries {obj} for reading and gets it"),
+        ["try_write", "→", "ok"] => format!("tries {obj} for writing and gets it"),
+        ["try_read", "→", "busy"] | ["try_write", "→", "busy"] => format!("tries {obj}: busy ({})", w[0]),
         ["wait"] => format!("waits on {obj}"),
         ["woken"] => format!("wakes up on {obj}"),
         ["notify_one"] | ["notify_all"] => format!("signals {obj} ({op})"),
@@ -231,6 +237,9 @@ mod tests {
         assert_eq!(step_prose(&step("load → 1", "seats_left")), "reads seats_left = 1");
         assert_eq!(step_prose(&step("store ← 0", "seats_left")), "writes seats_left = 0");
         assert_eq!(step_prose(&step("lock", "ledger")), "locks ledger");
+        assert_eq!(step_prose(&step("read lock", "cache")), "locks cache for reading");
+        assert_eq!(step_prose(&step("write unlock", "cache")), "unlocks cache (write)");
+        assert_eq!(step_prose(&step("try_write → busy", "cache")), "tries cache: busy (try_write)");
         assert_eq!(step_prose(&step("✗ seat 1 sold twice", "")), "breaks the invariant: seat 1 sold twice");
         assert_eq!(step_prose(&step("sells seat 1", "")), "sells seat 1");
     }

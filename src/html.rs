@@ -139,12 +139,16 @@ pub struct Holding {
 }
 
 /// The lock holdings a trace shows: from `lock` (or a successful `try_lock`, or waking from a
-/// wait) to `unlock` (or going to sleep in `wait`).
+/// wait) to `unlock` (or going to sleep in `wait`); a reader-writer lock's from `read lock` or
+/// `write lock` (or a successful `try_read`/`try_write`) to `read unlock`/`write unlock`.
 pub fn holdings(report: &Report) -> Vec<Holding> {
     let mut out: Vec<Holding> = vec![];
     for (row, s) in report.trace.iter().enumerate() {
-        let acquires = matches!(s.op.as_str(), "lock" | "try_lock → ok" | "woken");
-        let releases = matches!(s.op.as_str(), "unlock" | "wait");
+        let acquires = matches!(
+            s.op.as_str(),
+            "lock" | "try_lock → ok" | "woken" | "read lock" | "write lock" | "try_read → ok" | "try_write → ok"
+        );
+        let releases = matches!(s.op.as_str(), "unlock" | "wait" | "read unlock" | "write unlock");
         if acquires {
             out.push(Holding { thread: s.thread.clone(), object: s.object.clone(), start: row, end: None });
         } else if releases {

@@ -33,6 +33,18 @@ pub enum Op {
     TryLock(bool),
     /// Released a mutex (its guard was dropped).
     Unlock,
+    /// Acquired a reader-writer lock for reading (shared).
+    ReadLock,
+    /// Acquired a reader-writer lock for writing (exclusive).
+    WriteLock,
+    /// Tried to take a reader-writer lock for reading without blocking; `true` when it did.
+    TryRead(bool),
+    /// Tried to take a reader-writer lock for writing without blocking; `true` when it did.
+    TryWrite(bool),
+    /// Released a reader-writer lock held for reading.
+    ReadUnlock,
+    /// Released a reader-writer lock held for writing.
+    WriteUnlock,
     /// Released the mutex and went to sleep on a condition variable.
     Wait,
     /// Woke up from a condition-variable wait, holding the mutex again.
@@ -90,6 +102,14 @@ impl std::fmt::Display for Op {
             Op::TryLock(true) => f.write_str("try_lock → ok"),
             Op::TryLock(false) => f.write_str("try_lock → busy"),
             Op::Unlock => f.write_str("unlock"),
+            Op::ReadLock => f.write_str("read lock"),
+            Op::WriteLock => f.write_str("write lock"),
+            Op::TryRead(true) => f.write_str("try_read → ok"),
+            Op::TryRead(false) => f.write_str("try_read → busy"),
+            Op::TryWrite(true) => f.write_str("try_write → ok"),
+            Op::TryWrite(false) => f.write_str("try_write → busy"),
+            Op::ReadUnlock => f.write_str("read unlock"),
+            Op::WriteUnlock => f.write_str("write unlock"),
             Op::Wait => f.write_str("wait"),
             Op::Woken => f.write_str("woken"),
             Op::Notify(false) => f.write_str("notify_one"),
@@ -125,6 +145,8 @@ impl std::fmt::Display for Op {
 pub(crate) enum ObjectKind {
     /// A [`crate::rt::Mutex`].
     Mutex,
+    /// A [`crate::rt::RwLock`].
+    RwLock,
     /// A [`crate::rt::Condvar`].
     Condvar,
     /// A [`crate::rt::Atomic`].
@@ -135,6 +157,7 @@ impl ObjectKind {
     fn word(self) -> &'static str {
         match self {
             ObjectKind::Mutex => "mutex",
+            ObjectKind::RwLock => "rwlock",
             ObjectKind::Condvar => "condvar",
             ObjectKind::Atomic => "atomic",
         }
@@ -250,7 +273,8 @@ pub struct Blocked {
     pub op: String,
     /// The object it waits on.
     pub object: String,
-    /// Who holds that object, when it is a mutex held by a known thread.
+    /// Who holds that object, when it is a lock held by known threads (a reader-writer lock's
+    /// readers are joined with `and`).
     pub held_by: Option<String>,
     /// Where it waits.
     pub location: String,
@@ -393,8 +417,9 @@ pub(crate) struct Now {
     /// The notes and declared progress among the dropped events: `noted` still counts them.
     dropped_notes: Vec<Event>,
     pending: Vec<Option<Pending>>,
-    /// Held locks and their holding threads.
-    holders: Vec<(ObjectId, usize)>,
+    /// Held locks, their holding threads and how each holds it (a reader-writer lock can have
+    /// several readers).
+    holders: Vec<(ObjectId, usize, Hold)>,
     /// Whether the engine models weak memory (loom): only then may a load read an older value
     /// than the latest write to its object in the timeline, and `snapshot` mark it stale.
     weak_memory: bool,
@@ -488,22 +513,47 @@ impl Now {
             *slot = None;
         }
         if let Some(lock) = acquired {
-            self.holders.push((lock, thread));
+            self.holders.push((lock, thread, Hold::Exclusive));
         }
+    }
+
+    /// The thread stopped waiting and now holds `lock` for reading, shared with other readers.
+    pub(crate) fn unblocked_reading(&mut self, thread: usize, lock: ObjectId) {
+        self.unblocked(thread, None);
+        self.holders.push((lock, thread, Hold::Shared));
     }
 
     /// `thread` released `lock`.
     pub(crate) fn released(&mut self, lock: ObjectId, thread: usize) {
-        if let Some(i) = self.holders.iter().rposition(|&(l, t)| l == lock && t == thread) {
+        if let Some(i) = self.holders.iter().rposition(|&(l, t, _)| l == lock && t == thread) {
             self.holders.remove(i);
         }
     }
 
     /// Whether `thread` holds `lock` (a second `lock()` would wait for itself).
     pub(crate) fn holds(&self, lock: ObjectId, thread: usize) -> bool {
-        self.holders.iter().any(|&(l, t)| l == lock && t == thread)
+        self.holders.iter().any(|&(l, t, _)| l == lock && t == thread)
+    }
+
+    /// How `thread` holds `lock`, if it does (the latest hold, should it hold it twice).
+    pub(crate) fn hold(&self, lock: ObjectId, thread: usize) -> Option<Hold> {
+        self.holders.iter().rev().find(|&&(l, t, _)| l == lock && t == thread).map(|&(_, _, h)| h)
     }
 }
+
+/// How a thread holds a lock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Hold {
+    /// Alone: a mutex, or a reader-writer lock held for writing.
+    Exclusive,
+    /// A reader-writer lock held for reading, maybe with other readers.
+    Shared,
+}
+
+/// The pending operations that wait to acquire a lock: a thread waiting in one for a lock it
+/// holds itself deadlocked on its own (a signal handler, a nested call, a read guard kept
+/// across `write()`).
+const LOCKING_OPS: [&str; 3] = ["lock", "read lock", "write lock"];
 
 /// What a blocked thread waits for: an object, or another thread (a join).
 #[derive(Clone, Copy, Debug)]
@@ -927,11 +977,17 @@ impl Recorder {
                     Waited::Thread(t) => name(*t),
                 },
                 // A thread can wait for a lock it holds itself: a signal handler's self-deadlock.
-                held_by: holders
-                    .iter()
-                    .rev()
-                    .find(|(o, h)| matches!(p.object, Waited::Object(w) if w == *o) && (*h != t || p.op == "lock"))
-                    .map(|&(_, h)| name(h)),
+                // A reader-writer lock can have several holders, named in the order they took it.
+                held_by: {
+                    let mut by: Vec<String> = Vec::new();
+                    for &(o, h, _) in holders {
+                        let this = matches!(p.object, Waited::Object(w) if w == o);
+                        if this && (h != t || LOCKING_OPS.contains(&p.op)) && !by.contains(&name(h)) {
+                            by.push(name(h));
+                        }
+                    }
+                    (!by.is_empty()).then(|| by.join(" and "))
+                },
                 location: short_location(p.location),
             })
             .collect();
@@ -1139,6 +1195,34 @@ mod tests {
             "{}",
             trace.render()
         );
+    }
+
+    /// A writer waiting for a reader-writer lock that two readers hold is told both holders, in
+    /// the order they took it; a reader that left is not one of them.
+    #[test]
+    fn a_writer_waiting_on_readers_names_every_reader() {
+        let rec = Recorder::new();
+        rec.begin_execution();
+        let table = made_at_one_site(ObjectKind::RwLock, 1)[0];
+        assert!(table.base_name().starts_with("rwlock@src/trace.rs:"), "{}", table.base_name());
+        let [a, b, c, w] = [(); 4].map(|_| rec.step(|now| now.register_thread(None)));
+        let site = Location::caller();
+        rec.step(|now| {
+            for t in [a, b, c] {
+                now.unblocked_reading(t, table);
+                now.record(t, Op::ReadLock, table, None);
+            }
+            now.released(table, b);
+            now.record(b, Op::ReadUnlock, table, None);
+            now.set_pending(w, "write lock", Waited::Object(table), site);
+        });
+        let trace = rec.snapshot();
+        let ops: Vec<&str> = trace.steps.iter().map(|s| s.op.as_str()).collect();
+        assert_eq!(ops, ["read lock", "read lock", "read lock", "read unlock"]);
+        let blocked: Vec<(&str, &str, Option<&str>)> =
+            trace.blocked.iter().map(|b| (b.thread.as_str(), b.op.as_str(), b.held_by.as_deref())).collect();
+        assert_eq!(blocked, [("thread-4", "write lock", Some("thread-1 and thread-3"))], "{}", trace.render());
+        assert!(trace.render().contains("thread-4 waits to write lock rwlock@src/trace.rs:"), "{}", trace.render());
     }
 
     /// A load that reads an older value than the latest write to its object is marked stale only

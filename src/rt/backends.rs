@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use super::{Backend, RawAtomic, RawAtomicInt};
 
-/// Real OS threads with parking_lot's mutex and condition variable.
+/// Real OS threads with parking_lot's mutex, reader-writer lock and condition variable.
 #[derive(Debug)]
 pub struct StdThreads;
 /// loom's threads, locks and weak-memory atomics.
@@ -44,6 +44,27 @@ impl Backend for StdThreads {
     }
     fn into_inner<T>(m: Self::Mutex<T>) -> T {
         m.into_inner()
+    }
+    type RwLock<T> = parking_lot::RwLock<T>;
+    type ReadGuard<'a, T: 'a> = parking_lot::RwLockReadGuard<'a, T>;
+    type WriteGuard<'a, T: 'a> = parking_lot::RwLockWriteGuard<'a, T>;
+    fn rwlock<T>(value: T) -> Self::RwLock<T> {
+        parking_lot::RwLock::new(value)
+    }
+    fn read<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Self::ReadGuard<'a, T> {
+        l.read()
+    }
+    fn write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Self::WriteGuard<'a, T> {
+        l.write()
+    }
+    fn try_read<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::ReadGuard<'a, T>> {
+        l.try_read()
+    }
+    fn try_write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::WriteGuard<'a, T>> {
+        l.try_write()
+    }
+    fn rwlock_into_inner<T>(l: Self::RwLock<T>) -> T {
+        l.into_inner()
     }
     fn condvar() -> Self::Condvar {
         parking_lot::Condvar::new()
@@ -115,6 +136,35 @@ macro_rules! model_backend {
             }
             fn into_inner<T>(m: Self::Mutex<T>) -> T {
                 m.into_inner().unwrap_or_else(|p| p.into_inner())
+            }
+            type RwLock<T> = ::$krate::sync::RwLock<T>;
+            type ReadGuard<'a, T: 'a> = ::$krate::sync::RwLockReadGuard<'a, T>;
+            type WriteGuard<'a, T: 'a> = ::$krate::sync::RwLockWriteGuard<'a, T>;
+            fn rwlock<T>(value: T) -> Self::RwLock<T> {
+                ::$krate::sync::RwLock::new(value)
+            }
+            fn read<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Self::ReadGuard<'a, T> {
+                l.read().unwrap_or_else(|p| p.into_inner())
+            }
+            fn write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Self::WriteGuard<'a, T> {
+                l.write().unwrap_or_else(|p| p.into_inner())
+            }
+            fn try_read<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::ReadGuard<'a, T>> {
+                match l.try_read() {
+                    Ok(g) => Some(g),
+                    Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                    Err(std::sync::TryLockError::WouldBlock) => None,
+                }
+            }
+            fn try_write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::WriteGuard<'a, T>> {
+                match l.try_write() {
+                    Ok(g) => Some(g),
+                    Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+                    Err(std::sync::TryLockError::WouldBlock) => None,
+                }
+            }
+            fn rwlock_into_inner<T>(l: Self::RwLock<T>) -> T {
+                l.into_inner().unwrap_or_else(|p| p.into_inner())
             }
             fn condvar() -> Self::Condvar {
                 ::$krate::sync::Condvar::new()

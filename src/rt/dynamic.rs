@@ -116,6 +116,41 @@ impl<T> DerefMut for Guard<'_, T> {
 
 /// One of the three engines' mutexes.
 pub type Mutex<T> = Either<parking_lot::Mutex<T>, ::loom::sync::Mutex<T>, ::shuttle::sync::Mutex<T>>;
+/// One of the three engines' reader-writer locks.
+pub type RwLock<T> = Either<parking_lot::RwLock<T>, ::loom::sync::RwLock<T>, ::shuttle::sync::RwLock<T>>;
+/// A read guard of one of the three engines' reader-writer locks.
+pub type ReadGuard<'a, T> = Either<
+    parking_lot::RwLockReadGuard<'a, T>,
+    ::loom::sync::RwLockReadGuard<'a, T>,
+    ::shuttle::sync::RwLockReadGuard<'a, T>,
+>;
+/// A write guard of one of the three engines' reader-writer locks.
+pub type WriteGuard<'a, T> = Either<
+    parking_lot::RwLockWriteGuard<'a, T>,
+    ::loom::sync::RwLockWriteGuard<'a, T>,
+    ::shuttle::sync::RwLockWriteGuard<'a, T>,
+>;
+
+impl<T> Deref for ReadGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        each!(self, g => g)
+    }
+}
+
+impl<T> Deref for WriteGuard<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        each!(self, g => g)
+    }
+}
+
+impl<T> DerefMut for WriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        each!(self, g => g)
+    }
+}
+
 /// One of the three engines' condition variables.
 pub type Condvar = Either<parking_lot::Condvar, ::loom::sync::Condvar, ::shuttle::sync::Condvar>;
 /// One of the three engines' join handles.
@@ -163,6 +198,60 @@ impl Backend for Dynamic {
             Either::Std(m) => StdThreads::into_inner(m),
             Either::Loom(m) => Loom::into_inner(m),
             Either::Shuttle(m) => Shuttle::into_inner(m),
+        }
+    }
+    type RwLock<T> = RwLock<T>;
+    type ReadGuard<'a, T: 'a> = ReadGuard<'a, T>;
+    type WriteGuard<'a, T: 'a> = WriteGuard<'a, T>;
+    #[track_caller]
+    fn rwlock<T>(value: T) -> Self::RwLock<T> {
+        match engine_for("RwLock") {
+            Engine::Stress => Either::Std(StdThreads::rwlock(value)),
+            Engine::Loom => Either::Loom(Loom::rwlock(value)),
+            Engine::Shuttle => Either::Shuttle(Shuttle::rwlock(value)),
+        }
+    }
+    #[track_caller]
+    fn read<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Self::ReadGuard<'a, T> {
+        same("RwLock", l.engine());
+        match l {
+            Either::Std(l) => Either::Std(StdThreads::read(l)),
+            Either::Loom(l) => Either::Loom(Loom::read(l)),
+            Either::Shuttle(l) => Either::Shuttle(Shuttle::read(l)),
+        }
+    }
+    #[track_caller]
+    fn write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Self::WriteGuard<'a, T> {
+        same("RwLock", l.engine());
+        match l {
+            Either::Std(l) => Either::Std(StdThreads::write(l)),
+            Either::Loom(l) => Either::Loom(Loom::write(l)),
+            Either::Shuttle(l) => Either::Shuttle(Shuttle::write(l)),
+        }
+    }
+    #[track_caller]
+    fn try_read<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::ReadGuard<'a, T>> {
+        same("RwLock", l.engine());
+        match l {
+            Either::Std(l) => StdThreads::try_read(l).map(Either::Std),
+            Either::Loom(l) => Loom::try_read(l).map(Either::Loom),
+            Either::Shuttle(l) => Shuttle::try_read(l).map(Either::Shuttle),
+        }
+    }
+    #[track_caller]
+    fn try_write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::WriteGuard<'a, T>> {
+        same("RwLock", l.engine());
+        match l {
+            Either::Std(l) => StdThreads::try_write(l).map(Either::Std),
+            Either::Loom(l) => Loom::try_write(l).map(Either::Loom),
+            Either::Shuttle(l) => Shuttle::try_write(l).map(Either::Shuttle),
+        }
+    }
+    fn rwlock_into_inner<T>(l: Self::RwLock<T>) -> T {
+        match l {
+            Either::Std(l) => StdThreads::rwlock_into_inner(l),
+            Either::Loom(l) => Loom::rwlock_into_inner(l),
+            Either::Shuttle(l) => Shuttle::rwlock_into_inner(l),
         }
     }
     #[track_caller]

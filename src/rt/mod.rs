@@ -24,7 +24,7 @@ use std::sync::atomic::Ordering;
 pub use backends::{Loom, LoomAtomic, SeqCstModel, Shuttle, StdThreads};
 pub use dynamic::Dynamic;
 
-use crate::trace::{self, ObjectId, ObjectKind, Op, Target, Waited};
+use crate::trace::{self, Hold, ObjectId, ObjectKind, Op, Target, Waited};
 
 /// The raw seam: what one engine must provide. Kept as small as lock_api's `RawMutex`.
 pub trait Backend: 'static {
@@ -50,6 +50,24 @@ pub trait Backend: 'static {
     fn try_lock<'a, T: 'a>(m: &'a Self::Mutex<T>) -> Option<Self::Guard<'a, T>>;
     /// Consumes the mutex, returning its value.
     fn into_inner<T>(m: Self::Mutex<T>) -> T;
+    /// The engine's reader-writer lock.
+    type RwLock<T>;
+    /// The engine's shared (read) guard for [`Backend::RwLock`].
+    type ReadGuard<'a, T: 'a>: Deref<Target = T>;
+    /// The engine's exclusive (write) guard for [`Backend::RwLock`].
+    type WriteGuard<'a, T: 'a>: DerefMut<Target = T>;
+    /// A new reader-writer lock.
+    fn rwlock<T>(value: T) -> Self::RwLock<T>;
+    /// Blocks until the lock is held for reading (shared with other readers).
+    fn read<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Self::ReadGuard<'a, T>;
+    /// Blocks until the lock is held for writing (exclusively).
+    fn write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Self::WriteGuard<'a, T>;
+    /// Takes the lock for reading if no writer holds it.
+    fn try_read<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::ReadGuard<'a, T>>;
+    /// Takes the lock for writing if nobody holds it.
+    fn try_write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::WriteGuard<'a, T>>;
+    /// Consumes the reader-writer lock, returning its value.
+    fn rwlock_into_inner<T>(l: Self::RwLock<T>) -> T;
     /// A new condition variable.
     fn condvar() -> Self::Condvar;
     /// Releases the guard's mutex, sleeps until notified, re-acquires.
@@ -300,6 +318,214 @@ impl<T, B: Backend> Drop for MutexGuard<'_, T, B> {
                 r.step(|now| {
                     now.released(self.id, self.thread);
                     now.record(self.thread, Op::Unlock, self.id, None);
+                })
+            });
+        }
+    }
+}
+
+/// A reader-writer lock that records `read lock`/`read unlock` and `write lock`/`write unlock`.
+/// `read()` and `write()` return the guard directly (no poisoning), as parking_lot's do. Any
+/// number of readers may hold it at once, a writer alone. A thread that holds it and asks for
+/// the write side, or holds the write side and asks again, deadlocks at once (with a recorder
+/// that keeps events; the engines report it too).
+pub struct RwLock<T, B: Backend> {
+    raw: B::RwLock<T>,
+    id: ObjectId,
+}
+
+impl<T, B: Backend> RwLock<T, B> {
+    /// A reader-writer lock named `name` in traces.
+    #[track_caller]
+    pub fn named(name: &'static str, value: T) -> Self {
+        Self { raw: B::rwlock(value), id: ObjectId::new(ObjectKind::RwLock, Some(name), Location::caller()) }
+    }
+
+    /// A reader-writer lock named in traces after where it was made
+    /// (`rwlock@scenarios/cache.rs:12`); prefer [`RwLock::named`] in scenarios.
+    #[track_caller]
+    pub fn new(value: T) -> Self {
+        Self { raw: B::rwlock(value), id: ObjectId::new(ObjectKind::RwLock, None, Location::caller()) }
+    }
+
+    /// Blocks until the lock is held for reading; the guard releases it when dropped.
+    #[track_caller]
+    pub fn read(&self) -> ReadGuard<'_, T, B> {
+        op_start::<B>();
+        let loc = Location::caller();
+        let me = self.about_to_wait(Hold::Shared, loc);
+        let g = B::read(&self.raw);
+        if let Some(me) = me {
+            trace::with_events(|r| {
+                r.step(|now| {
+                    now.unblocked_reading(me, self.id);
+                    now.record(me, Op::ReadLock, self.id, Some(loc));
+                })
+            });
+        }
+        ReadGuard { inner: Some(g), id: self.id, thread: me.unwrap_or(0), _b: PhantomData }
+    }
+
+    /// Blocks until the lock is held for writing, by this thread alone; the guard releases it
+    /// when dropped.
+    #[track_caller]
+    pub fn write(&self) -> WriteGuard<'_, T, B> {
+        op_start::<B>();
+        let loc = Location::caller();
+        let me = self.about_to_wait(Hold::Exclusive, loc);
+        let g = B::write(&self.raw);
+        if let Some(me) = me {
+            trace::with_events(|r| {
+                r.step(|now| {
+                    now.unblocked(me, Some(self.id));
+                    now.record(me, Op::WriteLock, self.id, Some(loc));
+                })
+            });
+        }
+        WriteGuard { inner: Some(g), id: self.id, thread: me.unwrap_or(0), _b: PhantomData }
+    }
+
+    /// Records that this thread may block taking the lock (`want`: for reading or writing) and
+    /// fails at once when it waits for itself: it holds the lock and wants the write side, or
+    /// holds the write side. Returns this thread's index when the recorder keeps events.
+    #[track_caller]
+    fn about_to_wait(&self, want: Hold, loc: &'static Location<'static>) -> Option<usize> {
+        let id = self.id;
+        let op = if want == Hold::Shared { "read lock" } else { "write lock" };
+        // Without events a second lock by its holder is left to the engine, which reports the
+        // deadlock too; the replay that records the failing execution names it as below.
+        trace::with_events(|r| {
+            let me = B::thread_index();
+            let held = r.step(|now| {
+                now.set_pending(me, op, Waited::Object(id), loc);
+                now.hold(id, me)
+            });
+            let waits_for_itself = match held {
+                Some(Hold::Exclusive) => true,
+                Some(Hold::Shared) => want == Hold::Exclusive,
+                None => false,
+            };
+            if waits_for_itself {
+                let who = r.thread_name(me);
+                let (how, why) = if held == Some(Hold::Shared) {
+                    (
+                        "for reading",
+                        "a writer waits until every reader has left, itself included: drop the read guard first",
+                    )
+                } else {
+                    ("for writing", "the lock is not reentrant: a signal handler or a nested call took it again")
+                };
+                panic!(
+                    "deadlock: {who} waits to {op} {name}, which {who} itself already holds {how} ({why})",
+                    name = r.object_name(id)
+                );
+            }
+            me
+        })
+    }
+
+    /// Takes the lock for reading if no writer holds it, without blocking.
+    #[track_caller]
+    pub fn try_read(&self) -> Option<ReadGuard<'_, T, B>> {
+        op_start::<B>();
+        let loc = Location::caller();
+        let g = B::try_read(&self.raw);
+        let me = trace::with_events(|r| {
+            let me = B::thread_index();
+            r.step(|now| {
+                if g.is_some() {
+                    now.unblocked_reading(me, self.id);
+                }
+                now.record(me, Op::TryRead(g.is_some()), self.id, Some(loc));
+            });
+            me
+        });
+        g.map(|g| ReadGuard { inner: Some(g), id: self.id, thread: me.unwrap_or(0), _b: PhantomData })
+    }
+
+    /// Takes the lock for writing if nobody holds it, without blocking.
+    #[track_caller]
+    pub fn try_write(&self) -> Option<WriteGuard<'_, T, B>> {
+        op_start::<B>();
+        let loc = Location::caller();
+        let g = B::try_write(&self.raw);
+        let me = trace::with_events(|r| {
+            let me = B::thread_index();
+            r.step(|now| {
+                if g.is_some() {
+                    now.unblocked(me, Some(self.id));
+                }
+                now.record(me, Op::TryWrite(g.is_some()), self.id, Some(loc));
+            });
+            me
+        });
+        g.map(|g| WriteGuard { inner: Some(g), id: self.id, thread: me.unwrap_or(0), _b: PhantomData })
+    }
+
+    /// Consumes the lock, returning the value.
+    pub fn into_inner(self) -> T {
+        B::rwlock_into_inner(self.raw)
+    }
+}
+
+/// Holds an [`RwLock`] for reading; releases it (recording `read unlock`) when dropped.
+pub struct ReadGuard<'a, T: 'a, B: Backend> {
+    inner: Option<B::ReadGuard<'a, T>>,
+    /// The lock's identity.
+    id: ObjectId,
+    thread: usize,
+    _b: PhantomData<B>,
+}
+
+impl<T, B: Backend> Deref for ReadGuard<'_, T, B> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.inner.as_deref().expect("guard is live")
+    }
+}
+
+impl<T, B: Backend> Drop for ReadGuard<'_, T, B> {
+    fn drop(&mut self) {
+        if self.inner.take().is_some() {
+            trace::with_events(|r| {
+                r.step(|now| {
+                    now.released(self.id, self.thread);
+                    now.record(self.thread, Op::ReadUnlock, self.id, None);
+                })
+            });
+        }
+    }
+}
+
+/// Holds an [`RwLock`] for writing; releases it (recording `write unlock`) when dropped.
+pub struct WriteGuard<'a, T: 'a, B: Backend> {
+    inner: Option<B::WriteGuard<'a, T>>,
+    /// The lock's identity.
+    id: ObjectId,
+    thread: usize,
+    _b: PhantomData<B>,
+}
+
+impl<T, B: Backend> Deref for WriteGuard<'_, T, B> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.inner.as_deref().expect("guard is live")
+    }
+}
+
+impl<T, B: Backend> DerefMut for WriteGuard<'_, T, B> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.inner.as_deref_mut().expect("guard is live")
+    }
+}
+
+impl<T, B: Backend> Drop for WriteGuard<'_, T, B> {
+    fn drop(&mut self) {
+        if self.inner.take().is_some() {
+            trace::with_events(|r| {
+                r.step(|now| {
+                    now.released(self.id, self.thread);
+                    now.record(self.thread, Op::WriteUnlock, self.id, None);
                 })
             });
         }
@@ -771,6 +997,12 @@ macro_rules! backend_module {
                 pub type Mutex<T> = crate::rt::Mutex<T, $backend>;
                 /// The guard of [`Mutex`].
                 pub type MutexGuard<'a, T> = crate::rt::MutexGuard<'a, T, $backend>;
+                /// A reader-writer lock whose `read()` and `write()` return the guard.
+                pub type RwLock<T> = crate::rt::RwLock<T, $backend>;
+                /// The read guard of [`RwLock`].
+                pub type RwLockReadGuard<'a, T> = crate::rt::ReadGuard<'a, T, $backend>;
+                /// The write guard of [`RwLock`].
+                pub type RwLockWriteGuard<'a, T> = crate::rt::WriteGuard<'a, T, $backend>;
                 /// A condition variable.
                 pub type Condvar = crate::rt::Condvar<$backend>;
                 /// Atomics.

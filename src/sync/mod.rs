@@ -125,6 +125,8 @@ impl Default for Condvar {
 }
 
 pub mod atomic;
+mod rwlock;
+pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// One compilation of a std-shaped model, checked by every engine from one test binary.
 #[cfg(test)]

@@ -125,6 +125,9 @@ impl Default for Condvar {
 }
 
 pub mod atomic;
+mod barrier;
+
+pub use barrier::{Barrier, BarrierWaitResult};
 
 /// One compilation of a std-shaped model, checked by every engine from one test binary.
 #[cfg(test)]

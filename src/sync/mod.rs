@@ -126,8 +126,10 @@ impl Default for Condvar {
 
 pub mod atomic;
 mod barrier;
+mod once;
 
 pub use barrier::{Barrier, BarrierWaitResult};
+pub use once::{Once, OnceLock};
 
 /// One compilation of a std-shaped model, checked by every engine from one test binary.
 #[cfg(test)]

@@ -126,6 +126,7 @@ impl Default for Condvar {
 
 pub mod atomic;
 mod barrier;
+pub mod mpsc;
 mod once;
 
 pub use barrier::{Barrier, BarrierWaitResult};

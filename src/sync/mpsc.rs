@@ -128,12 +128,23 @@ impl<T> Shared<T> {
     }
 
     fn drop_sender(&self) {
+        if checker_unwinding() {
+            return;
+        }
         let mut s = self.lock();
         s.senders -= 1;
         if s.senders == 0 {
             self.filled.notify_all();
         }
     }
+}
+
+/// Whether a drop should leave the checker alone: it runs while a panic unwinds under loom or
+/// shuttle. Their execution is over then (a panic, or the deadlock they report by panicking,
+/// ends it) and a lock would panic again, which aborts the process; on real threads the drop
+/// must still wake the other end.
+pub(super) fn checker_unwinding() -> bool {
+    std::thread::panicking() && crate::rt::dynamic::engine().is_some_and(|e| e != crate::catalog::Engine::Stress)
 }
 
 /// Creates an unbounded channel (`std::sync::mpsc::channel`): `send` never blocks.
@@ -268,6 +279,9 @@ impl<T> Receiver<T> {
 
 impl<T> Drop for Receiver<T> {
     fn drop(&mut self) {
+        if checker_unwinding() {
+            return;
+        }
         let mut s = self.shared.lock();
         s.receiver = false;
         // Buffered values go with the receiver, as std's do; a rendezvous sender takes its own back.
@@ -417,6 +431,15 @@ mod tests {
         t.join().unwrap();
     }
 
+    /// A rendezvous nobody receives from: the sender blocks, holding its end, and `main` waits
+    /// for it. A deadlock, reported rather than aborting the process: the blocked sender's
+    /// `SyncSender` is dropped while the checker unwinds.
+    fn nobody_receives() {
+        let (tx, _rx) = sync_channel(0);
+        let t = thread::spawn(move || tx.send(1).unwrap());
+        t.join().unwrap();
+    }
+
     /// The non-blocking calls, on one thread.
     fn tries() {
         let (tx, rx) = sync_channel(1);
@@ -472,8 +495,19 @@ mod tests {
     }
 
     #[test]
+    fn a_deadlock_with_a_channel_end_on_a_blocked_thread_is_reported() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(nobody_receives, checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());
+        }
+    }
+
+    #[test]
     fn a_producer_and_consumer_over_sync_channel_1_pass_exhaustively() {
         passes_exhaustively(producer_consumer);
+        // The same compiled model on real threads.
+        let r = check(producer_consumer, Checker::Stress);
+        assert_eq!((r.verdict, r.executions), (Verdict::Passed, 500), "{}", r.render());
     }
 
     #[test]

@@ -100,6 +100,9 @@ struct Reset<'a, T>(&'a OnceLock<T>);
 
 impl<T> Drop for Reset<'_, T> {
     fn drop(&mut self) {
+        if super::mpsc::checker_unwinding() {
+            return;
+        }
         *self.0.init.lock().unwrap_or_else(|e| e.into_inner()) = Init::Empty;
         self.0.finished.notify_all();
     }

@@ -9,9 +9,10 @@
 //! use std::sync;
 //! ```
 //!
-//! Here so far: [`Arc`] and [`Weak`] (std's own), [`Mutex`], [`Condvar`] and the atomics
-//! [`atomic::AtomicUsize`] and [`atomic::AtomicBool`]. Poisoning is never reported: a panic
-//! on a model thread already ends the execution as a failure.
+//! Here so far: [`Arc`] and [`Weak`] (std's own), [`Mutex`], [`RwLock`], [`Condvar`],
+//! [`Barrier`], [`Once`], [`OnceLock`], [`mpsc`] and [`atomic`] (every integer width,
+//! `AtomicBool`, `fence`). Poisoning is never reported: a panic on a model thread already ends
+//! the execution as a failure.
 
 use std::ops::{Deref, DerefMut};
 
@@ -125,7 +126,13 @@ impl Default for Condvar {
 }
 
 pub mod atomic;
+mod barrier;
+pub mod mpsc;
+mod once;
 mod rwlock;
+
+pub use barrier::{Barrier, BarrierWaitResult};
+pub use once::{Once, OnceLock};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// One compilation of a std-shaped model, checked by every engine from one test binary.

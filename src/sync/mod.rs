@@ -129,6 +129,8 @@ pub mod atomic;
 mod barrier;
 pub mod mpsc;
 mod once;
+#[cfg(test)]
+mod ported;
 mod rwlock;
 
 pub use barrier::{Barrier, BarrierWaitResult};

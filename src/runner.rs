@@ -1224,6 +1224,15 @@ pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
         .unwrap_or_else(|| "(a panic without a message)".to_string())
 }
 
+/// Checks a model written for the test (see `catalog::ad_hoc`) in this process with `checker`,
+/// at most `iterations` executions (`None`: the checker's default; loom ends its search).
+#[cfg(test)]
+pub(crate) fn check_in_process(name: &'static str, body: fn(), checker: Checker, iterations: Option<usize>) -> Report {
+    let s = crate::catalog::ad_hoc(name, body);
+    let o = Options { isolation: Isolation::InProcess, iterations, ..Options::new(checker, "") };
+    check_scenario(&s, "model", &o).expect("the check runs")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -58,7 +58,7 @@ impl std::fmt::Debug for Barrier {
 mod tests {
     use super::Barrier;
     use crate::report::{Coverage, Kind, Report, Verdict};
-    use crate::runner::{self, Checker, Isolation, Options};
+    use crate::runner::{self, Checker};
     use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use crate::sync::Arc;
     use crate::thread;
@@ -97,11 +97,8 @@ mod tests {
     }
 
     fn check(body: fn(), checker: Checker) -> Report {
-        let s = crate::catalog::ad_hoc("barrier-model", body);
         // loom runs to the end of its search; shuttle samples.
-        let iterations = (checker != Checker::Loom).then_some(500);
-        let o = Options { isolation: Isolation::InProcess, iterations, ..Options::new(checker, "") };
-        runner::check_scenario(&s, "model", &o).expect("the check runs")
+        runner::check_in_process("barrier-model", body, checker, (checker != Checker::Loom).then_some(500))
     }
 
     #[test]

@@ -143,7 +143,7 @@ mod tests {
     use super::atomic::{AtomicUsize, Ordering::SeqCst};
     use super::{Arc, Condvar, Mutex};
     use crate::report::{Coverage, Kind, Report, Verdict};
-    use crate::runner::{self, Checker, Isolation, Options};
+    use crate::runner::{self, Checker};
     use crate::thread;
 
     /// Two threads increment a counter by a load and a store: an increment can be lost.
@@ -270,9 +270,7 @@ mod tests {
     }
 
     fn check(body: fn(), checker: Checker) -> Report {
-        let s = crate::catalog::ad_hoc("std-model", body);
-        let o = Options { isolation: Isolation::InProcess, iterations: Some(2_000), ..Options::new(checker, "") };
-        runner::check_scenario(&s, "model", &o).expect("the check runs")
+        runner::check_in_process("std-model", body, checker, Some(2_000))
     }
 
     #[test]

@@ -349,7 +349,7 @@ impl<T> IntoIterator for Receiver<T> {
 mod tests {
     use super::{channel, sync_channel, RecvError, SendError, TryRecvError, TrySendError};
     use crate::report::{Coverage, Kind, Report, Verdict};
-    use crate::runner::{self, Checker, Isolation, Options};
+    use crate::runner::{self, Checker};
     use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
     use crate::sync::Arc;
     use crate::thread;
@@ -459,11 +459,8 @@ mod tests {
     }
 
     fn check(body: fn(), checker: Checker) -> Report {
-        let s = crate::catalog::ad_hoc("mpsc-model", body);
         // loom runs to the end of its search; shuttle samples.
-        let iterations = (checker != Checker::Loom).then_some(500);
-        let o = Options { isolation: Isolation::InProcess, iterations, ..Options::new(checker, "") };
-        runner::check_scenario(&s, "model", &o).expect("the check runs")
+        runner::check_in_process("mpsc-model", body, checker, (checker != Checker::Loom).then_some(500))
     }
 
     fn passes_exhaustively(body: fn()) {

@@ -3,7 +3,7 @@
 //! The files are the same text: porting std code changes `use` lines and nothing else.
 
 use crate::report::{BlindSpot, Coverage, Kind, Report, Verdict};
-use crate::runner::{self, Checker, Isolation, Options};
+use crate::runner::{self, Checker};
 
 macro_rules! ported {
     ($name:ident, $file:literal) => {
@@ -33,11 +33,9 @@ ported!(mailbox, "ported/mailbox.rs");
 ported!(config, "ported/config.rs");
 
 fn check(body: fn(), checker: Checker) -> Report {
-    let s = crate::catalog::ad_hoc("ported", body);
     // loom: enough to end every search here (the mailbox's fix takes the most); shuttle: samples.
     let iterations = if checker == Checker::Loom { 200_000 } else { 5_000 };
-    let o = Options { isolation: Isolation::InProcess, iterations: Some(iterations), ..Options::new(checker, "") };
-    runner::check_scenario(&s, "model", &o).expect("the check runs")
+    runner::check_in_process("ported", body, checker, Some(iterations))
 }
 
 fn assert_found(body: fn(), checker: Checker, kind: Kind) {

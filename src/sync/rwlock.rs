@@ -94,7 +94,7 @@ mod tests {
 
     use super::RwLock;
     use crate::report::{Coverage, Kind, Report, Verdict};
-    use crate::runner::{self, Checker, Isolation, Options};
+    use crate::runner::{self, Checker};
     use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
     use crate::sync::Arc;
     use crate::thread;
@@ -104,9 +104,7 @@ mod tests {
     }
 
     fn check_within(body: fn(), checker: Checker, iterations: usize) -> Report {
-        let s = crate::catalog::ad_hoc("rwlock-model", body);
-        let o = Options { isolation: Isolation::InProcess, iterations: Some(iterations), ..Options::new(checker, "") };
-        runner::check_scenario(&s, "model", &o).expect("the check runs")
+        runner::check_in_process("rwlock-model", body, checker, Some(iterations))
     }
 
     fn named(name: &str, f: impl FnOnce() + Send + 'static) -> thread::JoinHandle<()> {

@@ -386,8 +386,8 @@ impl<T, B: Backend> RwLock<T, B> {
     }
 
     /// Records that this thread may block taking the lock (`want`: for reading or writing) and
-    /// fails at once when it waits for itself: it holds the lock and wants the write side, or
-    /// holds the write side. Returns this thread's index when the recorder keeps events.
+    /// fails at once when it waits for itself: it already holds the lock, for reading or for
+    /// writing. Returns this thread's index when the recorder keeps events.
     #[track_caller]
     fn about_to_wait(&self, want: Hold, loc: &'static Location<'static>) -> Option<usize> {
         let id = self.id;
@@ -400,20 +400,24 @@ impl<T, B: Backend> RwLock<T, B> {
                 now.set_pending(me, op, Waited::Object(id), loc);
                 now.hold(id, me)
             });
-            let waits_for_itself = match held {
-                Some(Hold::Exclusive) => true,
-                Some(Hold::Shared) => want == Hold::Exclusive,
-                None => false,
-            };
-            if waits_for_itself {
+            // Any second hold is refused, a second read too: std says it "might panic or
+            // deadlock" (it deadlocks behind a queued writer), shuttle calls it a deadlock, loom
+            // breaks on it, parking_lot allows it — one answer on every engine, with the reason.
+            if let Some(held) = held {
                 let who = r.thread_name(me);
-                let (how, why) = if held == Some(Hold::Shared) {
-                    (
+                let (how, why) = match (held, want) {
+                    (Hold::Shared, Hold::Exclusive) => (
                         "for reading",
                         "a writer waits until every reader has left, itself included: drop the read guard first",
-                    )
-                } else {
-                    ("for writing", "the lock is not reentrant: a signal handler or a nested call took it again")
+                    ),
+                    (Hold::Shared, Hold::Shared) => (
+                        "for reading",
+                        "a second read is not reentrant either: it queues behind a waiting writer, which waits \
+                         for the first read guard; read once, or drop the first guard",
+                    ),
+                    (Hold::Exclusive, _) => {
+                        ("for writing", "the lock is not reentrant: a signal handler or a nested call took it again")
+                    }
                 };
                 panic!(
                     "deadlock: {who} waits to {op} {name}, which {who} itself already holds {how} ({why})",
@@ -893,6 +897,7 @@ pub fn spin_loop<B: Backend>() {
 
 /// A memory fence, passed to the checker (loom models fences; shuttle and real threads run it
 /// as it is).
+#[track_caller]
 pub fn fence<B: Backend>(o: Ordering) {
     op_start::<B>();
     B::fence(o);

@@ -247,7 +247,8 @@ mod tests {
         writer.join().unwrap();
     }
 
-    /// Every width and read-modify-write: two threads race, the outcome is the same every time.
+    /// Three widths (signed and unsigned) and three read-modify-writes: two threads race, the
+    /// outcome is the same every time.
     fn widths() {
         use super::atomic::{AtomicI8, AtomicU16, AtomicU8, Ordering::*};
         let (low, bits, small) =

@@ -166,6 +166,29 @@ mod tests {
         assert!(message.contains("which writer itself already holds for writing"), "{message}");
     }
 
+    /// A thread that reads a lock it already reads: fine on parking_lot until a writer queues
+    /// between the two reads, a deadlock on shuttle, broken state on loom; refused everywhere.
+    fn read_under_a_read_guard() {
+        let t = named("reader", || {
+            let table = RwLock::new(1);
+            let first = table.read().unwrap();
+            let second = table.read().unwrap(); // BUG: a writer queued meanwhile would wait for `first`
+            assert_eq!(*first, *second);
+        });
+        t.join().unwrap();
+    }
+
+    #[test]
+    fn a_second_read_by_the_same_thread_is_the_same_deadlock_on_every_engine() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(read_under_a_read_guard, checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());
+            let message = r.message.clone().unwrap_or_default();
+            assert!(message.contains("reader waits to read lock rwlock@src/sync/rwlock.rs:"), "{message}");
+            assert!(message.contains("a second read is not reentrant either"), "{message}");
+        }
+    }
+
     /// Two threads take the write sides of two locks in opposite orders.
     fn opposite_orders() {
         let (left, right) = (Arc::new(RwLock::new(0)), Arc::new(RwLock::new(0)));

@@ -67,10 +67,8 @@ enum Cmd {
         /// Show the first failing schedule found, without searching for a shorter one.
         #[arg(long)]
         no_minimize: bool,
-        /// Wall-clock budget in seconds (fractions allowed); a check still running then is
-        /// stopped and reported as `inconclusive` (timeout) with what it covered — exit code 3.
-        #[arg(long, value_name = "SECS", default_value = "600", value_parser = runner::parse_time_budget)]
-        timeout: u64,
+        #[command(flatten)]
+        budget: Budget,
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -93,10 +91,8 @@ enum Cmd {
         /// regular file of at most 1 MiB (a FIFO, a device or a larger file is refused).
         #[arg(long, value_name = "FILE")]
         fuzz_input: Option<PathBuf>,
-        /// Wall-clock budget in seconds (fractions allowed); a check still running then is
-        /// stopped and reported as `inconclusive` (timeout) with what it covered — exit code 3.
-        #[arg(long, value_name = "SECS", default_value = "600", value_parser = runner::parse_time_budget)]
-        timeout: u64,
+        #[command(flatten)]
+        budget: Budget,
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -140,10 +136,8 @@ enum Cmd {
         /// Seed of the randomised checkers.
         #[arg(long, default_value_t = 0)]
         seed: u64,
-        /// Wall-clock budget in seconds (fractions allowed); a check still running then is
-        /// stopped and reported as `inconclusive` (timeout) with what it covered — exit code 3.
-        #[arg(long, value_name = "SECS", default_value = "600", value_parser = runner::parse_time_budget)]
-        timeout: u64,
+        #[command(flatten)]
+        budget: Budget,
     },
     /// Run a signal scenario for real (Linux only): a child process, real POSIX signals, a watchdog.
     Demo {
@@ -308,6 +302,15 @@ enum Cmd {
     /// Internal: run one job sent on stdin (used by the runner to isolate loom and stress).
     #[command(name = "__worker", hide = true)]
     Worker,
+}
+
+/// `--timeout` of the commands that run one check.
+#[derive(clap::Args)]
+struct Budget {
+    /// Wall-clock budget in seconds (fractions allowed); a check still running then is
+    /// stopped and reported as `inconclusive` (timeout) with what it covered — exit code 3.
+    #[arg(long, value_name = "SECS", default_value = "600", value_parser = runner::parse_time_budget)]
+    timeout: u64,
 }
 
 fn main() -> ExitCode {
@@ -538,7 +541,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             return Ok(if table.method.interrupted { ExitCode::from(INTERRUPTED) } else { ExitCode::SUCCESS });
         }
-        Cmd::Explain { id, variant, checker, seed, timeout } => {
+        Cmd::Explain { id, variant, checker, seed, budget: Budget { timeout } } => {
             let s = catalog::lookup(&id, &variant)?;
             let checker = checker.unwrap_or_else(|| conclab::explain::default_checker(s));
             let report = runner::check(&id, &variant, &Options { seed, time_budget_ms: timeout, ..options(checker)? })?;
@@ -555,7 +558,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             unbounded_only,
             depth,
             no_minimize,
-            timeout,
+            budget: Budget { timeout },
             json,
             html,
         } => {
@@ -573,7 +576,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             };
             (runner::check(&id, &variant, &opts)?, json, html)
         }
-        Cmd::Replay { id, variant, token, fuzz_input, timeout, json, html } => {
+        Cmd::Replay { id, variant, token, fuzz_input, budget: Budget { timeout }, json, html } => {
             check_writable(html.as_deref())?;
             match (token, fuzz_input) {
                 (_, Some(file)) => (conclab::fuzz::replay_input(&id, &variant, &file)?, json, html),

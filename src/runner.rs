@@ -997,6 +997,8 @@ fn run_loom_seqcst(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], bu
     }
     Loom::set_seqcst_model(SeqCstModel::AcqRel);
     let mut plain = run_loom(rec, body, stages, budget);
+    // Read before the model is set back, which forgets what was seen.
+    let weak_loads = Loom::weak_loads_seen();
     Loom::set_seqcst_model(SeqCstModel::Exact);
     let exact_searched = format!(
         "{} execution(s) with SeqCst exact ({}), then {} with SeqCst as AcqRel (loom's own model): \
@@ -1008,7 +1010,7 @@ fn run_loom_seqcst(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], bu
     plain.notes.insert(0, exact_searched);
     plain.blind = exact.blind;
     // The plain model runs SeqCst loads as plain loads, which loom's DPOR compares poorly too.
-    if Loom::weak_loads_seen() && !plain.blind.contains(&BlindSpot::WeakLoadInterleavings) {
+    if weak_loads && !plain.blind.contains(&BlindSpot::WeakLoadInterleavings) {
         plain.blind.push(BlindSpot::WeakLoadInterleavings);
     }
     // A failure here has a `loom-acqrel` token, and `report_from` reports it as what it is.
@@ -1345,9 +1347,7 @@ mod tests {
 
         #[test]
         fn three_unnamed_mutexes_in_a_cycle_name_the_right_holders() {
-            let s = crate::catalog::ad_hoc("cycle", three_unnamed_locks_in_a_cycle);
-            let o = Options { isolation: Isolation::InProcess, ..Options::new(Checker::ShuttleRandom, "") };
-            let r = check_scenario(&s, "model", &o).unwrap();
+            let r = check_in_process("cycle", three_unnamed_locks_in_a_cycle, Checker::ShuttleRandom, None);
             assert_eq!(r.kind, Some(Kind::Deadlock), "{}", r.render());
             // Each lock's name, from the step where its thread took it: thread-k's first lock.
             let first_lock =
@@ -1388,9 +1388,12 @@ mod tests {
 
         #[test]
         fn a_shuttle_trace_never_shows_stale() {
-            let s = crate::catalog::ad_hoc("two-cells", a_write_to_one_unnamed_atomic_and_a_read_of_another);
-            let o = Options { isolation: Isolation::InProcess, ..Options::new(Checker::ShuttleRandom, "") };
-            let r = check_scenario(&s, "model", &o).unwrap();
+            let r = check_in_process(
+                "two-cells",
+                a_write_to_one_unnamed_atomic_and_a_read_of_another,
+                Checker::ShuttleRandom,
+                None,
+            );
             assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
             let ops: Vec<(&str, &str)> = r
                 .trace
@@ -1425,9 +1428,7 @@ mod tests {
 
         #[test]
         fn a_loom_stale_read_names_the_write_it_missed() {
-            let s = crate::catalog::ad_hoc("mp", relaxed_message_passing_over_unnamed_atomics);
-            let o = Options { isolation: Isolation::InProcess, ..Options::new(Checker::Loom, "") };
-            let r = check_scenario(&s, "model", &o).unwrap();
+            let r = check_in_process("mp", relaxed_message_passing_over_unnamed_atomics, Checker::Loom, None);
             assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
             let step = |f: &dyn Fn(&Step) -> bool| r.trace.iter().find(|s| f(s)).cloned().expect("the step");
             let data_write = step(&|s| s.op == "store ← 1");

@@ -334,7 +334,7 @@ pub enum SeqCstModel {
     AcqRel,
 }
 
-/// The atomic orderings a loom check used, as bits of [`Loom::orderings_seen`].
+/// What a loom check's atomics did, as bits of `ORDERINGS_SEEN` (see [`Loom::mixed_orderings_seen`]).
 const SAW_SEQCST: u8 = 1;
 const SAW_WEAKER: u8 = 2;
 /// A load with an ordering weaker than SeqCst (loom's DPOR misses some of their interleavings).

@@ -17,7 +17,7 @@
 use std::time::{Duration, Instant};
 
 use conclab::bench;
-use conclab::catalog::{self, Engine};
+use conclab::catalog;
 use conclab::runner::{self, Checker, Isolation, Options};
 
 /// The airplane-seat model with the mutex fix, written directly against an engine's types;
@@ -136,8 +136,8 @@ fn recording_cost(loom_on: bool, shuttle_on: bool) {
 fn recording_row(engine: &str) {
     let min_rounds = 30;
     let s = catalog::find("airplane-seat").unwrap();
-    let body = s.body(Engine::Loom, "fixed").unwrap();
-    let shuttle_body = s.body(Engine::Shuttle, "fixed").unwrap();
+    let body = s.body("fixed").unwrap();
+    let shuttle_body = s.body("fixed").unwrap();
     let loom_count = |model: Box<dyn Fn() + Send + Sync>| {
         let count = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let c = count.clone();

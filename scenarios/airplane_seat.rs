@@ -41,16 +41,16 @@ pub struct Flight {
 impl Flight {
     fn new() -> Self {
         Flight {
-            seats_left: AtomicUsize::named("seats_left", SEATS),
-            ledger: Mutex::named("ledger", Vec::new()),
-            booking: Mutex::named("booking", ()),
+            seats_left: AtomicUsize::new(SEATS).named("seats_left"),
+            ledger: Mutex::new(Vec::new()).named("ledger"),
+            booking: Mutex::new(()).named("booking"),
         }
     }
 
     /// Writes the ticket, checking the invariant at the moment of the sale.
     fn write_ticket(&self, seat: usize, agent: usize) {
         rt::note(format!("sells seat {seat}"));
-        let mut ledger = self.ledger.lock();
+        let mut ledger = self.ledger.lock().unwrap();
         if let Some(&(_, other)) = ledger.iter().find(|&&(s, _)| s == seat) {
             rt::invariant(false, || format!("seat {seat} sold twice (agent-{other} and agent-{agent})"));
         }
@@ -107,7 +107,7 @@ pub fn buggy() {
 /// Why it holds: while an agent holds the `booking` desk, no other agent can check, so the value it
 /// checked is still the value when it acts.
 fn sell_locked(flight: &Flight, agent: usize) {
-    let _desk = flight.booking.lock();
+    let _desk = flight.booking.lock().unwrap();
     let left = flight.seats_left.load(Ordering::SeqCst);
     if left > 0 {
         flight.seats_left.store(left - 1, Ordering::SeqCst);

@@ -53,16 +53,16 @@ impl<T> BoundedBuffer<T> {
     /// An empty queue with `capacity` slots (at least one).
     pub fn new(capacity: usize) -> Self {
         BoundedBuffer {
-            slots: Mutex::named("slots", VecDeque::with_capacity(capacity.max(1))),
+            slots: Mutex::new(VecDeque::with_capacity(capacity.max(1))).named("slots"),
             capacity: capacity.max(1),
-            not_full: Condvar::named("not_full"),
-            not_empty: Condvar::named("not_empty"),
+            not_full: Condvar::new().named("not_full"),
+            not_empty: Condvar::new().named("not_empty"),
         }
     }
 
     /// Items queued now.
     pub fn len(&self) -> usize {
-        self.slots.lock().len()
+        self.slots.lock().unwrap().len()
     }
 
     /// Whether no item is queued now.
@@ -77,9 +77,9 @@ impl<T> BoundedBuffer<T> {
 
     /// Inserts `item` at the back, waiting while every slot is taken.
     pub fn insert(&self, item: T) {
-        let mut q = self.slots.lock();
+        let mut q = self.slots.lock().unwrap();
         while q.len() == self.capacity {
-            q = self.not_full.wait(q);
+            q = self.not_full.wait(q).unwrap();
         }
         q.push_back(item);
         rt::invariant(q.len() <= self.capacity, || format!("{} items in {} slots", q.len(), self.capacity));
@@ -89,9 +89,9 @@ impl<T> BoundedBuffer<T> {
 
     /// Removes the item at the front, waiting while the queue is empty. (The fix: see below.)
     pub fn remove(&self) -> T {
-        let mut q = self.slots.lock();
+        let mut q = self.slots.lock().unwrap();
         while q.is_empty() {
-            q = self.not_empty.wait(q);
+            q = self.not_empty.wait(q).unwrap();
         }
         let item = q.pop_front().expect("the loop waited until an item was there");
         drop(q);
@@ -136,10 +136,10 @@ fn run_queue(remove: fn(&BoundedBuffer<usize>) -> Option<usize>) {
 
 /// Checks "empty?" once. After the wait, the item it was woken for may already be gone.
 fn remove_checking_once(b: &BoundedBuffer<usize>) -> Option<usize> {
-    let mut q = b.slots.lock();
+    let mut q = b.slots.lock().unwrap();
     // BUG: `if`, not `while`: another worker can take the item between the notify and our wakeup.
     if q.is_empty() {
-        q = b.not_empty.wait(q);
+        q = b.not_empty.wait(q).unwrap();
     }
     let item = q.pop_front();
     drop(q);
@@ -158,9 +158,9 @@ pub fn buggy() {
 
 /// Takes an item but never tells the producer a slot is free.
 fn remove_without_notify(b: &BoundedBuffer<usize>) -> Option<usize> {
-    let mut q = b.slots.lock();
+    let mut q = b.slots.lock().unwrap();
     while q.is_empty() {
-        q = b.not_empty.wait(q);
+        q = b.not_empty.wait(q).unwrap();
     }
     // BUG: no `not_full.notify_one()`: a producer asleep on a full queue is never woken.
     q.pop_front()
@@ -211,7 +211,7 @@ pub const ENTRY: Entry = Entry {
         hints: &[
             "Find where a worker goes to sleep. When it wakes up, what does it know about the queue — and what does it merely hope?",
             "Between `notify_one` and the woken worker getting the lock back, another worker can take the lock first. And POSIX (and shuttle) allow a wait to end with no notify at all.",
-            "Re-check the condition after every wakeup: `while q.is_empty() { q = b.not_empty.wait(q); }`.",
+            "Re-check the condition after every wakeup: `while q.is_empty() { q = b.not_empty.wait(q).unwrap(); }`.",
         ],
         questions: &[
             "{found_by} found this after {found_in} execution(s); real threads showed it in {stress_failing} of {stress_runs} runs. Which step of the failing trace does the real machine almost never produce?",

@@ -33,12 +33,12 @@ type JobList = Arc<Mutex<Vec<Pid>>>;
 
 fn addjob(jobs: &JobList, pid: Pid) {
     rt::note(format!("addjob({pid})"));
-    jobs.lock().push(pid);
+    jobs.lock().unwrap().push(pid);
 }
 
 fn deletejob(jobs: &JobList, pid: Pid) {
     rt::note(format!("deletejob({pid})"));
-    jobs.lock().retain(|&j| j != pid);
+    jobs.lock().unwrap().retain(|&j| j != pid);
 }
 
 /// The SIGCHLD handler: reap every child that has exited, delete each from the job list.
@@ -55,13 +55,13 @@ fn install_reaper(jobs: &JobList) {
 
 /// Runs the shell with one way of starting a job, then checks the job list.
 fn shell(start_job: fn(&JobList, usize)) {
-    let jobs: JobList = Arc::new(Mutex::named("jobs", vec![]));
+    let jobs: JobList = Arc::new(Mutex::new(vec![]).named("jobs"));
     install_reaper(&jobs);
     for n in 1..=JOBS {
         start_job(&jobs, n);
     }
     signal::wait_for_children();
-    let left = jobs.lock().clone();
+    let left = jobs.lock().unwrap().clone();
     rt::invariant(left.is_empty(), || {
         let dead: Vec<String> = left.iter().map(|p| p.to_string()).collect();
         format!("the job list still holds {} after every child was reaped: a dead job stays forever", dead.join(", "))

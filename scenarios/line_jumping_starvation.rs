@@ -50,10 +50,10 @@ type Discipline = (fn(&Counter), fn(&Counter));
 /// You come once; the regular comes `VISITS` times.
 fn open_counter((acquire, release): Discipline) {
     let c = Arc::new(Counter {
-        locked: AtomicBool::named("locked", false),
-        next_ticket: AtomicUsize::named("next_ticket", 0),
-        now_serving: AtomicUsize::named("now_serving", 0),
-        inside: AtomicUsize::named("inside", 0),
+        locked: AtomicBool::new(false).named("locked"),
+        next_ticket: AtomicUsize::new(0).named("next_ticket"),
+        now_serving: AtomicUsize::new(0).named("now_serving"),
+        inside: AtomicUsize::new(0).named("inside"),
     });
     let visit = move |c: &Counter| {
         acquire(c);

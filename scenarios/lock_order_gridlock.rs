@@ -28,7 +28,7 @@ pub struct Junction {
 }
 
 fn junction() -> Arc<Junction> {
-    Arc::new(Junction { north: Mutex::named("north", ()), south: Mutex::named("south", ()) })
+    Arc::new(Junction { north: Mutex::new(()).named("north"), south: Mutex::new(()).named("south") })
 }
 
 /// Runs the two cars; `route(junction, eastbound)` drives one car through.
@@ -60,9 +60,9 @@ fn run_cars(route: fn(&Junction, bool)) {
 
 fn drive_in_meeting_order(j: &Junction, east: bool) {
     let (first, second) = if east { (&j.north, &j.south) } else { (&j.south, &j.north) };
-    let _entered = first.lock();
+    let _entered = first.lock().unwrap();
     // BUG: the other car may hold `second` while waiting for `first`: a cycle.
-    let _crossed = second.lock();
+    let _crossed = second.lock().unwrap();
     rt::note("through the junction");
 }
 
@@ -77,8 +77,8 @@ pub fn buggy() {
 
 /// Why it holds: a car holding South never waits for North, so no cycle can form.
 fn drive_in_global_order(j: &Junction, _east: bool) {
-    let _north = j.north.lock();
-    let _south = j.south.lock();
+    let _north = j.north.lock().unwrap();
+    let _south = j.south.lock().unwrap();
     rt::note("through the junction");
 }
 
@@ -94,7 +94,7 @@ pub fn fixed() {
 /// Runs three cars; car `i` enters square `i` and needs square `i + 1` (mod 3).
 fn run_roundabout(global_order: bool) {
     let squares: Arc<Vec<Mutex<()>>> =
-        Arc::new(vec![Mutex::named("square-0", ()), Mutex::named("square-1", ()), Mutex::named("square-2", ())]);
+        Arc::new(vec![Mutex::new(()).named("square-0"), Mutex::new(()).named("square-1"), Mutex::new(()).named("square-2")]);
     let cars: Vec<_> = (0..3)
         .map(|i| {
             let squares = squares.clone();
@@ -103,8 +103,8 @@ fn run_roundabout(global_order: bool) {
                 .spawn(move || {
                     let (meet, next) = (i, (i + 1) % 3);
                     let (first, second) = if global_order { (meet.min(next), meet.max(next)) } else { (meet, next) };
-                    let _entered = squares[first].lock();
-                    let _crossed = squares[second].lock();
+                    let _entered = squares[first].lock().unwrap();
+                    let _crossed = squares[second].lock().unwrap();
                     rt::note("round the roundabout");
                 })
                 .unwrap()

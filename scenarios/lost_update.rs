@@ -34,7 +34,7 @@ pub struct Counter {
 
 /// Runs two counting threads, then checks the total the counter reports.
 fn count_twice(increment: fn(&Counter), total: fn(&Counter) -> usize) {
-    let c = Arc::new(Counter { cnt: AtomicUsize::named("cnt", 0), locked: Mutex::named("mutex", 0) });
+    let c = Arc::new(Counter { cnt: AtomicUsize::new(0).named("cnt"), locked: Mutex::new(0).named("mutex") });
     let threads: Vec<_> = (1..=2)
         .map(|i| {
             let c = c.clone();
@@ -80,13 +80,13 @@ pub fn buggy() {
 
 /// Why it holds: no thread can load while another is between its load and its store.
 fn increment_locked(c: &Counter) {
-    let mut cnt = c.locked.lock();
+    let mut cnt = c.locked.lock().unwrap();
     *cnt += 1;
 }
 
 /// The first fix: the increment under a mutex.
 pub fn fixed() {
-    count_twice(increment_locked, |c| *c.locked.lock())
+    count_twice(increment_locked, |c| *c.locked.lock().unwrap())
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ pub struct Corridor {
 
 /// Runs the two walkers; `walk(corridor, starts_left)` gets one person through.
 fn meet(walk: fn(&Corridor, bool)) {
-    let c = Arc::new(Corridor { left: Mutex::named("left", ()), right: Mutex::named("right", ()) });
+    let c = Arc::new(Corridor { left: Mutex::new(()).named("left"), right: Mutex::new(()).named("right") });
     let people: Vec<_> = [("alice", true), ("bob", false)]
         .into_iter()
         .map(|(name, starts_left)| {
@@ -65,8 +65,8 @@ fn meet(walk: fn(&Corridor, bool)) {
 fn walk_politely(c: &Corridor, starts_left: bool) {
     let (mine, other) = if starts_left { (&c.left, &c.right) } else { (&c.right, &c.left) };
     loop {
-        let _first = mine.lock();
-        if let Some(_second) = other.try_lock() {
+        let _first = mine.lock().unwrap();
+        if let Ok(_second) = other.try_lock() {
             rt::liveness::progress("passes");
             return;
         }
@@ -89,8 +89,8 @@ pub fn buggy() {
 /// Why it holds: whoever gets `left` first is never refused `right` by someone who holds `right`
 /// and wants `left` — nobody holds `right` without `left`. One of them always passes.
 fn walk_left_first(c: &Corridor, _starts_left: bool) {
-    let _left = c.left.lock();
-    let _right = c.right.lock();
+    let _left = c.left.lock().unwrap();
+    let _right = c.right.lock().unwrap();
     rt::liveness::progress("passes");
 }
 

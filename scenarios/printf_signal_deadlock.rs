@@ -38,7 +38,7 @@ pub struct Stdout {
 impl Stdout {
     /// `printf`: lock the stream, write, unlock — not async-signal-safe.
     fn printf(&self, line: &str) {
-        let mut out = self.lines.lock();
+        let mut out = self.lines.lock().unwrap();
         rt::note(format!("writes \"{line}\""));
         out.push(line.to_string());
     }
@@ -47,8 +47,8 @@ impl Stdout {
 /// `main` prints `LINES` lines while the terminal sends one SIGINT; `handle` installs the handler,
 /// `print` is how `main` prints a line.
 fn program(install: fn(&Arc<Stdout>, &Arc<AtomicBool>), print: fn(&Stdout, &AtomicBool, usize)) {
-    let stdout = Arc::new(Stdout { lines: Mutex::named("stdout", vec![]) });
-    let interrupted = Arc::new(AtomicBool::named("interrupted", false));
+    let stdout = Arc::new(Stdout { lines: Mutex::new(vec![]).named("stdout") });
+    let interrupted = Arc::new(AtomicBool::new(false).named("interrupted"));
     install(&stdout, &interrupted);
     let terminal = thread::Builder::new().name("terminal".into()).spawn(|| signal::kill(SIGINT)).unwrap();
     for i in 1..=LINES {

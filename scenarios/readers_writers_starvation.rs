@@ -53,17 +53,17 @@ pub struct Library {
 
 impl Library {
     fn read(&self) {
-        let mut s = self.state.lock();
+        let mut s = self.state.lock().unwrap();
         rt::liveness::arrive(LINE);
         // BUG: (readers first) a reader enters whenever no one writes, even while a writer waits.
         while s.writing || (self.writer_first && s.writers_waiting > 0) {
-            s = self.changed.wait(s);
+            s = self.changed.wait(s).unwrap();
         }
         s.readers += 1;
         rt::liveness::enter(LINE, MAX_BYPASS);
         drop(s);
         rt::note("reads");
-        let mut s = self.state.lock();
+        let mut s = self.state.lock().unwrap();
         s.readers -= 1;
         if s.readers == 0 {
             self.changed.notify_all();
@@ -71,18 +71,18 @@ impl Library {
     }
 
     fn write(&self) {
-        let mut s = self.state.lock();
+        let mut s = self.state.lock().unwrap();
         rt::liveness::arrive(LINE);
         s.writers_waiting += 1;
         while s.writing || s.readers > 0 {
-            s = self.changed.wait(s);
+            s = self.changed.wait(s).unwrap();
         }
         s.writers_waiting -= 1;
         s.writing = true;
         rt::liveness::enter(LINE, MAX_BYPASS);
         drop(s);
         rt::note("writes");
-        let mut s = self.state.lock();
+        let mut s = self.state.lock().unwrap();
         s.writing = false;
         self.changed.notify_all();
     }
@@ -90,7 +90,7 @@ impl Library {
 
 /// The readers and the writer, all at once.
 fn open_library(writer_first: bool) {
-    let lib = Arc::new(Library { state: Mutex::named("state", State::default()), changed: Condvar::named("changed"), writer_first });
+    let lib = Arc::new(Library { state: Mutex::new(State::default()).named("state"), changed: Condvar::new().named("changed"), writer_first });
     let mut people = vec![];
     for r in 1..=READERS {
         let lib = lib.clone();

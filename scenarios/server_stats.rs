@@ -142,14 +142,14 @@ pub struct SplitBooks {
 impl SplitBooks {
     /// Empty books, split in two.
     pub fn new() -> Self {
-        SplitBooks { live: Mutex::named("registry", Vec::new()), closed: Mutex::named("totals", Totals::default()) }
+        SplitBooks { live: Mutex::new(Vec::new()).named("registry"), closed: Mutex::new(Totals::default()).named("totals") }
     }
 }
 
 impl Books for SplitBooks {
     fn connect(&self, peer: String, max: usize) -> Option<u64> {
-        let mut live = self.live.lock();
-        let mut t = self.closed.lock();
+        let mut live = self.live.lock().unwrap();
+        let mut t = self.closed.lock().unwrap();
         if live.len() >= max {
             t.refused += 1;
             return None;
@@ -161,29 +161,29 @@ impl Books for SplitBooks {
     }
 
     fn count(&self, id: u64, bytes_in: u64, bytes_out: u64, lines: u64) {
-        if let Some(c) = self.live.lock().iter_mut().find(|c| c.id == id) {
+        if let Some(c) = self.live.lock().unwrap().iter_mut().find(|c| c.id == id) {
             (c.bytes_in, c.bytes_out, c.lines) = (c.bytes_in + bytes_in, c.bytes_out + bytes_out, c.lines + lines);
         }
     }
 
     fn disconnect(&self, id: u64) {
         let gone = {
-            let mut live = self.live.lock();
+            let mut live = self.live.lock().unwrap();
             let i = live.iter().position(|c| c.id == id);
             i.map(|i| live.remove(i))
         };
         // BUG: between the two critical sections the connection's bytes are in neither place.
         if let Some(c) = gone {
             rt::note(format!("left the registry with {} bytes, not yet in the totals", c.bytes_in));
-            let mut t = self.closed.lock();
+            let mut t = self.closed.lock().unwrap();
             (t.closed, t.bytes_in, t.bytes_out, t.lines) =
                 (t.closed + 1, t.bytes_in + c.bytes_in, t.bytes_out + c.bytes_out, t.lines + c.lines);
         }
     }
 
     fn snapshot(&self) -> Snapshot {
-        let connections = self.live.lock().clone();
-        let mut totals = self.closed.lock().clone();
+        let connections = self.live.lock().unwrap().clone();
+        let mut totals = self.closed.lock().unwrap().clone();
         add_live(&mut totals, &connections);
         Snapshot { totals, live: connections.len() as u64, connections }
     }
@@ -221,19 +221,19 @@ pub struct Stats {
 impl Stats {
     /// Empty books.
     pub fn new() -> Self {
-        Stats { books: Mutex::named("books", Ledger::default()) }
+        Stats { books: Mutex::new(Ledger::default()).named("books") }
     }
 
     /// Records a pizza order of `pizzas` (the `pizza` service's order book).
     pub fn order(&self, pizzas: u64) {
-        let mut b = self.books.lock();
+        let mut b = self.books.lock().unwrap();
         b.closed.orders += 1;
         b.closed.pizzas += pizzas;
     }
 
     /// Connections open now.
     pub fn live(&self) -> usize {
-        self.books.lock().live.len()
+        self.books.lock().unwrap().live.len()
     }
 }
 
@@ -247,7 +247,7 @@ impl Default for Stats {
 /// section, and `snapshot` reads both inside one too, so no reader sees the move half done.
 impl Books for Stats {
     fn connect(&self, peer: String, max: usize) -> Option<u64> {
-        let mut b = self.books.lock();
+        let mut b = self.books.lock().unwrap();
         if b.live.len() >= max {
             b.closed.refused += 1;
             return None;
@@ -259,13 +259,13 @@ impl Books for Stats {
     }
 
     fn count(&self, id: u64, bytes_in: u64, bytes_out: u64, lines: u64) {
-        if let Some(c) = self.books.lock().live.iter_mut().find(|c| c.id == id) {
+        if let Some(c) = self.books.lock().unwrap().live.iter_mut().find(|c| c.id == id) {
             (c.bytes_in, c.bytes_out, c.lines) = (c.bytes_in + bytes_in, c.bytes_out + bytes_out, c.lines + lines);
         }
     }
 
     fn disconnect(&self, id: u64) {
-        let mut b = self.books.lock();
+        let mut b = self.books.lock().unwrap();
         if let Some(i) = b.live.iter().position(|c| c.id == id) {
             let c = b.live.remove(i);
             let t = &mut b.closed;
@@ -275,7 +275,7 @@ impl Books for Stats {
     }
 
     fn snapshot(&self) -> Snapshot {
-        let b = self.books.lock();
+        let b = self.books.lock().unwrap();
         let mut totals = b.closed.clone();
         add_live(&mut totals, &b.live);
         Snapshot { totals, live: b.live.len() as u64, connections: b.live.clone() }

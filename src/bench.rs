@@ -61,7 +61,7 @@ impl Plan {
     pub fn checks(&self) -> u64 {
         let mut n = 0;
         for s in &self.scenarios {
-            let fixes = s.on_std.variants.iter().filter(|v| v.fixed).count() as u64;
+            let fixes = s.entry.variants.iter().filter(|v| v.fixed).count() as u64;
             for &c in self.checkers.iter().filter(|c| !refused(s, **c)) {
                 n += if randomised(c) { self.seeds } else { 1 } + fixes;
             }
@@ -84,15 +84,15 @@ pub fn randomised(checker: Checker) -> bool {
 pub fn expected(s: &Scenario, checker: Checker) -> bool {
     match checker {
         Checker::Portfolio => {
-            s.on_std.found_by.iter().any(|c| matches!(c, Checker::Loom | Checker::ShuttlePct | Checker::ShuttleRandom))
+            s.entry.found_by.iter().any(|c| matches!(c, Checker::Loom | Checker::ShuttlePct | Checker::ShuttleRandom))
         }
-        c => s.on_std.found_by.contains(&c),
+        c => s.entry.found_by.contains(&c),
     }
 }
 
 /// Whether the runner refuses `checker` on `s` (shuttle's DFS on a model that spins).
 fn refused(s: &Scenario, checker: Checker) -> bool {
-    checker == Checker::ShuttleDfs && s.on_std.waits_by_spinning
+    checker == Checker::ShuttleDfs && s.entry.waits_by_spinning
 }
 
 /// The whole comparison: how it was measured, and one row per scenario × checker.
@@ -302,7 +302,7 @@ fn row(plan: &Plan, s: &Scenario, checker: Checker, bar: &indicatif::ProgressBar
     let mut notes = vec![];
     let buggy = summarise(s, checker, &reports, &mut notes);
     let mut fixed = vec![];
-    for v in s.on_std.variants.iter().filter(|v| v.fixed) {
+    for v in s.entry.variants.iter().filter(|v| v.fixed) {
         let r = check(plan, s, v.name, checker, 0, bar)?;
         if r.found_bug() {
             notes.push(format!("the fix `{}` failed: {}", v.name, r.message.as_deref().unwrap_or("(no message)")));
@@ -338,8 +338,8 @@ fn summarise(s: &Scenario, checker: Checker, reports: &[Report], notes: &mut Vec
         let list: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} ×{n}")).collect();
         notes.push(format!("kinds found: {}", list.join(", ")));
     }
-    if let Some(k) = kind.filter(|&k| k != s.on_std.expected) {
-        notes.push(format!("found a {k}, the scenario expects a {}", s.on_std.expected));
+    if let Some(k) = kind.filter(|&k| k != s.entry.expected) {
+        notes.push(format!("found a {k}, the scenario expects a {}", s.entry.expected));
     }
     let time_ms_median = median(reports.iter().map(|r| r.elapsed_ms).collect()).unwrap_or(0);
     let trace = found.iter().find_map(|r| r.minimised.as_ref()).map(|m| TraceSize {

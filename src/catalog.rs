@@ -1,5 +1,5 @@
-//! The registry: every scenario file under `scenarios/`, compiled once per backend, with its
-//! metadata. Adding a scenario is one line in `catalog!` plus the file.
+//! The registry: every scenario file under `scenarios/`, compiled once (it runs under every
+//! engine), with its metadata. Adding a scenario is one line in `catalog!` plus the file.
 
 use serde::Serialize;
 
@@ -105,7 +105,7 @@ pub struct Variant {
     pub run: fn(),
 }
 
-/// A scenario as one backend's compilation of its file declares it.
+/// A scenario as its file declares it.
 #[derive(Clone, Copy, Debug)]
 pub struct Entry {
     /// Stable id used on the command line (`airplane-seat`).
@@ -144,15 +144,12 @@ impl Entry {
     }
 }
 
-/// A registered scenario: its metadata, its variants for each backend, and its source text.
+/// A registered scenario: its metadata and variants, and its source text.
 #[derive(Clone, Copy, Debug)]
 pub struct Scenario {
-    /// Metadata and the real-thread variants.
-    pub on_std: &'static Entry,
-    /// The same variants compiled for loom.
-    pub on_loom: &'static Entry,
-    /// The same variants compiled for shuttle.
-    pub on_shuttle: &'static Entry,
+    /// Metadata and variants. One compilation runs under every engine: each object binds to the
+    /// engine of the check that creates it ([`crate::rt::dynamic`]).
+    pub entry: &'static Entry,
     /// The scenario file: the teaching text `conclab show` prints.
     pub source_text: &'static str,
 }
@@ -160,60 +157,41 @@ pub struct Scenario {
 impl Scenario {
     /// The stable id.
     pub fn id(&self) -> &'static str {
-        self.on_std.id
+        self.entry.id
     }
 
     /// The variant named `name`, if the scenario has it.
     pub fn variant(&self, name: &str) -> Option<&'static Variant> {
-        self.on_std.variants.iter().find(|v| v.name == name)
+        self.entry.variants.iter().find(|v| v.name == name)
     }
 
-    /// The body of variant `name` compiled for `engine`.
-    pub fn body(&self, engine: Engine, name: &str) -> Option<fn()> {
-        let entry = match engine {
-            Engine::Loom => self.on_loom,
-            Engine::Shuttle => self.on_shuttle,
-            Engine::Stress => self.on_std,
-        };
-        entry.variants.iter().find(|v| v.name == name).map(|v| v.run)
+    /// The body of variant `name`: the model every engine runs.
+    pub fn body(&self, name: &str) -> Option<fn()> {
+        self.variant(name).map(|v| v.run)
     }
 
     /// Names of every variant, buggy first.
     pub fn variant_names(&self) -> Vec<&'static str> {
-        self.on_std.variants.iter().map(|v| v.name).collect()
+        self.entry.variants.iter().map(|v| v.name).collect()
     }
 }
 
 macro_rules! catalog {
     ($($module:ident),* $(,)?) => {
-        // One file, three compilations: that is the point.
-        /// The scenarios on real threads; the echo server runs their fixes (`crate::server`).
-        #[allow(clippy::duplicate_mod)]
+        /// The scenario files, compiled once against [`crate::lab`] (`use super::rt;` in a
+        /// file means it). The echo server runs the fixes of two of them (`crate::server`); the
+        /// fuzz targets drive the same code under shuttle.
+        // Teaching code: a `new()` says what a fresh object holds without a `Default` beside it.
+        #[allow(clippy::new_without_default)]
         #[path = "../scenarios"]
-        pub(crate) mod on_std {
-            use crate::rt::std_threads as rt;
-            $(pub mod $module;)*
-        }
-        // Some items (the server's queue and books) are used on real threads only.
-        #[allow(clippy::duplicate_mod, dead_code)]
-        #[path = "../scenarios"]
-        mod on_loom {
-            use crate::rt::loom as rt;
-            $(pub mod $module;)*
-        }
-        /// The scenarios on shuttle; the fuzz targets drive the server's queue and books here.
-        #[allow(clippy::duplicate_mod, dead_code)]
-        #[path = "../scenarios"]
-        pub(crate) mod on_shuttle {
-            use crate::rt::shuttle as rt;
+        pub mod scenarios {
+            use crate::lab as rt;
             $(pub mod $module;)*
         }
         /// Every registered scenario, in catalog order.
         pub fn all() -> &'static [Scenario] {
             &[$(Scenario {
-                on_std: &on_std::$module::ENTRY,
-                on_loom: &on_loom::$module::ENTRY,
-                on_shuttle: &on_shuttle::$module::ENTRY,
+                entry: &scenarios::$module::ENTRY,
                 source_text: include_str!(concat!("../scenarios/", stringify!($module), ".rs")),
             }),*]
         }
@@ -221,7 +199,6 @@ macro_rules! catalog {
         pub const MODULES: &[&str] = &[$(stringify!($module)),*];
     };
 }
-
 catalog!(
     airplane_seat,
     bounded_buffer,
@@ -252,9 +229,8 @@ pub fn lookup(id: &str, variant: &str) -> anyhow::Result<&'static Scenario> {
     Ok(s)
 }
 
-/// A scenario with one variant, `model`, that runs `body` whatever the engine — so `body` must be
-/// written against the facade of the engine the test checks it with. For the library's own
-/// tests of the runner on models outside the catalog.
+/// A scenario with one variant, `model`, that runs `body`: for the library's own tests of the
+/// runner on models outside the catalog.
 #[cfg(test)]
 pub(crate) fn ad_hoc(name: &'static str, body: fn()) -> Scenario {
     let variants = Box::leak(Box::new([Variant { name: "model", fixed: false, summary: "", run: body }]));
@@ -272,5 +248,5 @@ pub(crate) fn ad_hoc(name: &'static str, body: fn()) -> Scenario {
         must_still_work: &[],
         assignment: Assignment { unit: Unit::Races, task: "", hints: &[], questions: &[] },
     }));
-    Scenario { on_std: entry, on_loom: entry, on_shuttle: entry, source_text: "" }
+    Scenario { entry, source_text: "" }
 }

@@ -147,14 +147,14 @@ pub fn default_checker(s: &Scenario) -> crate::runner::Checker {
     use crate::runner::Checker;
     [Checker::ShuttlePct, Checker::ShuttleRandom, Checker::Loom]
         .into_iter()
-        .find(|c| s.on_std.found_by.contains(c))
+        .find(|c| s.entry.found_by.contains(c))
         .unwrap_or(Checker::Portfolio)
 }
 
 /// The whole explanation, as `conclab explain` prints it. `report`: a check of the buggy
 /// variant (its minimised trace is told).
 pub fn render(s: &Scenario, report: &Report) -> String {
-    let e = s.on_std;
+    let e = s.entry;
     let mut out = String::new();
     let _ = writeln!(out, "{} — {}\n", e.id, e.title);
     for p in paragraphs(s) {

@@ -215,7 +215,7 @@ enum Owed {
 /// once and in order (or the line-limit error and a close); `STATS` counts every byte fed
 /// before it once, and every open connection; when all are closed, the books balance.
 pub fn protocol(data: &[u8]) {
-    let stats = Stats::new();
+    let stats = crate::rt::dynamic::on_real_threads(Stats::new);
     let mut clients: Vec<Option<Client>> = (0..PROTOCOL_CONNECTIONS).map(|_| None).collect();
     let mut fed = 0u64;
     let mut bytes = data.iter().copied();
@@ -326,7 +326,7 @@ enum BookOp {
 /// snapshot must balance (open + closed = accepted, the live count matches the list) and a
 /// thread's successive snapshots never lose bytes. Returns the failure message, if any.
 pub fn books(data: &[u8], split: bool) -> Option<String> {
-    use crate::catalog::on_shuttle::server_stats as model;
+    use crate::catalog::scenarios::server_stats as model;
     let mut it = data.iter().copied();
     let threads = 2 + usize::from(it.next().unwrap_or(0) % 2);
     let workload: Vec<Vec<BookOp>> = (0..threads)
@@ -390,6 +390,7 @@ pub fn books(data: &[u8], split: bool) -> Option<String> {
     config.silence_warnings = true;
     config.max_steps = shuttle::MaxSteps::FailAfter(10_000);
     let result = runner::on_fresh_thread(move || {
+        let _engine = crate::rt::dynamic::EngineScope::enter(crate::catalog::Engine::Shuttle);
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let runner = shuttle::Runner::new(FuzzScheduler::new(&schedule), config);
             if split {

@@ -172,7 +172,7 @@ pub fn failing_row(report: &Report) -> Option<usize> {
 
 /// The trace page for a check or replay of `s`.
 pub fn trace_page(s: &Scenario, report: &Report) -> String {
-    let e = s.on_std;
+    let e = s.entry;
     let mut b = String::new();
     let _ = writeln!(b, "<header><h1>{}</h1>", esc(e.title));
     let _ = writeln!(

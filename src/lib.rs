@@ -1,6 +1,7 @@
-//! conclab — a concurrency-bug laboratory. Classic bugs written once as std-like Rust against
-//! the [`rt`] facade, explored by loom, shuttle and real threads through the [`runner`], and
-//! shown as readable interleavings ([`trace`]) that replay from a token ([`replay`]).
+//! conclab — a concurrency-bug laboratory. Classic bugs written once as std Rust against
+//! conclab's std-shaped facade ([`sync`], [`thread`], [`hint`]; [`lab`] for lessons), compiled
+//! once and explored by loom, shuttle and real threads through the [`runner`], and shown as
+//! readable interleavings ([`trace`]) that replay from a token ([`replay`]).
 #![deny(missing_docs)]
 
 pub mod assign;
@@ -12,6 +13,7 @@ pub mod fuzz;
 pub mod hint;
 pub mod html;
 pub mod interrupt;
+pub mod lab;
 #[cfg(test)]
 mod litmus;
 pub mod liveness;

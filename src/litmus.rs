@@ -5,19 +5,20 @@
 
 use std::sync::atomic::Ordering::{self, Acquire, Relaxed, Release, SeqCst};
 
+use crate::hint;
+use crate::lab::invariant;
 use crate::report::{Coverage, Kind, Report, Undecided, Verdict};
-use crate::rt::loom::sync::atomic::{AtomicBool, AtomicUsize};
-use crate::rt::loom::sync::Arc;
-use crate::rt::loom::thread;
-use crate::rt::loom::{hint, invariant};
 use crate::rt::{Loom, SeqCstModel};
 use crate::runner::{self, Checker, Options};
+use crate::sync::atomic::{AtomicBool, AtomicUsize};
+use crate::sync::Arc;
+use crate::thread;
 
 /// Store buffering: each thread stores its flag, then reads the other's. Under SeqCst at least
 /// one of them sees the other's store; with Release stores and Acquire loads both may read 0.
 fn store_buffering(store: Ordering, load: Ordering) {
-    let x = Arc::new(AtomicUsize::named("x", 0));
-    let y = Arc::new(AtomicUsize::named("y", 0));
+    let x = Arc::new(AtomicUsize::new(0).named("x"));
+    let y = Arc::new(AtomicUsize::new(0).named("y"));
     let (x1, y1) = (x.clone(), y.clone());
     let t = thread::spawn(move || {
         x1.store(1, store);
@@ -40,8 +41,8 @@ fn sb_release_acquire() {
 /// hold its first-written value on both (that needs a cycle in SeqCst's single order). Release
 /// stores allow it.
 fn two_plus_two_writes(store: Ordering) {
-    let x = Arc::new(AtomicUsize::named("x", 0));
-    let y = Arc::new(AtomicUsize::named("y", 0));
+    let x = Arc::new(AtomicUsize::new(0).named("x"));
+    let y = Arc::new(AtomicUsize::new(0).named("y"));
     let (x1, y1) = (x.clone(), y.clone());
     let t = thread::spawn(move || {
         x1.store(1, store);
@@ -64,8 +65,8 @@ fn two_plus_two_writes_release() {
 /// Dekker's entry protocol, one attempt each: raise my flag, enter only if the other's is down.
 /// Under SeqCst the two cannot both enter.
 fn dekker(store: Ordering, load: Ordering) {
-    let flags = Arc::new([AtomicBool::named("flag-0", false), AtomicBool::named("flag-1", false)]);
-    let inside = Arc::new(AtomicUsize::named("inside", 0));
+    let flags = Arc::new([AtomicBool::new(false).named("flag-0"), AtomicBool::new(false).named("flag-1")]);
+    let inside = Arc::new(AtomicUsize::new(0).named("inside"));
     let attempt = move |me: usize, flags: &[AtomicBool; 2], inside: &AtomicUsize| {
         flags[me].store(true, store);
         if !flags[1 - me].load(load) {
@@ -90,9 +91,9 @@ fn dekker_release_acquire() {
 
 /// Peterson's lock for two threads, each entering once.
 fn peterson(store: Ordering, load: Ordering) {
-    let flags = Arc::new([AtomicBool::named("flag-0", false), AtomicBool::named("flag-1", false)]);
-    let turn = Arc::new(AtomicUsize::named("turn", 0));
-    let inside = Arc::new(AtomicUsize::named("inside", 0));
+    let flags = Arc::new([AtomicBool::new(false).named("flag-0"), AtomicBool::new(false).named("flag-1")]);
+    let turn = Arc::new(AtomicUsize::new(0).named("turn"));
+    let inside = Arc::new(AtomicUsize::new(0).named("inside"));
     let enter = move |me: usize, flags: &[AtomicBool; 2], turn: &AtomicUsize, inside: &AtomicUsize| {
         let other = 1 - me;
         flags[me].store(true, store);
@@ -123,9 +124,9 @@ fn peterson_release_acquire() {
 /// with SeqCst: a SeqCst load acquires but releases nothing, so it orders nothing here. (When
 /// the exact model ran SeqCst loads as SeqCst read-modify-writes, which release, they hid it.)
 fn mixed_orderings() {
-    let data = Arc::new(AtomicUsize::named("data", 0));
-    let done = Arc::new(AtomicUsize::named("done", 0));
-    let x = Arc::new(AtomicUsize::named("x", 0));
+    let data = Arc::new(AtomicUsize::new(0).named("data"));
+    let done = Arc::new(AtomicUsize::new(0).named("done"));
+    let x = Arc::new(AtomicUsize::new(0).named("x"));
     let (d, f, x1) = (data.clone(), done.clone(), x.clone());
     let writer = thread::spawn(move || {
         d.store(1, Relaxed);
@@ -150,7 +151,7 @@ fn sb_relaxed_stores_seqcst_loads() {
 /// A Release store read by a SeqCst load, nothing else: correct, and mixed (the plain search
 /// runs, where the SeqCst load is a plain load).
 fn release_store_seqcst_load() {
-    let x = Arc::new(AtomicUsize::named("x", 0));
+    let x = Arc::new(AtomicUsize::new(0).named("x"));
     let x1 = x.clone();
     let t = thread::spawn(move || x1.store(1, Release));
     let seen = x.load(SeqCst);
@@ -339,11 +340,12 @@ mod random_programs {
         let _one_at_a_time = LOCK.lock().unwrap_or_else(|p| p.into_inner());
         *SEEN.lock().unwrap() = Some(BTreeSet::new());
         Loom::set_seqcst_model(SeqCstModel::Exact);
+        let _engine = crate::rt::dynamic::EngineScope::enter(crate::catalog::Engine::Loom);
         let mut builder = loom::model::Builder::new();
         builder.log = false;
         builder.checkpoint_file = None;
         builder.check(move || {
-            let vars = Arc::new([AtomicUsize::named("x", 0), AtomicUsize::named("y", 0)]);
+            let vars = Arc::new([AtomicUsize::new(0).named("x"), AtomicUsize::new(0).named("y")]);
             let (b2, v2) = (b.clone(), vars.clone());
             let t = thread::spawn(move || thread_ops(&b2, &v2, o));
             let seen_a = thread_ops(&a, &vars, o);

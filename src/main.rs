@@ -489,7 +489,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 let items: Vec<_> = catalog::all()
                     .iter()
                     .map(|s| {
-                        let e = s.on_std;
+                        let e = s.entry;
                         serde_json::json!({
                             "id": e.id, "title": e.title, "category": e.category, "source": e.source,
                             "invariant": e.invariant, "expected": e.expected, "checkers": e.found_by,
@@ -500,13 +500,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 writeln!(out, "{}", serde_json::to_string_pretty(&items)?)?;
             } else {
                 for cat in [Category::Race, Category::Deadlock, Category::Livelock, Category::Starvation] {
-                    let in_cat: Vec<_> = catalog::all().iter().filter(|s| s.on_std.category == cat).collect();
+                    let in_cat: Vec<_> = catalog::all().iter().filter(|s| s.entry.category == cat).collect();
                     if in_cat.is_empty() {
                         continue;
                     }
                     writeln!(out, "{}", serde_json::to_value(cat)?.as_str().unwrap_or_default())?;
                     for s in in_cat {
-                        let e = s.on_std;
+                        let e = s.entry;
                         writeln!(
                             out,
                             "  {:<24} {} — expect {} ({})",

@@ -168,7 +168,7 @@ struct Attempt {
 
 impl Attempt {
     fn kind(&self) -> Option<Kind> {
-        self.failure.as_ref().map(|f| classify(&f.message).0)
+        self.failure.as_ref().map(|f| classify(&f.message, &f.location).0)
     }
 
     /// Smaller is clearer: fewer preemptions, then fewer steps, then fewer deviations.
@@ -258,7 +258,7 @@ pub fn shrink(
     if step_bound(found) {
         return None;
     }
-    let kind = classify(&found.message).0;
+    let kind = classify(&found.message, &found.location).0;
     let base = ReplayBase {
         scenario: scenario.to_string(),
         variant: variant.to_string(),

@@ -44,8 +44,40 @@ pub fn failed_property(message: &str) -> Option<&str> {
     message.strip_prefix(MUST_STILL_WORK)?.strip_prefix('[')?.split_once("]: ").map(|(name, _)| name)
 }
 
-/// Classifies a failure by its panic message; returns the kind and the message to show.
-pub fn classify(message: &str) -> (Kind, String) {
+/// Messages of std's own runtime checks (and of conclab's misuse errors): a panic with one of
+/// them is a crash of the model's code, not a check the model makes — kind [`Kind::Panic`].
+const RUNTIME_ERRORS: &[&str] = &[
+    "called `Option::unwrap()`",
+    "called `Result::unwrap()`",
+    "called `Result::unwrap_err()`",
+    "called `Result::expect_err()`",
+    "index out of bounds",
+    "attempt to ",
+    "already borrowed",
+    "already mutably borrowed",
+    "capacity overflow",
+    "byte index ",
+    "range start index ",
+    "range end index ",
+    "slice index starts",
+    "not yet implemented",
+    "not implemented",
+    "a conclab ",
+];
+
+/// Whether a panic at `location` (as [`crate::trace::short_location`] prints it) was raised by
+/// the model's own source: a path relative to the crate under test, not a dependency's or std's
+/// (absolute), nor conclab's engine layer (`src/rt/`, relative in conclab's own tests).
+fn in_model_source(location: &str) -> bool {
+    !location.is_empty() && !location.starts_with('/') && !location.starts_with('<') && !location.starts_with("src/rt/")
+}
+
+/// Classifies a failure by its panic message and where it was raised; returns the kind and the
+/// message to show. A failed `assert!`, `assert_eq!`, `assert_ne!`, `panic!`, `unreachable!` or
+/// `expect` in the model's own source is a failed check of the model: [`Kind::Assertion`].
+/// [`Kind::Panic`] is left for crashes that are no check of the model's (an `unwrap` of `None`,
+/// an index out of bounds, an overflow, a panic inside a dependency or an engine).
+pub fn classify(message: &str, location: &str) -> (Kind, String) {
     if let Some(m) = message.strip_prefix(crate::rt::INVARIANT_PREFIX) {
         return (Kind::Assertion, m.to_string());
     }
@@ -67,6 +99,9 @@ pub fn classify(message: &str) -> (Kind, String) {
     let lower = message.to_lowercase();
     if lower.starts_with("deadlock") || lower.contains("already holds") || lower.contains("hung with threads blocked") {
         return (Kind::Deadlock, message.to_string());
+    }
+    if in_model_source(location) && !RUNTIME_ERRORS.iter().any(|e| message.starts_with(e)) {
+        return (Kind::Assertion, message.to_string());
     }
     (Kind::Panic, message.to_string())
 }
@@ -347,14 +382,32 @@ mod tests {
 
     #[test]
     fn messages_map_to_kinds() {
-        assert_eq!(classify("invariant violated: seat 1 sold twice").0, Kind::Assertion);
-        assert_eq!(classify("deadlock; threads = [(0, Blocked)]").0, Kind::Deadlock);
-        assert_eq!(classify("deadlock! blocked tasks: [main]").0, Kind::Deadlock);
+        let here = "src/bank.rs:12";
+        assert_eq!(classify("invariant violated: seat 1 sold twice", here).0, Kind::Assertion);
+        assert_eq!(
+            classify("deadlock; threads = [(0, Blocked)]", "/root/.cargo/registry/loom/rt/mod.rs:1").0,
+            Kind::Deadlock
+        );
+        assert_eq!(classify("deadlock! blocked tasks: [main]", "").0, Kind::Deadlock);
         assert!(limit_reached("exceeded max_steps bound 1000. this might be"));
         assert!(limit_reached("Model exceeded maximum number of branches. This is often caused"));
         assert!(!limit_reached("livelock: thread-1 and thread-2 retried 3 rounds"));
-        assert_eq!(classify("called `Option::unwrap()` on a `None` value").0, Kind::Panic);
-        assert_eq!(classify("assertion failed: seats <= 1").0, Kind::Assertion);
-        assert_eq!(classify("assertion `left == right` failed\n  left: 1\n right: 2").0, Kind::Assertion);
+        assert_eq!(classify("assertion failed: seats <= 1", here).0, Kind::Assertion);
+        assert_eq!(classify("assertion `left == right` failed\n  left: 1\n right: 2", here).0, Kind::Assertion);
+        // The model's own `panic!`, `unreachable!`, `expect`: its checks.
+        assert_eq!(classify("the balance went negative", here), (Kind::Assertion, "the balance went negative".into()));
+        assert_eq!(classify("internal error: entered unreachable code", here).0, Kind::Assertion);
+        assert_eq!(classify("scenarios/queue.rs panicked", "scenarios/queue.rs:3").0, Kind::Assertion);
+        // Crashes that are no check of the model's.
+        assert_eq!(classify("called `Option::unwrap()` on a `None` value", here).0, Kind::Panic);
+        assert_eq!(classify("index out of bounds: the len is 2 but the index is 2", here).0, Kind::Panic);
+        assert_eq!(classify("attempt to subtract with overflow", here).0, Kind::Panic);
+        assert_eq!(classify("a conclab Mutex was used outside any check: …", here).0, Kind::Panic);
+        assert_eq!(
+            classify("too many threads", "/root/.cargo/registry/src/loom-0.7.3/src/rt/thread.rs:9").0,
+            Kind::Panic
+        );
+        assert_eq!(classify("internal", "src/rt/dynamic.rs:60").0, Kind::Panic);
+        assert_eq!(classify("no location", "").0, Kind::Panic);
     }
 }

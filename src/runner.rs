@@ -230,7 +230,7 @@ pub fn check_scenario(s: &Scenario, variant: &str, options: &Options) -> Result<
     if options.checker == Checker::Portfolio {
         return portfolio(s, variant, options);
     }
-    if options.checker == Checker::ShuttleDfs && s.on_std.waits_by_spinning {
+    if options.checker == Checker::ShuttleDfs && s.entry.waits_by_spinning {
         bail!(
             "shuttle-dfs cannot explore `{scenario}`: its threads wait by spinning, and depth-first search \
              keeps scheduling the spinner forever; use loom (exhaustive) or shuttle-pct / shuttle-random"
@@ -290,7 +290,7 @@ fn dispatch(s: &Scenario, job: Job) -> Result<Report> {
 fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
     let started = Instant::now();
     let mut stages = vec![];
-    if s.on_std.found_by.contains(&Checker::Loom) {
+    if s.entry.found_by.contains(&Checker::Loom) {
         stages.push(Checker::Loom);
     }
     stages.extend([Checker::ShuttlePct, Checker::ShuttleRandom]);
@@ -617,8 +617,7 @@ pub(crate) struct Outcome {
 /// and a real-thread hang may end the process).
 fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
     let engine = job.options.checker.engine().context("the portfolio is run by `check`, not by a worker")?;
-    let body =
-        s.body(engine, &job.variant).with_context(|| format!("`{}` has no variant `{}`", job.scenario, job.variant))?;
+    let body = s.body(&job.variant).with_context(|| format!("`{}` has no variant `{}`", job.scenario, job.variant))?;
     install_panic_hook();
     let token = job.replay.as_deref().map(str::parse::<Token>).transpose()?;
     // A shuttle search records its schedules, not their events: its failing schedule is replayed
@@ -753,7 +752,10 @@ fn with_trace(out: &mut Outcome, body: fn(), o: &Options) {
     let base = ReplayBase { scenario, variant, point: Point::Shuttle { choices: vec![] } };
     let diverged = Arc::new(parking_lot::Mutex::new(false));
     match traced_run(&base, body, Playback::new(choices, diverged.clone()), o) {
-        Some(traced) if !*diverged.lock() && classify(&traced.message).0 == classify(&found.message).0 => {
+        Some(traced)
+            if !*diverged.lock()
+                && classify(&traced.message, &traced.location).0 == classify(&found.message, &found.location).0 =>
+        {
             out.failure = Some(Failure { execution: found.execution, ..traced });
         }
         // Ctrl-C stops every new execution, this replay's too.
@@ -818,7 +820,7 @@ fn check_with_scheduler_here<S: shuttle::scheduler::Scheduler + 'static>(
     label: &str,
     options: &Options,
 ) -> Result<Report> {
-    let body = s.body(Engine::Shuttle, variant).with_context(|| {
+    let body = s.body(variant).with_context(|| {
         format!("`{}` has no variant `{variant}`; its variants: {}", s.id(), s.variant_names().join(", "))
     })?;
     install_panic_hook();
@@ -899,7 +901,7 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
             r.minimised =
                 crate::minimize::loom_bound(&f, job.options.preemption_bound.is_none() && !job.options.unbounded_only);
         }
-        let (kind, message) = classify(&f.message);
+        let (kind, message) = classify(&f.message, &f.location);
         let cycle: Vec<String> = f
             .trace
             .blocked
@@ -1020,25 +1022,9 @@ fn run_loom_seqcst(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], bu
     plain
 }
 
-/// While alive, objects of the one-compilation facade ([`crate::rt::dynamic`]) made on this OS
-/// thread bind to `engine`; the previous engine is restored when it drops.
-struct EngineScope(Option<Engine>);
-
-impl EngineScope {
-    fn enter(engine: Engine) -> EngineScope {
-        EngineScope(crate::rt::dynamic::set_engine(Some(engine)))
-    }
-}
-
-impl Drop for EngineScope {
-    fn drop(&mut self) {
-        crate::rt::dynamic::set_engine(self.0);
-    }
-}
-
 /// loom, stage by stage (one preemption bound each), until a failure or the budget is spent.
 fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: usize) -> Outcome {
-    let _engine = EngineScope::enter(Engine::Loom);
+    let _engine = crate::rt::dynamic::EngineScope::enter(Engine::Loom);
     // Until a stage ends on its own, nothing is covered but what was sampled: a budget spent
     // before (or inside) a stage never reads as exhaustive.
     let mut coverage = Coverage::Sampled { schedules: 0 };
@@ -1130,7 +1116,7 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
     scheduler: S,
     o: &Options,
 ) -> Outcome {
-    let _engine = EngineScope::enter(Engine::Shuttle);
+    let _engine = crate::rt::dynamic::EngineScope::enter(Engine::Shuttle);
     let (scheduler, choices) = Recording::new(scheduler);
     let runner = shuttle::Runner::new(scheduler, shuttle_config(o));
     let r2 = rec.clone();
@@ -1159,7 +1145,7 @@ pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
 /// The model on real threads, run after run. In a worker, a watchdog turns a run that stops
 /// making progress into a reported hang, naming what each blocked thread waits for.
 fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Outcome {
-    let _engine = EngineScope::enter(Engine::Stress);
+    let _engine = crate::rt::dynamic::EngineScope::enter(Engine::Stress);
     let runs = o.iterations.unwrap_or(DEFAULT_STRESS_RUNS);
     // Real threads can record millions of events in one run (a spin until the watchdog fires).
     rec.set_event_cap(Some(trace::STRESS_EVENT_CAP));
@@ -1239,14 +1225,58 @@ pub(crate) fn check_in_process(name: &'static str, body: fn(), checker: Checker,
 mod tests {
     use super::*;
     use crate::report::Undecided;
-    use crate::rt::shuttle::sync::atomic::{AtomicBool, Ordering};
-    use crate::rt::shuttle::thread;
+    use crate::sync::atomic::{AtomicBool, Ordering};
+    use crate::thread;
 
     /// Waits for a flag nobody sets: every execution runs until the engine's step limit.
     fn spins_forever() {
-        let flag = AtomicBool::named("never", false);
+        let flag = AtomicBool::new(false).named("never");
         while !flag.load(Ordering::SeqCst) {
             thread::yield_now();
+        }
+    }
+
+    /// A withdrawal checks the balance, then takes the money: two can both pass the check.
+    fn overdraw(check: fn(i64)) {
+        let balance = std::sync::Arc::new(crate::sync::atomic::AtomicI64::new(1).named("balance"));
+        let b = balance.clone();
+        let t = thread::spawn(move || {
+            if b.load(Ordering::SeqCst) >= 1 {
+                b.fetch_sub(1, Ordering::SeqCst);
+            }
+        });
+        if balance.load(Ordering::SeqCst) >= 1 {
+            balance.fetch_sub(1, Ordering::SeqCst);
+        }
+        t.join().unwrap();
+        check(balance.load(Ordering::SeqCst));
+    }
+
+    fn panics_if_negative() {
+        overdraw(|b| {
+            if b < 0 {
+                panic!("the balance went negative: {b}");
+            }
+        })
+    }
+
+    fn unwraps_a_none() {
+        overdraw(|b| {
+            (b >= 0).then_some(()).unwrap();
+        })
+    }
+
+    /// A model's own `panic!` is its check failing: an assertion, with its message and line; an
+    /// `unwrap` of `None` in the same place is a crash, kind `panic` (issue 9, part 5).
+    #[test]
+    fn a_model_s_own_panic_is_an_assertion_and_a_crash_is_a_panic() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom] {
+            let r = check_in_process("overdraw", panics_if_negative, checker, None);
+            assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
+            assert_eq!(r.message.as_deref(), Some("the balance went negative: -1"), "{}", r.render());
+            assert!(r.render().contains("src/runner.rs:"), "the line of the panic: {}", r.render());
+            let r = check_in_process("overdraw", unwraps_a_none, checker, None);
+            assert_eq!(r.kind, Some(Kind::Panic), "{}", r.render());
         }
     }
 
@@ -1329,7 +1359,7 @@ mod tests {
 
         /// Three mutexes made at one site; thread-k locks lock k, then lock k+1 (mod 3).
         fn three_unnamed_locks_in_a_cycle() {
-            use crate::rt::shuttle::sync::{Arc, Mutex};
+            use crate::sync::{Arc, Mutex};
             let locks: Arc<Vec<Mutex<()>>> = Arc::new((0..3).map(|_| Mutex::new(())).collect());
             let threads: Vec<_> = (0..3)
                 .map(|i| {
@@ -1377,13 +1407,13 @@ mod tests {
         /// Two atomics made at one site: a thread writes 1 to the first, then main reads the
         /// second, which nobody wrote.
         fn a_write_to_one_unnamed_atomic_and_a_read_of_another() {
-            use crate::rt::shuttle::sync::atomic::AtomicUsize;
-            use crate::rt::shuttle::sync::Arc;
+            use crate::sync::atomic::AtomicUsize;
+            use crate::sync::Arc;
             let cells = Arc::new([(); 2].map(|_| AtomicUsize::new(0)));
             let c = cells.clone();
             thread::spawn(move || c[0].store(1, SeqCst)).join().unwrap();
             let other = cells[1].load(SeqCst);
-            crate::rt::shuttle::invariant(other == 1, || "the second cell was never written".into());
+            crate::lab::invariant(other == 1, || "the second cell was never written".into());
         }
 
         #[test]
@@ -1410,9 +1440,9 @@ mod tests {
         /// Message passing with Relaxed over two atomics made at one site: `cells[0]` is the data
         /// (1), `cells[1]` the flag (2). Seeing the flag up, main may still read the data as 0.
         fn relaxed_message_passing_over_unnamed_atomics() {
-            use crate::rt::loom::sync::atomic::AtomicUsize;
-            use crate::rt::loom::sync::Arc;
-            use crate::rt::loom::thread;
+            use crate::sync::atomic::AtomicUsize;
+            use crate::sync::Arc;
+            use crate::thread;
             let cells = Arc::new([(); 2].map(|_| AtomicUsize::new(0)));
             let c = cells.clone();
             let writer = thread::spawn(move || {
@@ -1421,7 +1451,7 @@ mod tests {
             });
             if cells[1].load(Relaxed) == 2 {
                 let data = cells[0].load(Relaxed);
-                crate::rt::loom::invariant(data == 1, || "the flag was up but the data read was stale".into());
+                crate::lab::invariant(data == 1, || "the flag was up but the data read was stale".into());
             }
             writer.join().unwrap();
         }

@@ -199,6 +199,11 @@ impl ObjectId {
         ObjectId { serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed), kind, name, created }
     }
 
+    /// Gives the object the readable name `name` (`Mutex::new(v).named("ledger")`).
+    pub(crate) fn rename(&mut self, name: &'static str) {
+        self.name = Some(name);
+    }
+
     /// The readable name, not yet told apart from others that share it: the name given, else
     /// `kind@file.rs:line` of where the object was made.
     pub(crate) fn base_name(&self) -> String {

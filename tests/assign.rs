@@ -163,7 +163,7 @@ fn every_scenario_is_an_assignment_that_grades_bug_fix_and_cheat() {
     let mut times = vec![];
     for (n, s) in assign::course().into_iter().enumerate() {
         let id = s.id();
-        let e = s.on_std;
+        let e = s.entry;
         let dir = course.join(format!("{:02}-{id}", n + 1));
 
         // The student's view: `cargo test` in the generated crate fails with the expected kind.
@@ -289,9 +289,9 @@ fn a_correct_all_seqcst_peterson_fix_passes_every_checker() {
         ("use rt::sync::atomic::{AtomicUsize, Ordering};", "use rt::sync::atomic::{AtomicBool, AtomicUsize, Ordering};"),
         ("    booking: Mutex<()>,\n}", "    booking: Mutex<()>,\n    flags: [AtomicBool; 2],\n    turn: AtomicUsize,\n}"),
         (
-            "            booking: Mutex::named(\"booking\", ()),",
-            "            booking: Mutex::named(\"booking\", ()),\n            flags: [AtomicBool::named(\"flag-1\", false), \
-             AtomicBool::named(\"flag-2\", false)],\n            turn: AtomicUsize::named(\"turn\", 0),",
+            "            booking: Mutex::new(()).named(\"booking\"),",
+            "            booking: Mutex::new(()).named(\"booking\"),\n            flags: [AtomicBool::new(false).named(\"flag-1\"), \
+             AtomicBool::new(false).named(\"flag-2\")],\n            turn: AtomicUsize::new(0).named(\"turn\"),",
         ),
         (
             "fn sell_buggy(flight: &Flight, agent: usize) {\n",

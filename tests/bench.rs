@@ -67,12 +67,12 @@ fn json_has_the_method_and_one_row_per_scenario_and_checker() {
         // Both engines are expected to find both bugs, with the scenario's kind.
         assert_eq!(r["expected"], true, "{r}");
         assert_eq!(b["found"], b["runs"], "{r}");
-        assert_eq!(b["kind"], serde_json::to_value(s.on_std.expected).unwrap(), "{r}");
+        assert_eq!(b["kind"], serde_json::to_value(s.entry.expected).unwrap(), "{r}");
         let runs = if r["checker"] == "loom" { 1 } else { 2 };
         assert_eq!(b["runs"], runs, "{r}");
         assert!(b["executions_median"].as_u64().unwrap() <= b["executions_max"].as_u64().unwrap(), "{r}");
         let fixed = r["fixed"].as_array().unwrap();
-        let fixes: Vec<_> = s.on_std.variants.iter().filter(|v| v.fixed).map(|v| v.name).collect();
+        let fixes: Vec<_> = s.entry.variants.iter().filter(|v| v.fixed).map(|v| v.name).collect();
         assert_eq!(fixed.iter().map(|f| f["variant"].as_str().unwrap()).collect::<Vec<_>>(), fixes);
         for f in fixed {
             for field in ["variant", "verdict", "executions", "coverage", "time_ms"] {

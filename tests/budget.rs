@@ -26,15 +26,15 @@ static RUNS: AtomicUsize = AtomicUsize::new(0);
 /// The first run of the worker's process fails; every later one spins forever.
 fn fails_then_spins() {
     if RUNS.fetch_add(1, Ordering::Relaxed) == 0 {
-        conclab::rt::std_threads::invariant(false, || "the first run fails".into());
+        conclab::lab::invariant(false, || "the first run fails".into());
     }
     spin();
 }
 
 /// A run that records twice the events a stress run keeps, then fails.
 fn long_then_fails() {
-    use conclab::rt::std_threads as rt;
-    let flag = rt::sync::atomic::AtomicUsize::named("flag", 0);
+    use conclab::lab as rt;
+    let flag = rt::sync::atomic::AtomicUsize::new(0).named("flag");
     for _ in 0..2 * conclab::trace::STRESS_EVENT_CAP {
         flag.load(rt::sync::atomic::Ordering::SeqCst);
     }
@@ -44,9 +44,9 @@ fn long_then_fails() {
 /// The scenarios this binary knows, under their catalog ids (metadata only; the code is ours).
 fn scenario(id: &str) -> Option<Scenario> {
     match id {
-        "airplane-seat" => Some(conclab::assign::student_scenario(id, [spin; 3], "")),
-        "lost-update" => Some(conclab::assign::student_scenario(id, [fails_then_spins; 3], "")),
-        "server-stats" => Some(conclab::assign::student_scenario(id, [long_then_fails; 3], "")),
+        "airplane-seat" => Some(conclab::assign::student_scenario(id, spin, "")),
+        "lost-update" => Some(conclab::assign::student_scenario(id, fails_then_spins, "")),
+        "server-stats" => Some(conclab::assign::student_scenario(id, long_then_fails, "")),
         _ => None,
     }
 }

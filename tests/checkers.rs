@@ -19,12 +19,12 @@ fn check(s: &Scenario, variant: &str, checker: Checker, iterations: Option<usize
 }
 
 fn expects(s: &Scenario, checker: Checker) -> bool {
-    s.on_std.found_by.contains(&checker)
+    s.entry.found_by.contains(&checker)
 }
 
 /// The shuttle modes that can explore `s` (DFS cannot explore spin loops).
 fn shuttle_modes(s: &Scenario) -> impl Iterator<Item = Checker> {
-    let spins = s.on_std.waits_by_spinning;
+    let spins = s.entry.waits_by_spinning;
     SHUTTLE.into_iter().filter(move |c| !(spins && *c == Checker::ShuttleDfs))
 }
 
@@ -32,7 +32,7 @@ fn shuttle_modes(s: &Scenario) -> impl Iterator<Item = Checker> {
 /// bigger instance, e.g. three cars) are held to it too, except by DFS, whose fixed order may
 /// need more than its budget on the bigger model.
 fn assert_found(s: &Scenario, checker: Checker) {
-    for v in s.on_std.variants.iter().filter(|v| !v.fixed) {
+    for v in s.entry.variants.iter().filter(|v| !v.fixed) {
         if v.name == "buggy" || checker != Checker::ShuttleDfs {
             assert_found_in(s, v.name, checker);
         }
@@ -44,7 +44,7 @@ fn assert_found_in(s: &Scenario, variant: &str, checker: Checker) {
     assert_eq!(r.verdict, Verdict::BugFound, "{} missed {} / {variant}:\n{}", checker.name(), s.id(), r.render());
     assert_eq!(
         r.kind,
-        Some(s.on_std.expected_for(variant)),
+        Some(s.entry.expected_for(variant)),
         "{} found the wrong kind in {}:\n{}",
         checker.name(),
         s.id(),
@@ -56,7 +56,7 @@ fn assert_found_in(s: &Scenario, variant: &str, checker: Checker) {
 
 fn assert_passes(s: &Scenario, checker: Checker, iterations: Option<usize>) -> Report {
     let mut last = None;
-    for v in s.on_std.variants.iter().filter(|v| v.fixed) {
+    for v in s.entry.variants.iter().filter(|v| v.fixed) {
         let r = check(s, v.name, checker, iterations);
         assert_eq!(r.verdict, Verdict::Passed, "{} / {} fails {}:\n{}", s.id(), v.name, checker.name(), r.render());
         assert!(r.executions > 1, "{} / {}: only {} execution(s) explored", s.id(), v.name, r.executions);
@@ -85,7 +85,7 @@ fn shuttle_schedulers_find_each_buggy_variant_with_the_expected_kind() {
 fn the_portfolio_finds_each_buggy_variant() {
     for s in catalog::all() {
         let r = check(s, "buggy", Checker::Portfolio, None);
-        assert_eq!(r.kind, Some(s.on_std.expected), "{}:\n{}", s.id(), r.render());
+        assert_eq!(r.kind, Some(s.entry.expected), "{}:\n{}", s.id(), r.render());
         assert!(r.found_by.is_some());
     }
 }
@@ -273,7 +273,7 @@ fn a_worker_that_dies_leaves_its_parent_its_last_failure_line() {
 /// Fails the first time it runs in this process only: a failure that depends on more than the
 /// schedule. Each test that uses it passes a flag of its own (tests share the process).
 fn fails_once(ran: &std::sync::atomic::AtomicBool) {
-    use conclab::rt::shuttle as rt;
+    use conclab::lab as rt;
     let agent = rt::thread::spawn(|| ());
     agent.join().unwrap();
     let first = !ran.swap(true, std::sync::atomic::Ordering::SeqCst);
@@ -287,7 +287,7 @@ static RAN_FOR_PORTFOLIO: std::sync::atomic::AtomicBool = std::sync::atomic::Ato
 fn a_failure_whose_schedule_does_not_fail_again_is_kept_and_its_missing_trace_explained() {
     use conclab::runner::Isolation;
     let body: fn() = || fails_once(&RAN_FOR_SEARCH);
-    let s = conclab::assign::student_scenario("airplane-seat", [body; 3], "");
+    let s = conclab::assign::student_scenario("airplane-seat", body, "");
     let o = Options { isolation: Isolation::InProcess, minimize: false, ..options(Checker::ShuttleRandom, Some(10)) };
     let r = runner::check_scenario(&s, "student", &o).unwrap();
     assert_eq!(r.kind, Some(conclab::report::Kind::Assertion), "{}", r.render());
@@ -302,9 +302,9 @@ fn the_portfolio_keeps_the_deciding_stage_s_notes() {
     use conclab::catalog::Entry;
     use conclab::runner::Isolation;
     let body: fn() = || fails_once(&RAN_FOR_PORTFOLIO);
-    let mut s = conclab::assign::student_scenario("airplane-seat", [body; 3], "");
-    // shuttle stages only: the body is written for shuttle.
-    s.on_std = Box::leak(Box::new(Entry { found_by: &[Checker::ShuttlePct, Checker::ShuttleRandom], ..*s.on_std }));
+    let mut s = conclab::assign::student_scenario("airplane-seat", body, "");
+    // shuttle stages only: the first run in this process must be a shuttle stage's.
+    s.entry = Box::leak(Box::new(Entry { found_by: &[Checker::ShuttlePct, Checker::ShuttleRandom], ..*s.entry }));
     let o = Options { isolation: Isolation::InProcess, minimize: false, ..options(Checker::Portfolio, Some(10)) };
     let r = runner::check_scenario(&s, "student", &o).unwrap();
     assert_eq!(r.kind, Some(conclab::report::Kind::Assertion), "{}", r.render());

@@ -142,7 +142,7 @@ fn a_token_that_does_not_reproduce_a_failure_is_refused() {
             vec!["airplane-seat", "--variant", "fixed", "airplane-seat:fixed:loom:bx:e5000"],
             "there is no execution 5000",
         ),
-        (vec!["airplane-seat", "airplane-seat:buggy:loom:b1:e5"], "loom's search fails at execution 4 first"),
+        (vec!["airplane-seat", "airplane-seat:buggy:loom:b1:e5"], "loom's search fails at execution 3 first"),
         (vec!["airplane-seat", &long], "(120028 characters)"),
     ] {
         let out = conclab(&[&["replay"], args.as_slice()].concat());

@@ -30,7 +30,7 @@ fn generated_schedules_never_break_a_fix_and_find_each_bug() {
     use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
     for (s, variant) in fuzz::targets() {
         let fixed = s.variant(variant).is_some_and(|v| v.fixed);
-        let findable = s.on_std.found_by.contains(&conclab::runner::Checker::ShuttleRandom);
+        let findable = s.entry.found_by.contains(&conclab::runner::Checker::ShuttleRandom);
         if !fixed && !findable {
             continue;
         }
@@ -43,7 +43,7 @@ fn generated_schedules_never_break_a_fix_and_find_each_bug() {
             let r = fuzz::schedule(s, variant, &bytes, false).unwrap();
             if r.found_bug() {
                 assert!(!fixed, "{} / {variant} (a fix) broke under schedule {bytes:?}:\n{}", s.id(), r.render());
-                let expected = s.on_std.expected_for(variant);
+                let expected = s.entry.expected_for(variant);
                 assert_eq!(
                     r.kind,
                     Some(expected),

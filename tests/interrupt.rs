@@ -76,11 +76,11 @@ fn sigint_to_the_cli_gives_a_partial_report_and_exit_130() {
 /// the program depends on more than its schedule).
 fn a_stop_before_the_traced_replay_keeps_the_bug_and_says_why_it_has_no_trace() {
     fn stops_then_fails() {
-        use conclab::rt::shuttle as rt;
+        use conclab::lab as rt;
         conclab::interrupt::request();
         rt::invariant(false, || "fails once a stop was requested".into());
     }
-    let s = conclab::assign::student_scenario("airplane-seat", [stops_then_fails; 3], "");
+    let s = conclab::assign::student_scenario("airplane-seat", stops_then_fails, "");
     let o = Options {
         isolation: Isolation::InProcess,
         minimize: false,

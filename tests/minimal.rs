@@ -10,7 +10,7 @@ use conclab::runner::{self, Options};
 fn minimal_trace_of_every_buggy_variant() {
     for s in catalog::all() {
         let checker = default_checker(s);
-        for v in s.on_std.variants.iter().filter(|v| !v.fixed) {
+        for v in s.entry.variants.iter().filter(|v| !v.fixed) {
             let o = Options { seed: 1, ..Options::new(checker, env!("CARGO_BIN_EXE_conclab")) };
             let r = runner::check(s.id(), v.name, &o).unwrap();
             assert!(r.found_bug(), "{} / {}:\n{}", s.id(), v.name, r.render());

@@ -43,7 +43,7 @@ fn every_scenario_file_is_registered() {
 fn every_scenario_is_complete() {
     let snapshots = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
     for s in catalog::all() {
-        let e = s.on_std;
+        let e = s.entry;
         let id = e.id;
         assert_eq!(e.variants.first().map(|v| (v.name, v.fixed)), Some(("buggy", false)), "{id}: buggy first");
         assert!(e.variants.iter().any(|v| v.fixed), "{id}: no fixed variant");
@@ -92,7 +92,7 @@ fn every_demo_matches_its_catalog_scenario() {
     for d in conclab::demo::DEMOS {
         let s = catalog::find(d.id).unwrap_or_else(|| panic!("demo `{}` has no catalog scenario", d.id));
         assert_eq!(d.variants, s.variant_names().as_slice(), "{}", d.id);
-        assert_eq!(d.expected, s.on_std.expected, "{}", d.id);
+        assert_eq!(d.expected, s.entry.expected, "{}", d.id);
     }
 }
 
@@ -103,7 +103,7 @@ fn every_demo_matches_its_catalog_scenario() {
 #[test]
 fn every_scenario_declares_what_a_fix_must_still_do() {
     for s in catalog::all() {
-        let e = s.on_std;
+        let e = s.entry;
         let id = e.id;
         assert!(!e.must_still_work.is_empty(), "{id}: declare its `must_still_work` properties");
         for p in e.must_still_work {
@@ -122,5 +122,34 @@ fn every_scenario_declares_what_a_fix_must_still_do() {
         assert!(!a.task.trim().is_empty(), "{id}: no task");
         assert!((1..=3).contains(&a.hints.len()), "{id}: one to three hints");
         assert!(!a.questions.is_empty(), "{id}: no questions");
+    }
+}
+
+/// Architecture Invariant: one facade. Outside the engine layer (`src/rt/`) nothing builds
+/// objects of one engine (`rt::Mutex<T, Loom>`, `spawn_thread::<Shuttle, …>`): scenarios,
+/// assignments, the server and users all go through `Dynamic`, the engine of the running check.
+#[test]
+fn nothing_outside_the_engine_layer_names_one_engine_s_objects() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files = vec![];
+    let mut dirs = vec![root.join("src"), root.join("scenarios"), root.join("benches"), root.join("tests")];
+    while let Some(dir) = dirs.pop() {
+        for e in fs::read_dir(&dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() && !p.ends_with("src/rt") {
+                dirs.push(p);
+            } else if p.extension().is_some_and(|e| e == "rs") && !p.ends_with("tests/tidy.rs") {
+                files.push(p);
+            }
+        }
+    }
+    assert!(files.len() > 40, "walked {} files", files.len());
+    for p in files {
+        let text = fs::read_to_string(&p).unwrap();
+        for engine in ["Loom", "Shuttle", "StdThreads"] {
+            for form in [format!("::<{engine}"), format!(", {engine}>")] {
+                assert!(!text.contains(&form), "{} names `{form}`: use the facade (`Dynamic`)", p.display());
+            }
+        }
     }
 }

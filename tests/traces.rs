@@ -22,7 +22,7 @@ pub const SNAPSHOTTED: [Checker; 3] = [Checker::Loom, Checker::ShuttlePct, Check
 #[test]
 fn buggy_traces_of_every_checker_that_finds_the_bug() {
     for s in catalog::all() {
-        for checker in SNAPSHOTTED.into_iter().filter(|c| s.on_std.found_by.contains(c)) {
+        for checker in SNAPSHOTTED.into_iter().filter(|c| s.entry.found_by.contains(c)) {
             let name = format!("{}__{}", s.id(), checker.name().replace('-', "_").trim_start_matches("shuttle_"));
             insta::assert_snapshot!(name, rendered(s.id(), checker));
         }

@@ -111,20 +111,13 @@ impl Grade {
     }
 }
 
-/// A student's code as a scenario: the catalog's metadata for `id`, and the model `run` as
-/// compiled for real threads, loom and shuttle (in that order). Called by generated harnesses.
-pub fn student_scenario(id: &str, run: [fn(); 3], source: &'static str) -> Scenario {
+/// A student's code as a scenario: the catalog's metadata for `id`, and the model `run` (one
+/// compilation for every engine). Called by generated harnesses.
+pub fn student_scenario(id: &str, run: fn(), source: &'static str) -> Scenario {
     let s = catalog::find(id).unwrap_or_else(|| panic!("this conclab has no scenario `{id}`"));
-    let entry = |base: &Entry, run: fn()| -> &'static Entry {
-        let variants = vec![Variant { name: STUDENT, fixed: true, summary: "the code in src/lib.rs", run }];
-        Box::leak(Box::new(Entry { variants: Box::leak(variants.into_boxed_slice()), ..*base }))
-    };
-    Scenario {
-        on_std: entry(s.on_std, run[0]),
-        on_loom: entry(s.on_loom, run[1]),
-        on_shuttle: entry(s.on_shuttle, run[2]),
-        source_text: source,
-    }
+    let variants = vec![Variant { name: STUDENT, fixed: true, summary: "the code in src/lib.rs", run }];
+    let entry = Box::leak(Box::new(Entry { variants: Box::leak(variants.into_boxed_slice()), ..*s.entry }));
+    Scenario { entry, source_text: source }
 }
 
 fn options(checker: Checker, exe: &Path, time_budget_ms: u64) -> Options {
@@ -139,7 +132,7 @@ fn options(checker: Checker, exe: &Path, time_budget_ms: u64) -> Options {
 /// are not passed ("timeout"), and grading goes on with the next checker. Returns the grade and
 /// the failing reports (for their traces).
 pub fn grade(s: &Scenario, exe: &Path, time_budget_ms: u64) -> Result<(Grade, Vec<Report>)> {
-    let e = s.on_std;
+    let e = s.entry;
     let properties: Vec<&str> =
         std::iter::once("invariant").chain(e.must_still_work.iter().map(|p| p.name)).chain([RUNS_TO_THE_END]).collect();
     let mut checks = vec![];

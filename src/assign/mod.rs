@@ -102,9 +102,8 @@ pub fn measure(s: &Scenario, stress_runs: usize, exe: &Path, time_budget_ms: u64
     if stress_runs == 0 {
         return Ok(m);
     }
-    let by = [Checker::Loom, Checker::ShuttlePct, Checker::ShuttleRandom]
-        .into_iter()
-        .find(|c| s.on_std.found_by.contains(c));
+    let by =
+        [Checker::Loom, Checker::ShuttlePct, Checker::ShuttleRandom].into_iter().find(|c| s.entry.found_by.contains(c));
     if let Some(checker) = by {
         let r = runner::check_scenario(s, "buggy", &Options { time_budget_ms, ..Options::new(checker, exe) })?;
         if r.found_bug() {
@@ -153,12 +152,12 @@ pub fn doc_paragraph(s: &Scenario, heading: &str) -> String {
 
 /// The scenario's title line from its file (`# The last seat on the plane`).
 fn story_title(s: &Scenario) -> &'static str {
-    s.source_text.lines().find_map(|l| l.strip_prefix("//! # ")).unwrap_or(s.on_std.title)
+    s.source_text.lines().find_map(|l| l.strip_prefix("//! # ")).unwrap_or(s.entry.title)
 }
 
 /// The assignment's README: story, goal, task, what must still work, how it is graded, questions.
 pub fn readme(s: &Scenario, measured: &Measured, with_solution: bool) -> String {
-    let e = s.on_std;
+    let e = s.entry;
     let a = e.assignment;
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", story_title(s));
@@ -202,7 +201,7 @@ pub fn readme(s: &Scenario, measured: &Measured, with_solution: bool) -> String 
 /// A hint, numbered from 1.
 pub fn hint(id: &str, n: usize) -> Result<&'static str> {
     let s = catalog::lookup(id, "buggy")?;
-    let hints = s.on_std.assignment.hints;
+    let hints = s.entry.assignment.hints;
     match n.checked_sub(1).and_then(|i| hints.get(i)) {
         Some(h) => Ok(h),
         None => bail!("`{id}` has hints 1 to {}; there is no hint {n}", hints.len()),
@@ -322,19 +321,14 @@ fn glue_files(
         (
             "src/harness.rs",
             format!(
-                "//! Written by `conclab assign`: do not edit. Compiles your `src/lib.rs` once per engine — real\n\
-                 //! threads, loom, shuttle — as conclab's catalog compiles a scenario file, and hands the three\n\
-                 //! compilations to conclab's checkers as one scenario.\n\n\
-                 macro_rules! compile_for {{\n    ($module:ident, $rt:path) => {{\n        \
-                 #[allow(clippy::duplicate_mod)]\n        #[path = \".\"]\n        mod $module {{\n            \
-                 use $rt as rt;\n            #[allow(dead_code, unused_imports)]\n            #[path = \"lib.rs\"]\n            \
-                 pub mod student;\n        }}\n    }};\n}}\n\n\
-                 compile_for!(on_std, conclab::rt::std_threads);\ncompile_for!(on_loom, conclab::rt::loom);\n\
-                 compile_for!(on_shuttle, conclab::rt::shuttle);\n\n\
+                "//! Written by `conclab assign`: do not edit. Compiles your `src/lib.rs` as conclab's catalog\n\
+                 //! compiles a scenario file (`rt` is `conclab::lab`) and hands it to conclab's checkers: one\n\
+                 //! compilation, run under real threads, loom and shuttle.\n\n\
+                 #[allow(clippy::duplicate_mod)]\n#[path = \".\"]\nmod compiled {{\n    use conclab::lab as rt;\n    \
+                 #[allow(dead_code, unused_imports)]\n    #[path = \"lib.rs\"]\n    pub mod student;\n}}\n\n\
                  /// Your code as a conclab scenario: the catalog's metadata for `{id}`, your model.\n\
-                 pub fn scenario() -> conclab::catalog::Scenario {{\n    conclab::assign::student_scenario(\n        \
-                 \"{id}\",\n        [on_std::student::run, on_loom::student::run, on_shuttle::student::run],\n        \
-                 include_str!(\"lib.rs\"),\n    )\n}}\n",
+                 pub fn scenario() -> conclab::catalog::Scenario {{\n    \
+                 conclab::assign::student_scenario(\"{id}\", compiled::student::run, include_str!(\"lib.rs\"))\n}}\n",
                 id = s.id()
             ),
         ),
@@ -415,7 +409,7 @@ fn write_crate(
 /// then in catalog order.
 pub fn course() -> Vec<&'static Scenario> {
     let mut all: Vec<&Scenario> = catalog::all().iter().collect();
-    all.sort_by_key(|s| s.on_std.assignment.unit); // stable: catalog order within a unit
+    all.sort_by_key(|s| s.entry.assignment.unit); // stable: catalog order within a unit
     all
 }
 
@@ -442,7 +436,7 @@ pub fn write_course(dir: &Path, o: &AssignOptions) -> Result<Vec<PathBuf>> {
     let mut dirs = vec![];
     let mut unit: Option<Unit> = None;
     for (n, s) in course().into_iter().enumerate() {
-        let a = s.on_std.assignment;
+        let a = s.entry.assignment;
         if unit != Some(a.unit) {
             let _ = writeln!(index, "\n## {}\n", a.unit.title());
             unit = Some(a.unit);

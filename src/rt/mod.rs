@@ -1,16 +1,13 @@
-//! The backend facade: the only place scenarios get threads, locks, condition variables and
-//! atomics from. One recording layer (this file) sits over a small raw seam ([`Backend`],
-//! [`RawAtomic`]) that each engine — real threads, loom, shuttle — implements in `backends.rs`.
+//! The engine layer under the facade: one recording layer (this file) over a small raw seam
+//! ([`Backend`], [`RawAtomic`]) that each engine — real threads, loom, shuttle — implements in
+//! `backends.rs`, and [`dynamic`], the implementation that picks one of them at run time. The
+//! std-shaped facade users and scenarios see (`conclab::sync`, `conclab::thread`,
+//! `conclab::hint`, and `conclab::lab` for lessons) is built on `Dynamic` alone.
 //!
-//! A scenario file says `use super::rt;` and is compiled once per backend module below
-//! ([`std_threads`], [`loom`], [`shuttle`]), each of which exposes the same std-like API:
-//! `rt::sync::{Arc, Mutex, Condvar}`, `rt::sync::atomic::{AtomicUsize, AtomicBool, Ordering}`,
-//! `rt::thread::{spawn, Builder, yield_now}`, `rt::hint::spin_loop`, and the teaching helpers
-//! `rt::invariant` and `rt::note`. Every operation is recorded, with its `#[track_caller]`
-//! location, into the current [`trace::Recorder`], when there is one that keeps events. A
-//! shuttle search's keeps only what the checks read: spawn and join (live threads, names), notes
-//! and progress, the liveness counts; every other operation then costs one thread-local flag
-//! test.
+//! Every operation is recorded, with its `#[track_caller]` location, into the current
+//! [`trace::Recorder`], when there is one that keeps events. A shuttle search's keeps only what
+//! the checks read: spawn and join (live threads, names), notes and progress, the liveness
+//! counts; every other operation then costs one thread-local flag test.
 
 mod backends;
 pub mod dynamic;
@@ -227,6 +224,11 @@ impl<T, B: Backend> Mutex<T, B> {
         Self { raw: B::mutex(value), id: ObjectId::new(ObjectKind::Mutex, None, Location::caller()) }
     }
 
+    /// Names the mutex `name` in traces, instead of after where it was made.
+    pub fn rename(&mut self, name: &'static str) {
+        self.id.rename(name);
+    }
+
     /// Blocks until the lock is held; the guard releases it when dropped.
     #[track_caller]
     pub fn lock(&self) -> MutexGuard<'_, T, B> {
@@ -346,6 +348,11 @@ impl<T, B: Backend> RwLock<T, B> {
     #[track_caller]
     pub fn new(value: T) -> Self {
         Self { raw: B::rwlock(value), id: ObjectId::new(ObjectKind::RwLock, None, Location::caller()) }
+    }
+
+    /// Names the lock `name` in traces, instead of after where it was made.
+    pub fn rename(&mut self, name: &'static str) {
+        self.id.rename(name);
     }
 
     /// Blocks until the lock is held for reading; the guard releases it when dropped.
@@ -556,6 +563,11 @@ impl<B: Backend> Condvar<B> {
         Self { raw: B::condvar(), id: ObjectId::new(ObjectKind::Condvar, None, Location::caller()) }
     }
 
+    /// Names the condition variable `name` in traces, instead of after where it was made.
+    pub fn rename(&mut self, name: &'static str) {
+        self.id.rename(name);
+    }
+
     /// Releases the guard's lock and sleeps until notified; returns holding the lock again.
     /// Wakeups can be spurious: wait in a `while` loop over the condition.
     #[track_caller]
@@ -625,6 +637,11 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     #[track_caller]
     pub fn new(v: A::Value) -> Self {
         Self { raw: A::new(v), id: ObjectId::new(ObjectKind::Atomic, None, Location::caller()), _b: PhantomData }
+    }
+
+    /// Names the atomic `name` in traces, instead of after where it was made.
+    pub fn rename(&mut self, name: &'static str) {
+        self.id.rename(name);
     }
 
     /// Atomic load.
@@ -969,184 +986,11 @@ pub fn enter<B: Backend>(line: &'static str, max_bypass: usize) {
     }
 }
 
-/// Builds one backend's `rt` module: the same std-like names over the recording layer.
-macro_rules! backend_module {
-    ($(#[$doc:meta])* $module:ident, $backend:ty, $arc:path, $atomic_usize:ty, $atomic_bool:ty) => {
-        $(#[$doc])*
-        pub mod $module {
-            /// Threads.
-            pub mod thread {
-                /// A handle to a spawned thread.
-                pub type JoinHandle<T> = crate::rt::JoinHandle<T, $backend>;
-                /// Names a thread before spawning it.
-                pub type Builder = crate::rt::Builder<$backend>;
-                /// Spawns a thread called `thread-<n>`; name it with [`Builder`] for readable traces.
-                #[track_caller]
-                pub fn spawn<F, T>(f: F) -> JoinHandle<T>
-                where
-                    F: FnOnce() -> T + Send + 'static,
-                    T: Send + 'static,
-                {
-                    crate::rt::spawn_thread::<$backend, F, T>(None, f)
-                }
-                /// Yields the processor.
-                #[track_caller]
-                pub fn yield_now() {
-                    crate::rt::yield_now::<$backend>()
-                }
-            }
-            /// Locks, condition variables, atomics and `Arc`.
-            pub mod sync {
-                pub use $arc;
-                /// A mutex whose `lock()` returns the guard.
-                pub type Mutex<T> = crate::rt::Mutex<T, $backend>;
-                /// The guard of [`Mutex`].
-                pub type MutexGuard<'a, T> = crate::rt::MutexGuard<'a, T, $backend>;
-                /// A reader-writer lock whose `read()` and `write()` return the guard.
-                pub type RwLock<T> = crate::rt::RwLock<T, $backend>;
-                /// The read guard of [`RwLock`].
-                pub type RwLockReadGuard<'a, T> = crate::rt::ReadGuard<'a, T, $backend>;
-                /// The write guard of [`RwLock`].
-                pub type RwLockWriteGuard<'a, T> = crate::rt::WriteGuard<'a, T, $backend>;
-                /// A condition variable.
-                pub type Condvar = crate::rt::Condvar<$backend>;
-                /// Atomics.
-                pub mod atomic {
-                    pub use std::sync::atomic::Ordering;
-                    /// An atomic `usize`.
-                    pub type AtomicUsize = crate::rt::Atomic<$atomic_usize, $backend>;
-                    /// An atomic `bool`.
-                    pub type AtomicBool = crate::rt::Atomic<$atomic_bool, $backend>;
-                }
-            }
-            /// Hints.
-            pub mod hint {
-                /// A spin-loop hint.
-                #[track_caller]
-                pub fn spin_loop() {
-                    crate::rt::spin_loop::<$backend>()
-                }
-            }
-            /// The scenario's liveness declarations: what progress is, and how fair a line must be.
-            pub mod liveness {
-                /// See [`crate::rt::progress`].
-                #[track_caller]
-                pub fn progress(what: &'static str) {
-                    crate::rt::progress::<$backend>(what)
-                }
-                /// See [`crate::rt::retry`].
-                #[track_caller]
-                pub fn retry(what: &'static str, rounds: usize) {
-                    crate::rt::retry::<$backend>(what, rounds)
-                }
-                /// See [`crate::rt::arrive`].
-                #[track_caller]
-                pub fn arrive(line: &'static str) {
-                    crate::rt::arrive::<$backend>(line)
-                }
-                /// See [`crate::rt::enter`].
-                #[track_caller]
-                pub fn enter(line: &'static str, max_bypass: usize) {
-                    crate::rt::enter::<$backend>(line, max_bypass)
-                }
-            }
-            /// Signals of a modelled process; see [`crate::rt::signal`].
-            pub mod signal {
-                pub use crate::rt::signal::{Pid, SigSet, Signal, Signal::*};
-                /// Installs `handler` for `sig` (`sigaction`); it runs on `main`, inline.
-                #[track_caller]
-                pub fn signal(sig: Signal, handler: impl Fn(Signal) + Send + Sync + 'static) {
-                    crate::rt::signal::signal::<$backend>(sig, handler)
-                }
-                /// Sends `sig` to the process (`kill`); `main` takes it at its next operation.
-                #[track_caller]
-                pub fn kill(sig: Signal) {
-                    crate::rt::signal::kill::<$backend>(sig)
-                }
-                /// Adds `set` to the blocked signals (`sigprocmask(SIG_BLOCK)`); returns the old mask.
-                #[track_caller]
-                pub fn block(set: SigSet) -> SigSet {
-                    crate::rt::signal::block::<$backend>(set)
-                }
-                /// Sets the blocked signals (`sigprocmask(SIG_SETMASK)`); unblocked pending signals are delivered.
-                #[track_caller]
-                pub fn set_mask(set: SigSet) {
-                    crate::rt::signal::set_mask::<$backend>(set)
-                }
-                /// Forks a child process running `body`; its exit raises SIGCHLD at the parent.
-                #[track_caller]
-                pub fn fork(name: &str, body: impl FnOnce() + Send + 'static) -> Pid {
-                    crate::rt::signal::fork::<$backend>(name, body)
-                }
-                /// `waitpid(-1, WNOHANG)`: reaps one child that has exited, if any.
-                #[track_caller]
-                pub fn waitpid_nohang() -> Option<Pid> {
-                    crate::rt::signal::waitpid_nohang::<$backend>()
-                }
-                /// Waits until every child has exited (`sigsuspend` in a loop), taking signals meanwhile.
-                #[track_caller]
-                pub fn wait_for_children() {
-                    crate::rt::signal::wait_for_children::<$backend>()
-                }
-            }
-            /// Checks the scenario's invariant; see [`crate::rt::invariant`].
-            #[track_caller]
-            pub fn invariant(holds: bool, message: impl FnOnce() -> String) {
-                crate::rt::invariant::<$backend>(holds, message)
-            }
-            /// Checks a "must still work" property; see [`crate::rt::property`].
-            #[track_caller]
-            pub fn property(name: &'static str, holds: bool, message: impl FnOnce() -> String) {
-                crate::rt::property::<$backend>(name, holds, message)
-            }
-            pub use crate::rt::{noted, peak_threads};
-            /// Annotates the trace; see [`crate::rt::note`].
-            #[track_caller]
-            pub fn note(text: impl Into<String>) {
-                crate::rt::note::<$backend>(text)
-            }
-        }
-    };
-}
-
-backend_module!(
-    /// Real OS threads, parking_lot locks, std atomics: the `stress` checker's world.
-    std_threads,
-    crate::rt::StdThreads,
-    std::sync::Arc,
-    std::sync::atomic::AtomicUsize,
-    std::sync::atomic::AtomicBool
-);
-backend_module!(
-    /// loom's model: exhaustive DPOR exploration with a weak-memory model.
-    loom,
-    crate::rt::Loom,
-    ::loom::sync::Arc,
-    crate::rt::LoomAtomic<::loom::sync::atomic::AtomicUsize>,
-    crate::rt::LoomAtomic<::loom::sync::atomic::AtomicBool>
-);
-backend_module!(
-    /// Whichever engine the running check uses, chosen when each object is made: one
-    /// compilation for every engine ([`dynamic`]). The std-shaped facade (`conclab::sync`,
-    /// `conclab::thread`) is built on it.
-    any,
-    crate::rt::Dynamic,
-    std::sync::Arc,
-    crate::rt::dynamic::DynAtomicUsize,
-    crate::rt::dynamic::DynAtomicBool
-);
-backend_module!(
-    /// shuttle's model: randomised, PCT and DFS schedulers (every atomic is SeqCst).
-    shuttle,
-    crate::rt::Shuttle,
-    ::shuttle::sync::Arc,
-    ::shuttle::sync::atomic::AtomicUsize,
-    ::shuttle::sync::atomic::AtomicBool
-);
-
 #[cfg(test)]
 mod tests {
-    use super::std_threads::thread;
+    use crate::catalog::Engine;
+    use crate::rt::dynamic::EngineScope;
+    use crate::rt::{spawn_thread, Dynamic};
     use crate::trace::{self, Recorder};
 
     #[test]
@@ -1154,7 +998,8 @@ mod tests {
         let rec = Recorder::new();
         let current = trace::scoped(rec.clone());
         rec.begin_execution();
-        let handles: Vec<_> = (0..2).map(|_| thread::spawn(|| ())).collect();
+        let _engine = EngineScope::enter(Engine::Stress);
+        let handles: Vec<_> = (0..2).map(|_| spawn_thread::<Dynamic, _, _>(None, || ())).collect();
         let names: Vec<String> = handles.iter().map(|h| h.name().to_string()).collect();
         for h in handles {
             h.join().unwrap();

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-pub use crate::catalog::on_std::bounded_buffer::BoundedBuffer;
-pub use crate::catalog::on_std::server_stats::{Books, ConnStats, Snapshot, Stats, Totals};
+pub use crate::catalog::scenarios::bounded_buffer::BoundedBuffer;
+pub use crate::catalog::scenarios::server_stats::{Books, ConnStats, Snapshot, Stats, Totals};
 pub use session::{Service, Session};
 
 /// How connections are served.
@@ -268,10 +268,13 @@ impl Server {
     /// Binds the listening socket.
     pub fn bind(config: Config) -> Result<Server> {
         let listener = TcpListener::bind(&config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
-        let queue = (config.mode == Mode::Pool).then(|| BoundedBuffer::new(config.queue_slots.max(1)));
+        // The catalog's code, its objects made for real threads (no check runs here).
+        let (queue, stats) = crate::rt::dynamic::on_real_threads(|| {
+            ((config.mode == Mode::Pool).then(|| BoundedBuffer::new(config.queue_slots.max(1))), Stats::new())
+        });
         let shared = Arc::new(Shared {
             config,
-            stats: Stats::new(),
+            stats,
             stopping: Arc::new(AtomicBool::new(false)),
             stop_at: parking_lot::Mutex::new(None),
             announced: AtomicBool::new(false),

@@ -189,3 +189,31 @@ fn load_part(o: Ordering) -> Ordering {
         other => other,
     }
 }
+
+/// `.named(..)`, conclab's one addition to std's atomics: a readable name for traces.
+macro_rules! named {
+    ($($name:ident),*) => {$(
+        impl $name {
+            /// Names the atomic `name` in traces (`AtomicUsize::new(0).named("seats_left")`),
+            /// instead of after where it was made (`atomic@src/bank.rs:14`).
+            pub fn named(mut self, name: &'static str) -> Self {
+                self.inner.rename(name);
+                self
+            }
+        }
+    )*};
+}
+
+named!(
+    AtomicBool,
+    AtomicU8,
+    AtomicU16,
+    AtomicU32,
+    AtomicU64,
+    AtomicUsize,
+    AtomicI8,
+    AtomicI16,
+    AtomicI32,
+    AtomicI64,
+    AtomicIsize
+);

@@ -137,6 +137,23 @@ pub use barrier::{Barrier, BarrierWaitResult};
 pub use once::{Once, OnceLock};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+impl<T> Mutex<T> {
+    /// Names the mutex `name` in traces (`Mutex::new(v).named("ledger")`), instead of after
+    /// where it was made (`mutex@src/bank.rs:12`): conclab's one addition to std's API.
+    pub fn named(mut self, name: &'static str) -> Self {
+        self.inner.rename(name);
+        self
+    }
+}
+
+impl Condvar {
+    /// Names the condition variable `name` in traces (`Condvar::new().named("not_empty")`).
+    pub fn named(mut self, name: &'static str) -> Self {
+        self.inner.rename(name);
+        self
+    }
+}
+
 /// One compilation of a std-shaped model, checked by every engine from one test binary.
 #[cfg(test)]
 mod tests {

@@ -229,14 +229,14 @@ pub fn lookup(id: &str, variant: &str) -> anyhow::Result<&'static Scenario> {
     Ok(s)
 }
 
-/// A scenario with one variant, `model`, that runs `body`: for the library's own tests of the
-/// runner on models outside the catalog.
-#[cfg(test)]
-pub(crate) fn ad_hoc(name: &'static str, body: fn()) -> Scenario {
-    let variants = Box::leak(Box::new([Variant { name: "model", fixed: false, summary: "", run: body }]));
+/// A scenario outside the catalog: one variant, `variant`, that runs `body`, with no metadata
+/// (no expected kind, no `found_by`): what `conclab::check` and the library's own tests of the
+/// runner check. Leaks its entry (a few hundred bytes per check).
+pub fn of_body(id: &'static str, variant: &'static str, body: fn()) -> Scenario {
+    let variants = Box::leak(Box::new([Variant { name: variant, fixed: false, summary: "", run: body }]));
     let entry = Box::leak(Box::new(Entry {
-        id: name,
-        title: name,
+        id,
+        title: id,
         category: Category::Race,
         source: "",
         invariant: "",
@@ -249,4 +249,10 @@ pub(crate) fn ad_hoc(name: &'static str, body: fn()) -> Scenario {
         assignment: Assignment { unit: Unit::Races, task: "", hints: &[], questions: &[] },
     }));
     Scenario { entry, source_text: "" }
+}
+
+/// [`of_body`] with the variant `model`, for the library's own tests.
+#[cfg(test)]
+pub(crate) fn ad_hoc(name: &'static str, body: fn()) -> Scenario {
+    of_body(name, "model", body)
 }

@@ -4,9 +4,14 @@
 //! readable interleavings ([`trace`]) that replay from a token ([`replay`]).
 #![deny(missing_docs)]
 
+pub use check::{check, Check};
+pub use report::Kind;
+pub use runner::Checker;
+
 pub mod assign;
 pub mod bench;
 pub mod catalog;
+pub mod check;
 pub mod demo;
 pub mod explain;
 pub mod fuzz;

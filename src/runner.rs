@@ -73,6 +73,17 @@ pub enum Isolation {
     /// real-thread hangs cannot take the caller down, and the checkers' own stderr chatter
     /// stays out of the caller's output.
     Subprocess(PathBuf),
+    /// In a child process that re-runs one test of this test binary (`exe <test> --exact`) with
+    /// `env` set, so that the test's own call to [`crate::check`] becomes the worker
+    /// ([`work_on`]): `conclab::check` in any crate's `cargo test`.
+    TestChild {
+        /// The test binary.
+        exe: PathBuf,
+        /// The test's full name, as libtest names it (`tests::transfer_keeps_the_total`).
+        test: String,
+        /// What tells the child which check it works for.
+        env: Vec<(String, String)>,
+    },
     /// In this process: only for checks that cannot abort or hang (shuttle; loom on fixed
     /// variants that cannot deadlock). Used by tests that want no process boundary.
     InProcess,
@@ -274,7 +285,18 @@ pub fn replay_scenario(s: &Scenario, variant: &str, token: &str, options: &Optio
 
 fn dispatch(s: &Scenario, job: Job) -> Result<Report> {
     let in_process = match &job.options.isolation {
-        Isolation::Subprocess(exe) => return run_in_child(exe, &job),
+        Isolation::Subprocess(exe) => {
+            let mut command = Command::new(exe);
+            command.arg("__worker");
+            return run_in_child(command, &job);
+        }
+        Isolation::TestChild { exe, test, env } => {
+            let mut command = Command::new(exe);
+            // `--include-ignored`: the parent runs this test, ignored or not.
+            command.args([test.as_str(), "--exact", "--include-ignored", "--nocapture", "--test-threads", "1", "-q"]);
+            command.envs(env.iter().map(|(k, v)| (k, v)));
+            return run_in_child(command, &job);
+        }
         // shuttle needs a thread of its own (see `on_fresh_thread`). loom and real threads run
         // here: on a second OS thread, loom checks ran about 6% slower (measured beside
         // `cargo bench --bench trace_overhead`; perf showed TLB-shootdown IPIs from unmapping
@@ -290,7 +312,8 @@ fn dispatch(s: &Scenario, job: Job) -> Result<Report> {
 fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
     let started = Instant::now();
     let mut stages = vec![];
-    if s.entry.found_by.contains(&Checker::Loom) {
+    // Code outside the catalog has no metadata: loom, which sees weak memory, always runs on it.
+    if s.entry.found_by.is_empty() || s.entry.found_by.contains(&Checker::Loom) {
         stages.push(Checker::Loom);
     }
     stages.extend([Checker::ShuttlePct, Checker::ShuttleRandom]);
@@ -363,20 +386,21 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
 /// Runs a job in a child `conclab __worker` and reads its report — or, if the child died
 /// (loom's abort), the failure its panic hook wrote before dying. A child still running when the
 /// job's time budget runs out is killed (see [`Options::time_budget_ms`]).
-fn run_in_child(exe: &PathBuf, job: &Job) -> Result<Report> {
+fn run_in_child(mut command: Command, job: &Job) -> Result<Report> {
     let started = Instant::now();
     let budget = Duration::from_millis(job.options.time_budget_ms);
-    let mut child = Command::new(exe)
-        .arg("__worker")
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("could not start the worker `{}`", exe.display()))?;
+        .with_context(|| format!("could not start the worker `{}`", command.get_program().to_string_lossy()))?;
     crate::interrupt::register_child(child.id());
     let _registered = ChildRegistration(child.id());
     let mut stdin = child.stdin.take().expect("piped");
-    serde_json::to_writer(&mut stdin, job)?;
+    // A child that ends without reading its job (a test that never reaches the check) is
+    // reported below, with its output, as a worker that died before reporting.
+    let _ = serde_json::to_writer(&mut stdin, job);
     drop(stdin);
     let mut stderr = child.stderr.take().expect("piped");
     let err_reader = std::thread::spawn(move || {
@@ -553,7 +577,23 @@ pub fn worker_main_with(find: impl Fn(&str) -> Option<Scenario>) -> Result<()> {
     std::io::stdin().read_to_string(&mut input)?;
     let job: Job = serde_json::from_str(&input).context("the worker's job is not valid JSON")?;
     let Some(s) = find(&job.scenario) else { bail!("this worker does not know the scenario `{}`", job.scenario) };
-    let report = run_job(&s, &job, true)?;
+    work(&s, &job)
+}
+
+/// The worker's side of [`Isolation::TestChild`]: reads the [`Job`] from stdin and runs it on
+/// `s` (the check the test reached), printing JSON lines as `conclab __worker` does.
+pub fn work_on(s: &Scenario) -> Result<()> {
+    let mut input = String::new();
+    std::io::stdin().read_to_string(&mut input)?;
+    let job: Job = serde_json::from_str(&input).context("the worker's job is not valid JSON")?;
+    if job.scenario != s.id() {
+        bail!("this worker was started for `{}`, but the test reached `{}`", job.scenario, s.id());
+    }
+    work(s, &job)
+}
+
+fn work(s: &Scenario, job: &Job) -> Result<()> {
+    let report = run_job(s, job, true)?;
     PROGRESS_DONE.store(true, Ordering::Relaxed);
     let mut out = std::io::stdout().lock();
     serde_json::to_writer(&mut out, &WorkerLine::Report(Box::new(report)))?;

@@ -1,0 +1,239 @@
+//! `conclab::check`: the checkers pointed at a model in any crate's `cargo test` — one test,
+//! every engine, a trace you can read and a token that replays it.
+//!
+//! ```ignore
+//! #[test]
+//! fn transfer_keeps_the_total() {
+//!     conclab::check(|| { /* threads, locks, asserts: conclab::sync / conclab::thread */ });
+//! }
+//! ```
+//!
+//! The model is a `fn()` (a closure that captures nothing): every execution builds its objects
+//! afresh, so nothing can leak from one schedule into the next. Each engine's search runs in a
+//! child process that re-runs this very test (`<test binary> <test> --exact`, told by an
+//! environment variable to work for this check): a model that ends its process (an abort, a
+//! stack overflow, an engine's own abort) or an execution that never ends cannot take the test
+//! binary down or hang it.
+
+use std::cell::RefCell;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::catalog::{self, Scenario};
+use crate::report::{Kind, Report, Verdict};
+use crate::runner::{self, Checker, Isolation, Options};
+
+/// Set it to a token a failed check printed, and `cargo test <test> -- --exact` runs exactly
+/// that execution and prints its trace.
+pub const REPLAY_ENV: &str = "CONCLAB_REPLAY";
+/// In a child: `<check id>:<variant>` of the check it works for.
+const WORKER_ENV: &str = "CONCLAB_CHECK_WORKER";
+/// In a child: a file with the reports of the test's earlier checks, which the child returns
+/// instead of searching again on its way to the check it works for.
+const EARLIER_ENV: &str = "CONCLAB_CHECK_EARLIER";
+
+std::thread_local! {
+    /// The reports of the checks this test (libtest runs each on a thread of its own) finished.
+    static DONE: RefCell<Vec<Report>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Checks `body` with the default portfolio and panics with the report — verdict, kind,
+/// message, the minimised trace, the replay token and how to replay it — unless it passes.
+#[track_caller]
+pub fn check(body: fn()) {
+    Check::new().run(body)
+}
+
+/// A check, configured: `Check::new().checker(Checker::Loom).expect(Kind::Deadlock).run(body)`.
+#[derive(Clone, Debug)]
+pub struct Check {
+    checker: Checker,
+    iterations: Option<usize>,
+    seed: u64,
+    preemption_bound: Option<usize>,
+    html: Option<PathBuf>,
+    expect: Option<Kind>,
+    timeout: Duration,
+}
+
+impl Default for Check {
+    fn default() -> Self {
+        Check::new()
+    }
+}
+
+impl Check {
+    /// The default: the portfolio (loom, then shuttle PCT and random), seed 0, a time budget of
+    /// 600 s per engine.
+    pub fn new() -> Self {
+        Check {
+            checker: Checker::Portfolio,
+            iterations: None,
+            seed: 0,
+            preemption_bound: None,
+            html: None,
+            expect: None,
+            timeout: Duration::from_millis(runner::DEFAULT_TIME_BUDGET_MS),
+        }
+    }
+
+    /// One checker instead of the portfolio.
+    pub fn checker(mut self, checker: Checker) -> Self {
+        self.checker = checker;
+        self
+    }
+
+    /// Schedules (shuttle), executions (loom) or runs (stress) to try.
+    pub fn iterations(mut self, iterations: usize) -> Self {
+        self.iterations = Some(iterations);
+        self
+    }
+
+    /// The seed of shuttle's random and PCT schedulers.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// loom: search up to this many preemptions only.
+    pub fn preemption_bound(mut self, bound: usize) -> Self {
+        self.preemption_bound = Some(bound);
+        self
+    }
+
+    /// Writes the report as an HTML page (the trace as a grid) to `path`.
+    pub fn html(mut self, path: impl Into<PathBuf>) -> Self {
+        self.html = Some(path.into());
+        self
+    }
+
+    /// For teaching: [`Check::run`] passes when a bug of `kind` is found, and fails with the
+    /// report otherwise (a pass, or a bug of another kind).
+    pub fn expect(mut self, kind: Kind) -> Self {
+        self.expect = Some(kind);
+        self
+    }
+
+    /// The wall-clock budget of each engine's search; past it the search is stopped and the
+    /// report says `timeout` with what it covered.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Checks `body` and returns the report without judging it. Panics only when the check
+    /// cannot run (bad options, a worker that died without a word).
+    #[track_caller]
+    pub fn report(&self, body: fn()) -> Report {
+        let test = std::thread::current().name().filter(|n| *n != "main").map(str::to_string);
+        let index = DONE.with(|d| d.borrow().len()) + 1;
+        let id: &'static str = leak(test.as_deref().map_or_else(|| "check".to_string(), |t| t.replace("::", "-")));
+        let variant: &'static str = leak(format!("check-{index}"));
+        let s = catalog::of_body(id, variant, body);
+        let me = format!("{id}:{variant}");
+        if let Ok(target) = std::env::var(WORKER_ENV) {
+            if target == me {
+                // The child this test was re-run as: work, and end here.
+                let code = match runner::work_on(&s) {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        eprintln!("conclab: {e:#}");
+                        2
+                    }
+                };
+                std::process::exit(code);
+            }
+            if let Some(r) = earlier(index) {
+                DONE.with(|d| d.borrow_mut().push(r.clone()));
+                return r;
+            }
+        }
+        let report = self.search(&s, variant, test.as_deref(), &me).unwrap_or_else(|e| panic!("conclab: {e:#}"));
+        if let Some(path) = &self.html {
+            std::fs::write(path, crate::html::trace_page(&s, &report))
+                .unwrap_or_else(|e| panic!("conclab: cannot write {}: {e}", path.display()));
+        }
+        DONE.with(|d| d.borrow_mut().push(report.clone()));
+        report
+    }
+
+    /// Checks `body` and judges the report: returns on a pass (or, with [`Check::expect`], on a
+    /// bug of the expected kind); otherwise panics with the report and how to replay it.
+    #[track_caller]
+    pub fn run(&self, body: fn()) {
+        let r = self.report(body);
+        let test = std::thread::current().name().unwrap_or("<test>").to_string();
+        match self.expect {
+            Some(kind) if r.found_bug() && r.kind == Some(kind) => println!("{}", r.render()),
+            Some(kind) => panic!("expected a bug of kind `{kind}`, but the check says:\n{}", explained(&r, &test)),
+            None if r.verdict == Verdict::Passed => {}
+            None => panic!("{}", explained(&r, &test)),
+        }
+    }
+
+    fn search(&self, s: &Scenario, variant: &str, test: Option<&str>, me: &str) -> anyhow::Result<Report> {
+        let earlier = write_earlier(s.id())?;
+        let isolation = match (test, std::env::current_exe()) {
+            (Some(test), Ok(exe)) => {
+                let mut env = vec![(WORKER_ENV.to_string(), me.to_string())];
+                env.extend(earlier.as_ref().map(|p| (EARLIER_ENV.to_string(), p.display().to_string())));
+                Isolation::TestChild { exe, test: test.to_string(), env }
+            }
+            // Not under libtest (no test thread to re-run): in this process.
+            _ => Isolation::InProcess,
+        };
+        let options = Options {
+            iterations: self.iterations,
+            seed: self.seed,
+            preemption_bound: self.preemption_bound,
+            time_budget_ms: u64::try_from(self.timeout.as_millis()).unwrap_or(u64::MAX),
+            isolation,
+            ..Options::new(self.checker, "")
+        };
+        let replay = std::env::var(REPLAY_ENV)
+            .ok()
+            .filter(|t| t.parse::<crate::replay::Token>().is_ok_and(|t| t.scenario == s.id() && t.variant == variant));
+        let result = match replay {
+            Some(token) => runner::replay_scenario(s, variant, &token, &options),
+            None => runner::check_scenario(s, variant, &options),
+        };
+        if let Some(p) = earlier {
+            let _ = std::fs::remove_file(p);
+        }
+        result
+    }
+}
+
+/// The report, and how to run its failing execution again.
+fn explained(r: &Report, test: &str) -> String {
+    // The report's own `replay:` line names the CLI, which does not know this test's model.
+    let mut out: String = r.render().lines().filter(|l| !l.starts_with("replay: ")).map(|l| format!("{l}\n")).collect();
+    if let Some(token) = &r.replay {
+        out.push_str(&format!(
+            "\nto run exactly this execution again and print its trace:\n    {REPLAY_ENV}='{token}' cargo test {test} -- --exact\n"
+        ));
+    }
+    out
+}
+
+fn leak(s: String) -> &'static str {
+    Box::leak(s.into_boxed_str())
+}
+
+/// Writes the reports of this test's finished checks for a child to return (none: no file).
+fn write_earlier(id: &str) -> anyhow::Result<Option<PathBuf>> {
+    let done = DONE.with(|d| d.borrow().clone());
+    if done.is_empty() {
+        return Ok(None);
+    }
+    let path = std::env::temp_dir().join(format!("conclab-check-{}-{id}-{}.json", std::process::id(), done.len()));
+    std::fs::write(&path, serde_json::to_vec(&done)?)?;
+    Ok(Some(path))
+}
+
+/// In a child: the report its parent got for this test's check number `index`.
+fn earlier(index: usize) -> Option<Report> {
+    let path = std::env::var(EARLIER_ENV).ok()?;
+    let done: Vec<Report> = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    done.into_iter().nth(index - 1)
+}

@@ -1,0 +1,146 @@
+//! `conclab::check` in a crate's own `cargo test`: models written against conclab's std facade,
+//! checked from plain `#[test]`s. Each check's engines run in children that re-run the test
+//! (a loom deadlock cannot abort this binary).
+
+use conclab::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use conclab::sync::{Arc, Mutex};
+use conclab::{thread, Check, Checker, Kind};
+
+/// Two accounts; each transfer locks its source, then its destination: opposite transfers can
+/// each hold one lock and wait for the other.
+fn transfers(ordered: bool) {
+    let a = Arc::new(Mutex::new(100).named("a"));
+    let b = Arc::new(Mutex::new(100).named("b"));
+    let (a2, b2) = (a.clone(), b.clone());
+    let t = thread::spawn(move || {
+        let (first, second) = if ordered { (&a2, &b2) } else { (&b2, &a2) };
+        let mut from = first.lock().unwrap();
+        let mut to = second.lock().unwrap();
+        *from -= 10;
+        *to += 10;
+    });
+    {
+        let mut from = a.lock().unwrap();
+        let mut to = b.lock().unwrap();
+        *from -= 20;
+        *to += 20;
+    }
+    t.join().unwrap();
+    assert_eq!(*a.lock().unwrap() + *b.lock().unwrap(), 200, "the total changed");
+}
+
+fn transfers_in_opposite_orders() {
+    transfers(false)
+}
+
+fn transfers_in_one_order() {
+    transfers(true)
+}
+
+/// Two threads count with a load and a store.
+fn racy_counter() {
+    let hits = Arc::new(AtomicUsize::new(0).named("hits"));
+    let h = hits.clone();
+    let t = thread::spawn(move || {
+        let n = h.load(SeqCst);
+        h.store(n + 1, SeqCst);
+    });
+    let n = hits.load(SeqCst);
+    hits.store(n + 1, SeqCst);
+    t.join().unwrap();
+    assert_eq!(hits.load(SeqCst), 2, "a hit was lost");
+}
+
+/// A deadlock is a verdict with who waits for what.
+#[test]
+fn a_deadlock_under_loom_is_a_verdict_with_its_trace() {
+    let r = Check::new().checker(Checker::Loom).report(transfers_in_opposite_orders);
+    assert_eq!(r.kind, Some(Kind::Deadlock), "{}", r.render());
+    assert!(r.render().contains("waits"), "who waits for what: {}", r.render());
+    Check::new().checker(Checker::Loom).expect(Kind::Deadlock).run(transfers_in_opposite_orders);
+}
+
+#[test]
+fn the_default_check_passes_a_fix_having_explored_every_engine() {
+    let r = Check::new().report(transfers_in_one_order);
+    assert_eq!(r.verdict, conclab::report::Verdict::Passed, "{}", r.render());
+    assert!(r.executions > 1, "{}", r.render());
+    for engine in ["loom", "shuttle-pct", "shuttle-random"] {
+        assert!(r.notes.iter().any(|n| n.starts_with(engine)), "{engine} ran: {:?}", r.notes);
+    }
+    conclab::check(transfers_in_one_order);
+}
+
+/// A failed check panics with the report, the token and the command that replays it; the
+/// command, run, prints that execution's trace.
+#[test]
+fn a_bug_fails_the_test_with_its_trace_and_a_replay_command_that_works() {
+    let failed = std::panic::catch_unwind(|| conclab::check(racy_counter)).expect_err("a lost hit fails the test");
+    let text = failed.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(text.contains("BUG FOUND (assertion)") && text.contains("a hit was lost"), "{text}");
+    let token = text.split("CONCLAB_REPLAY='").nth(1).and_then(|t| t.split('\'').next()).expect("a replay command");
+    assert!(
+        token.starts_with("a_bug_fails_the_test_with_its_trace_and_a_replay_command_that_works:check-1:"),
+        "{token}"
+    );
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["replayed_by_token", "--exact", "--nocapture", "--include-ignored"])
+        .env(
+            "CONCLAB_REPLAY",
+            token.replace("a_bug_fails_the_test_with_its_trace_and_a_replay_command_that_works", "replayed_by_token"),
+        )
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("a hit was lost") && stdout.contains("replayed"), "{stdout}");
+}
+
+/// Run by the test above, with its token (the same model under another test name).
+#[test]
+#[ignore = "run by a_bug_fails_the_test_with_its_trace_and_a_replay_command_that_works"]
+fn replayed_by_token() {
+    let r = Check::new().report(racy_counter);
+    println!("{}", r.render());
+    assert!(r.notes.iter().any(|n| n == "replayed"), "{:?}", r.notes);
+}
+
+/// A test with two checks: the child that works for the second one returns the first one's
+/// report (its parent's) instead of searching again.
+#[test]
+fn a_test_may_check_twice() {
+    let first = Check::new().checker(Checker::ShuttleRandom).iterations(200).report(racy_counter);
+    assert_eq!(first.kind, Some(Kind::Assertion), "{}", first.render());
+    let second = Check::new().checker(Checker::Loom).report(transfers_in_one_order);
+    assert_eq!(second.verdict, conclab::report::Verdict::Passed, "{}", second.render());
+    assert!(second.replay.is_none() && second.executions > 1, "{}", second.render());
+}
+
+/// An execution that never ends (no facade call: no engine gets control back) is stopped at
+/// the time budget: `timeout`, inconclusive, with what was covered. In this process nothing
+/// could stop it; the engines run in a child that re-runs this test.
+#[test]
+fn an_execution_without_end_is_stopped_at_the_time_budget() {
+    fn spins() {
+        let stop = AtomicUsize::new(0).named("stop");
+        if stop.load(SeqCst) == 0 {
+            loop {
+                std::hint::spin_loop();
+            }
+        }
+    }
+    let r = Check::new().checker(Checker::ShuttleRandom).timeout(std::time::Duration::from_secs(1)).report(spins);
+    assert_eq!(r.verdict, conclab::report::Verdict::Inconclusive, "{}", r.render());
+    assert_eq!(r.inconclusive, Some(conclab::report::Undecided::Timeout), "{}", r.render());
+}
+
+/// A model that ends its process (here `abort`; a stack overflow or an engine's own abort does
+/// the same) ends its child, not the test binary: the check fails with what the child said.
+#[test]
+fn a_model_that_ends_its_process_does_not_end_the_test_binary() {
+    fn aborts() {
+        std::process::abort();
+    }
+    let failed = std::panic::catch_unwind(|| Check::new().checker(Checker::ShuttleRandom).report(aborts));
+    let text = failed.expect_err("no report").downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(text.contains("worker died"), "{text}");
+}

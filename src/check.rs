@@ -164,7 +164,7 @@ impl Check {
         let r = self.report(body);
         let test = std::thread::current().name().unwrap_or("<test>").to_string();
         match self.expect {
-            Some(kind) if r.found_bug() && r.kind == Some(kind) => println!("{}", r.render()),
+            Some(kind) if r.found_bug() && r.kind == Some(kind) => println!("{}", explained(&r, &test)),
             Some(kind) => panic!("expected a bug of kind `{kind}`, but the check says:\n{}", explained(&r, &test)),
             None if r.verdict == Verdict::Passed => {}
             None => panic!("{}", explained(&r, &test)),

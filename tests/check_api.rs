@@ -144,3 +144,13 @@ fn a_model_that_ends_its_process_does_not_end_the_test_binary() {
     let text = failed.expect_err("no report").downcast_ref::<String>().cloned().unwrap_or_default();
     assert!(text.contains("worker died"), "{text}");
 }
+
+/// `.expect(kind)` passes on a bug of that kind only: a pass, or a bug of another kind, fails.
+#[test]
+fn expect_fails_on_a_pass_and_on_another_kind() {
+    for (model, says) in [(transfers_in_one_order as fn(), "PASSED"), (racy_counter, "BUG FOUND (assertion)")] {
+        let failed = std::panic::catch_unwind(|| Check::new().checker(Checker::Loom).expect(Kind::Deadlock).run(model));
+        let text = failed.expect_err("not the expected bug").downcast_ref::<String>().cloned().unwrap_or_default();
+        assert!(text.starts_with("expected a bug of kind `deadlock`") && text.contains(says), "{text}");
+    }
+}

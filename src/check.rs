@@ -63,8 +63,8 @@ impl Default for Check {
 }
 
 impl Check {
-    /// The default: the portfolio (loom, then shuttle PCT and random), seed 0, a time budget of
-    /// 600 s per engine.
+    /// The default: the portfolio (loom, shuttle PCT and shuttle random side by side; the first
+    /// bug found wins), seed 0, a time budget of 600 s.
     pub fn new() -> Self {
         Check {
             checker: Checker::Portfolio,

@@ -38,7 +38,8 @@ pub enum Checker {
     ShuttleDfs,
     /// The model on real OS threads, `--iterations` runs: shows how rarely real runs hit the bug.
     Stress,
-    /// loom (when the scenario expects it to find the bug), then shuttle PCT, then shuttle random.
+    /// The default: loom, shuttle PCT and shuttle random side by side (in child processes, as many
+    /// at once as there are cores); the first bug found wins. No scenario metadata steers it.
     Portfolio,
 }
 
@@ -154,6 +155,10 @@ pub struct Options {
     /// Where to run.
     #[serde(skip, default = "default_isolation")]
     pub isolation: Isolation,
+    /// Set by the portfolio when another engine has decided: a check in a child process then
+    /// stops it and reports what it covered.
+    #[serde(skip)]
+    pub cancel: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 fn default_isolation() -> Isolation {
@@ -176,6 +181,7 @@ impl Options {
             progress: false,
             time_budget_ms: DEFAULT_TIME_BUDGET_MS,
             isolation: Isolation::Subprocess(exe.into()),
+            cancel: None,
         }
     }
 }
@@ -309,71 +315,106 @@ fn dispatch(s: &Scenario, job: Job) -> Result<Report> {
     in_process.unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p)))
 }
 
+/// The default check's engines, in order of preference: loom (exhaustive, weak memory), then
+/// shuttle PCT and random (sequentially consistent; they see livelocks loom cannot). No metadata
+/// chooses them: the same three judge a catalog scenario and code conclab has never seen.
+pub const PORTFOLIO: [Checker; 3] = [Checker::Loom, Checker::ShuttlePct, Checker::ShuttleRandom];
+
+/// The default check. In child processes the engines run side by side, as many at once as the
+/// machine has cores, and the first bug found wins (the others are stopped); in this process
+/// (tests) they run one after the other, in [`PORTFOLIO`] order, until one finds a bug.
 fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
     let started = Instant::now();
-    let mut stages = vec![];
-    // Code outside the catalog has no metadata: loom, which sees weak memory, always runs on it.
-    if s.entry.found_by.is_empty() || s.entry.found_by.contains(&Checker::Loom) {
-        stages.push(Checker::Loom);
-    }
-    stages.extend([Checker::ShuttlePct, Checker::ShuttleRandom]);
-    let mut executions = 0;
-    let mut last = None;
-    let mut notes = vec![];
-    // A pass is as strong as the strongest stage: loom's exhaustive proof beats later samples,
-    // and it keeps that stage's blind spots. A stage that could not decide keeps the whole
-    // portfolio from passing, unless a later stage finds a bug.
-    let mut strongest: Option<(Coverage, Vec<crate::report::BlindSpot>)> = None;
-    let mut undecided: Option<Report> = None;
-    for checker in stages {
+    let parallel = !matches!(options.isolation, Isolation::InProcess);
+    let stage_options = |i: usize, checker: Checker| Options {
+        checker,
         // Each stage gets what is left of the budget (at least a moment: it then reports a timeout).
-        let spent = started.elapsed().as_millis() as u64;
-        let time_budget_ms = options.time_budget_ms.saturating_sub(spent).max(1);
-        let mut r = check_scenario(s, variant, &Options { checker, time_budget_ms, ..options.clone() })?;
-        executions += r.executions;
-        let said = match r.inconclusive {
-            Some(why) => format!("{}: {} execution(s), {}", checker.name(), r.executions, why.words()),
-            None => format!("{}: {} execution(s), {}", checker.name(), r.executions, r.coverage),
-        };
-        notes.push(said);
-        if r.found_bug() {
-            r.found_by = Some(checker.name().to_string());
-            last = Some(r);
-            break;
+        time_budget_ms: options.time_budget_ms.saturating_sub(started.elapsed().as_millis() as u64).max(1),
+        // One progress bar: the first stage's.
+        progress: options.progress && i == 0,
+        ..options.clone()
+    };
+    // (stage, report), in the order the stages ended.
+    let mut ended: Vec<(usize, Report)> = vec![];
+    if parallel {
+        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let done = parking_lot::Mutex::new(Vec::new());
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(PORTFOLIO.len());
+        std::thread::scope(|scope| {
+            for _ in 0..cores {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    if i >= PORTFOLIO.len() || cancel.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let o = Options { cancel: Some(cancel.clone()), ..stage_options(i, PORTFOLIO[i]) };
+                    let r = check_scenario(s, variant, &o);
+                    // A timeout spent the budget the stages share: no time is left for the others.
+                    let decided = r.as_ref().map_or(true, |r| {
+                        r.found_bug() || r.interrupted() || r.inconclusive == Some(Undecided::Timeout)
+                    });
+                    done.lock().push((i, r));
+                    if decided {
+                        cancel.store(true, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        for (i, r) in done.into_inner() {
+            ended.push((i, r?));
         }
-        if r.interrupted() {
-            last = Some(r);
-            break;
-        }
-        if r.is_inconclusive() {
-            // A timeout spent the whole budget: no time is left for the other stages.
-            let out_of_time = r.inconclusive == Some(Undecided::Timeout);
-            undecided.get_or_insert(r);
-            if out_of_time {
+    } else {
+        for (i, checker) in PORTFOLIO.into_iter().enumerate() {
+            let r = check_scenario(s, variant, &stage_options(i, checker))?;
+            let decided = r.found_bug() || r.interrupted() || r.inconclusive == Some(Undecided::Timeout);
+            ended.push((i, r));
+            if decided {
                 break;
             }
-            continue;
         }
-        if strongest.is_none() && matches!(r.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }) {
-            strongest = Some((r.coverage.clone(), r.not_covered.clone()));
-        }
-        last = Some(r);
     }
-    let mut r = match (last, undecided) {
-        (Some(r), _) if r.found_bug() || r.interrupted() => r,
-        (_, Some(mut u)) => {
-            u.found_by = Some(u.checker.clone());
-            u
-        }
-        (Some(mut r), None) => {
-            if let Some((c, blind)) = strongest {
-                r.coverage = c;
-                r.not_covered = blind;
+    // Per engine, in portfolio order: what it covered, and what it cannot see.
+    let mut by_stage: Vec<&(usize, Report)> = ended.iter().collect();
+    by_stage.sort_by_key(|(i, _)| *i);
+    let mut notes: Vec<String> = by_stage
+        .iter()
+        .map(|(i, r)| {
+            let name = PORTFOLIO[*i].name();
+            let mut said = match r.inconclusive {
+                _ if r.notes.iter().any(|n| n == CANCELLED) => {
+                    format!("{name}: {} execution(s), {CANCELLED}", r.executions)
+                }
+                Some(why) => format!("{name}: {} execution(s), {}", r.executions, why.words()),
+                None => format!("{name}: {} execution(s), {}", r.executions, r.coverage),
+            };
+            if !r.found_bug() && !r.not_covered.is_empty() {
+                let blind: Vec<&str> = r.not_covered.iter().map(|b| b.words()).collect();
+                said.push_str(&format!("; cannot see {}", blind.join(", ")));
             }
-            r
-        }
-        (None, None) => unreachable!("the portfolio has at least one stage"),
-    };
+            said
+        })
+        .collect();
+    let executions = ended.iter().map(|(_, r)| r.executions).sum();
+    let decided = |r: &Report| !r.notes.iter().any(|n| n == CANCELLED);
+    // The first bug found wins; then Ctrl-C; then a stage that could not decide (it keeps the
+    // whole portfolio from passing); else a pass as strong as the strongest stage (loom's
+    // exhaustive proof beats samples), with that stage's blind spots.
+    let pick = ended
+        .iter()
+        .position(|(_, r)| r.found_bug())
+        .or_else(|| ended.iter().position(|(_, r)| r.interrupted() && decided(r)))
+        .or_else(|| ended.iter().position(|(_, r)| r.is_inconclusive()))
+        .or_else(|| {
+            ended
+                .iter()
+                .position(|(_, r)| matches!(r.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }))
+        })
+        .unwrap_or(0);
+    let (stage, mut r) = ended.swap_remove(pick);
+    if r.found_bug() || r.is_inconclusive() {
+        r.found_by = Some(PORTFOLIO[stage].name().to_string());
+    }
     r.checker = Checker::Portfolio.name().into();
     r.executions = executions;
     r.elapsed_ms = started.elapsed().as_millis() as u64;
@@ -382,6 +423,9 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
     r.notes = notes;
     Ok(r)
 }
+
+/// The note of a portfolio stage stopped because another engine decided first.
+const CANCELLED: &str = "stopped: another engine decided first";
 
 /// Runs a job in a child `conclab __worker` and reads its report — or, if the child died
 /// (loom's abort), the failure its panic hook wrote before dying. A child still running when the
@@ -441,14 +485,30 @@ fn run_in_child(mut command: Command, job: &Job) -> Result<Report> {
     // A budget beyond what an `Instant` can count is no deadline at all.
     let deadline = started.checked_add(budget);
     let mut timed_out = false;
+    let mut cancelled = false;
     loop {
-        let next = match deadline {
-            Some(deadline) => lines.recv_deadline(deadline),
+        // Wake at least every 50 ms while another engine may decide first.
+        let tick = job.options.cancel.as_ref().map(|_| Instant::now() + Duration::from_millis(50));
+        let wake = match (deadline, tick) {
+            (Some(d), Some(t)) => Some(d.min(t)),
+            (d, t) => d.or(t),
+        };
+        let next = match wake {
+            Some(wake) => lines.recv_deadline(wake),
             None => lines.recv().map_err(|_| crossbeam::channel::RecvTimeoutError::Disconnected),
         };
         match next {
             Ok(line) => read(line),
             Err(crossbeam::channel::RecvTimeoutError::Disconnected) => break,
+            Err(crossbeam::channel::RecvTimeoutError::Timeout)
+                if job.options.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) =>
+            {
+                cancelled = true;
+                let _ = child.kill();
+                lines.iter().for_each(&mut read);
+                break;
+            }
+            Err(crossbeam::channel::RecvTimeoutError::Timeout) if deadline.is_none_or(|d| Instant::now() < d) => {}
             Err(crossbeam::channel::RecvTimeoutError::Timeout) => {
                 // An execution that never ends never returns to the engine's checks: only a kill stops it.
                 timed_out = true;
@@ -467,6 +527,11 @@ fn run_in_child(mut command: Command, job: &Job) -> Result<Report> {
         return Ok(r);
     }
     let budget_words = format!("the time budget of {}", seconds(budget));
+    if cancelled && failure.is_none() {
+        let mut r = report_from(job, None, executions, Coverage::Interrupted { after: executions }, started);
+        r.notes.push(CANCELLED.into());
+        return Ok(r);
+    }
     let Some(f) = failure else {
         if timed_out {
             return Ok(timed_out_report(job, executions, started));

@@ -83,13 +83,18 @@ fn a_failure_found_before_the_budget_ran_out_is_reported() {
     assert!(r.notes.iter().any(|n| n.contains("stopped when the time budget of 3 s ran out")), "{:?}", r.notes);
 }
 
-/// The portfolio's stages share one budget: a stage that spends it ends the portfolio.
+/// The portfolio's stages share one budget: a stage that spends it ends the portfolio (no stage
+/// starts after it; one running beside it is stopped or times out too).
 fn a_portfolio_stage_that_times_out_ends_the_portfolio() {
     let s = scenario("airplane-seat").unwrap();
     let r = runner::check_scenario(&s, "student", &options(Checker::Portfolio, 200)).unwrap();
     assert_eq!(r.inconclusive, Some(Undecided::Timeout), "{}", r.render());
     let stages: Vec<&String> = r.notes.iter().filter(|n| n.contains(" execution(s), ")).collect();
-    assert_eq!(stages.len(), 1, "{:?}", r.notes);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(3);
+    assert!(!stages.is_empty() && stages.len() <= cores, "{:?}", r.notes);
+    for stage in stages {
+        assert!(stage.contains("time budget") || stage.contains("another engine decided first"), "{stage}");
+    }
 }
 
 /// Not the budget, but the other way a stress run once held a worker for minutes: its trace.

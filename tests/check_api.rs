@@ -154,3 +154,28 @@ fn expect_fails_on_a_pass_and_on_another_kind() {
         assert!(text.starts_with("expected a bug of kind `deadlock`") && text.contains(says), "{text}");
     }
 }
+
+/// A flag published with Relaxed stores: the reader can see the flag and miss the data. Only
+/// loom models it; the default check needs no hint to run loom (before, code without catalog
+/// metadata got shuttle alone, which passed it).
+fn relaxed_publication() {
+    use conclab::sync::atomic::Ordering::Relaxed;
+    let data = Arc::new(AtomicUsize::new(0).named("data"));
+    let ready = Arc::new(AtomicUsize::new(0).named("ready"));
+    let (d, r) = (data.clone(), ready.clone());
+    let writer = thread::spawn(move || {
+        d.store(42, Relaxed);
+        r.store(1, Relaxed);
+    });
+    if ready.load(Relaxed) == 1 {
+        assert_eq!(data.load(Relaxed), 42, "the flag was up but the data was not there");
+    }
+    writer.join().unwrap();
+}
+
+#[test]
+fn the_default_check_finds_a_weak_memory_bug_without_hints() {
+    let r = Check::new().report(relaxed_publication);
+    assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
+    assert_eq!(r.found_by.as_deref(), Some("loom"), "{}", r.render());
+}

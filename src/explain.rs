@@ -163,9 +163,18 @@ pub fn render(s: &Scenario, report: &Report) -> String {
             let _ = writeln!(out, "{}\n", wrap(&p.replace("**", ""), 96));
         }
     }
-    let _ = writeln!(out, "Invariant: {}\n", e.invariant);
-    let _ = writeln!(out, "The buggy lines (scenarios/{}.rs):", module_file(s));
-    for b in bug_lines(s) {
+    if !e.invariant.is_empty() {
+        let _ = writeln!(out, "Invariant: {}\n", e.invariant);
+    }
+    let bugs = bug_lines(s);
+    if !bugs.is_empty() {
+        let file = crate::catalog::all()
+            .iter()
+            .position(|x| x.id() == s.id())
+            .map_or_else(|| format!("{}.rs", e.id), |i| format!("scenarios/{}.rs", crate::catalog::MODULES[i]));
+        let _ = writeln!(out, "The buggy lines ({file}):");
+    }
+    for b in bugs {
         let _ = writeln!(out, "  {:>4} │ // BUG: {}", b.line, b.why);
         if let Some((n, code)) = &b.code {
             let _ = writeln!(out, "  {n:>4} │ {code}");
@@ -194,7 +203,8 @@ pub fn render(s: &Scenario, report: &Report) -> String {
     }
     let _ = writeln!(out, "  → {}", report.message.as_deref().unwrap_or("the execution failed"));
     if let Some(token) = &report.replay {
-        let _ = writeln!(out, "\nreplay: conclab replay {} --variant {} {token}", report.scenario, report.variant);
+        let _ =
+            writeln!(out, "\nreplay: conclab replay {} --variant {} {token}", report.replay_target(), report.variant);
     }
     out
 }

@@ -225,7 +225,7 @@ pub fn trace_page(s: &Scenario, report: &Report) -> String {
         let _ = writeln!(
             b,
             "<p>Replay: <code>conclab replay {} --variant {} {}</code></p>",
-            esc(&report.scenario),
+            esc(report.replay_target()),
             esc(&report.variant),
             esc(t)
         );

@@ -14,6 +14,7 @@ pub mod catalog;
 pub mod check;
 pub mod demo;
 pub mod explain;
+pub mod file;
 pub mod fuzz;
 pub mod hint;
 pub mod html;

@@ -13,6 +13,7 @@ use conclab::assign::{self, AssignOptions};
 use conclab::bench;
 use conclab::catalog::{self, Category};
 use conclab::demo::{self, DemoOptions};
+use conclab::report::Report;
 use conclab::runner::{self, Checker, Options};
 use conclab::{load, server};
 use std::time::Duration;
@@ -366,6 +367,23 @@ fn options(checker: Checker) -> Result<Options> {
     Ok(Options::new(checker, std::env::current_exe()?))
 }
 
+/// The file a `check`/`replay`/`explain` argument names, if it names one.
+fn as_file(id: &str) -> Option<String> {
+    conclab::file::is_file(id).then(|| id.to_string())
+}
+
+/// What `check`, `replay` and `explain` act on: a catalog scenario, or a Rust file (`FILE.rs`,
+/// compiled into a worker of its own); the variant to use; options whose checks run in the
+/// right worker (the checker is the caller's to set).
+fn target(id: &str, variant: &str) -> Result<(catalog::Scenario, String, Options)> {
+    if conclab::file::is_file(id) {
+        let p = conclab::file::prepare(std::path::Path::new(id))?;
+        let variant = conclab::file::variant(&p, variant)?.to_string();
+        return Ok((p.scenario, variant, Options::new(Checker::Portfolio, p.exe)));
+    }
+    Ok((*catalog::lookup(id, variant)?, variant.to_string(), options(Checker::Portfolio)?))
+}
+
 /// Exit code of a check that could decide neither way: a limit or the time budget was reached, or
 /// only loom's weakened SeqCst shows the failure (the report says which).
 const INCONCLUSIVE: u8 = 3;
@@ -542,10 +560,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(if table.method.interrupted { ExitCode::from(INTERRUPTED) } else { ExitCode::SUCCESS });
         }
         Cmd::Explain { id, variant, checker, seed, budget: Budget { timeout } } => {
-            let s = catalog::lookup(&id, &variant)?;
-            let checker = checker.unwrap_or_else(|| conclab::explain::default_checker(s));
-            let report = runner::check(&id, &variant, &Options { seed, time_budget_ms: timeout, ..options(checker)? })?;
-            write!(out, "{}", conclab::explain::render(s, &report))?;
+            let (s, variant, base) = target(&id, &variant)?;
+            let checker = checker.unwrap_or_else(|| conclab::explain::default_checker(&s));
+            let o = Options { checker, seed, time_budget_ms: timeout, ..base };
+            let report = Report { file: as_file(&id), ..runner::check_scenario(&s, &variant, &o)? };
+            write!(out, "{}", conclab::explain::render(&s, &report))?;
             return Ok(ExitCode::SUCCESS);
         }
         Cmd::Check {
@@ -563,7 +582,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             html,
         } => {
             check_writable(html.as_deref())?;
+            let (s, variant, base) = target(&id, &variant)?;
             let opts = Options {
+                checker,
                 time_budget_ms: timeout,
                 iterations,
                 seed,
@@ -572,17 +593,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 pct_depth: depth,
                 minimize: !no_minimize,
                 progress: !json && std::io::stderr().is_terminal(),
-                ..options(checker)?
+                ..base
             };
-            (runner::check(&id, &variant, &opts)?, json, html)
+            (Report { file: as_file(&id), ..runner::check_scenario(&s, &variant, &opts)? }, json, html, s)
         }
         Cmd::Replay { id, variant, token, fuzz_input, budget: Budget { timeout }, json, html } => {
             check_writable(html.as_deref())?;
             match (token, fuzz_input) {
-                (_, Some(file)) => (conclab::fuzz::replay_input(&id, &variant, &file)?, json, html),
+                (_, Some(file)) => {
+                    let s = *catalog::lookup(&id, &variant)?;
+                    (conclab::fuzz::replay_input(&id, &variant, &file)?, json, html, s)
+                }
                 (Some(token), None) => {
-                    let o = Options { time_budget_ms: timeout, ..options(Checker::Loom)? };
-                    (runner::replay(&id, &variant, &token, &o)?, json, html)
+                    let (s, variant, base) = target(&id, &variant)?;
+                    let o = Options { time_budget_ms: timeout, ..base };
+                    (Report { file: as_file(&id), ..runner::replay_scenario(&s, &variant, &token, &o)? }, json, html, s)
                 }
                 (None, None) => anyhow::bail!("give a replay token or --fuzz-input FILE"),
             }
@@ -597,10 +622,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             return Ok(if r.found_bug() { ExitCode::from(1) } else { ExitCode::SUCCESS });
         }
     };
-    let (report, json, html) = report;
+    let (report, json, html, s) = report;
     if let Some(file) = &html {
-        let s = catalog::lookup(&report.scenario, &report.variant)?;
-        write_file(file, &conclab::html::trace_page(s, &report))?;
+        write_file(file, &conclab::html::trace_page(&s, &report))?;
     }
     if json {
         writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;

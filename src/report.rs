@@ -282,6 +282,10 @@ pub struct Report {
     pub blocked: Vec<Blocked>,
     /// Token that `conclab replay` turns back into the same execution.
     pub replay: Option<String>,
+    /// The Rust file checked (`conclab check FILE.rs`), when the scenario is one: what
+    /// `conclab replay` must be given instead of the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
     /// For `stress`: how often the bug showed.
     pub stress: Option<StressStats>,
     /// Anything the reader should know about how this report was obtained.
@@ -295,6 +299,11 @@ impl Report {
     /// The failing execution's trace.
     pub fn trace(&self) -> Trace {
         Trace { threads: self.threads.clone(), steps: self.trace.clone(), blocked: self.blocked.clone() }
+    }
+
+    /// What `conclab replay` is given to replay this report: the file checked, or the scenario id.
+    pub fn replay_target(&self) -> &str {
+        self.file.as_deref().unwrap_or(&self.scenario)
     }
 
     /// Whether a bug was found.
@@ -369,7 +378,12 @@ impl Report {
             out.push('\n');
             out.push_str(&self.trace().render());
             if let Some(token) = &self.replay {
-                let _ = writeln!(out, "\nreplay: conclab replay {} --variant {} {token}", self.scenario, self.variant);
+                let _ = writeln!(
+                    out,
+                    "\nreplay: conclab replay {} --variant {} {token}",
+                    self.replay_target(),
+                    self.variant
+                );
             }
         }
         out

@@ -952,6 +952,7 @@ fn check_with_scheduler_here<S: shuttle::scheduler::Scheduler + 'static>(
 
 fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage: Coverage, started: Instant) -> Report {
     let mut r = Report {
+        file: None,
         scenario: job.scenario.clone(),
         variant: job.variant.clone(),
         checker: job.options.checker.name().to_string(),

@@ -30,6 +30,11 @@ pub use source::student_file;
 /// The lock file every assignment gets: the versions conclab itself was built and tested with.
 const LOCK_FILE: &str = include_str!("../../Cargo.lock");
 
+/// conclab's own lock file: the versions a crate built around a user's file gets.
+pub fn lock_file() -> &'static str {
+    LOCK_FILE
+}
+
 /// Where conclab's own sources are: what a course pack copies (see [`VENDORED`]), and the
 /// dependency of the crates `conclab grade` builds.
 pub fn conclab_dir() -> PathBuf {

@@ -1,0 +1,238 @@
+//! `conclab check FILE.rs`: a Rust file written against `std::sync`/`std::thread`/`std::hint` (or
+//! conclab's facade) checked as a catalog scenario is. Each argument-less `pub fn` is a variant.
+//! The file is compiled against conclab in a cached scratch crate (as `grade` builds a student's:
+//! conclab's lock file, offline, one shared target directory), with std's concurrency paths
+//! mapped to the facade; the built binary is the checks' worker.
+
+use std::hash::{Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use anyhow::{bail, Context, Result};
+
+use crate::catalog::{Assignment, Category, Entry, Scenario, Unit, Variant};
+use crate::report::Kind;
+
+/// The largest file `check FILE.rs` reads: a model, not a program.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Whether a `check`/`replay`/`explain` argument names a file rather than a catalog id.
+pub fn is_file(arg: &str) -> bool {
+    arg.ends_with(".rs")
+}
+
+/// A file made ready to check: its scenario (metadata, its text, bodies that run in the worker
+/// only) and the worker executable built from it.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The file as a scenario: id from the file name, a variant per argument-less `pub fn`.
+    pub scenario: Scenario,
+    /// The worker: checks run in its child processes (`exe __worker`).
+    pub exe: PathBuf,
+}
+
+/// Reads, compiles and prepares `path`. A file that is missing, too large, has no argument-less
+/// `pub fn`, or does not compile is an error that says so (with the compiler's diagnostics).
+pub fn prepare(path: &Path) -> Result<Prepared> {
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("{} is not a regular file", path.display());
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        bail!("{} is {} bytes; a model file may have at most {MAX_FILE_BYTES}", path.display(), meta.len());
+    }
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let variants = variants(&text);
+    if variants.is_empty() {
+        bail!(
+            "{} has no variant to check: write each as an argument-less `pub fn` at the top level \
+             (`pub fn buggy() {{ … }}`)",
+            path.display()
+        );
+    }
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+    let id: String =
+        stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
+    let exe = build(path, &id, &text, &variants)?;
+    let id: &'static str = Box::leak(id.into_boxed_str());
+    let variants: Vec<&'static str> = variants.into_iter().map(|v| &*Box::leak(v.into_boxed_str())).collect();
+    let source: &'static str = Box::leak(text.into_boxed_str());
+    Ok(Prepared { scenario: scenario(id, &variants, in_worker_only, source), exe })
+}
+
+/// The variant a `--variant` names, or the file's only one when the default (`buggy`) is absent.
+pub fn variant<'a>(p: &'a Prepared, asked: &'a str) -> Result<&'a str> {
+    let names = p.scenario.variant_names();
+    if names.contains(&asked) {
+        return Ok(asked);
+    }
+    if asked == "buggy" && names.len() == 1 {
+        return Ok(names[0]);
+    }
+    bail!("{} has no variant `{asked}`; its variants (argument-less `pub fn`s): {}", p.scenario.id(), names.join(", "))
+}
+
+fn in_worker_only() {
+    panic!("a file's model runs in its worker process only");
+}
+
+/// A scenario of a file's variants, without catalog metadata.
+fn scenario(id: &'static str, variants: &[&'static str], run: fn(), source: &'static str) -> Scenario {
+    scenario_with(id, variants.iter().map(|&v| (v, run)).collect(), source)
+}
+
+fn scenario_with(id: &'static str, bodies: Vec<(&'static str, fn())>, source: &'static str) -> Scenario {
+    let variants: Vec<Variant> = bodies
+        .into_iter()
+        .map(|(name, run)| Variant { name, fixed: name.starts_with("fixed"), summary: "", run })
+        .collect();
+    let entry = Box::leak(Box::new(Entry {
+        id,
+        title: id,
+        category: Category::Race,
+        source: "",
+        invariant: "",
+        expected: Kind::Assertion,
+        variant_kinds: &[],
+        found_by: &[],
+        waits_by_spinning: false,
+        variants: Box::leak(variants.into_boxed_slice()),
+        must_still_work: &[],
+        assignment: Assignment { unit: Unit::Races, task: "", hints: &[], questions: &[] },
+    }));
+    Scenario { entry, source_text: source }
+}
+
+/// `main` of a file's worker binary (written by [`prepare`]): `__worker` runs one job.
+pub fn worker_main(id: &'static str, bodies: &[(&'static str, fn())], source: &'static str) -> ExitCode {
+    if std::env::args().nth(1).as_deref() != Some("__worker") {
+        eprintln!("this binary is conclab's worker for {id}.rs; run `conclab check {id}.rs`");
+        return ExitCode::from(2);
+    }
+    let s = scenario_with(id, bodies.to_vec(), source);
+    match crate::runner::worker_main_with(|asked| (asked == id).then_some(s)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("conclab worker: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The names of the argument-less `pub fn`s at the top level of `text` (a line that starts
+/// with `pub fn name()`).
+pub fn variants(text: &str) -> Vec<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("pub fn "))
+        .filter_map(|rest| {
+            let (name, after) = rest.split_once('(')?;
+            let name = name.trim();
+            let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            (ok && after.trim_start().starts_with(')')).then(|| name.to_string())
+        })
+        .collect()
+}
+
+/// `text` with std's concurrency modules mapped to conclab's facade: `std::sync`, `std::thread`
+/// and `std::hint` (also `::std::…`) become `conclab::…`. Lines keep their numbers.
+pub fn map_std(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("std::") {
+        let before = &rest[..i];
+        let after = &rest[i + 5..];
+        // `std` as a whole path segment: not `my_std::`, not `rstd::`.
+        let whole = before.chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
+        let module = ["sync", "thread", "hint"].into_iter().find(|m| {
+            after.starts_with(m)
+                && after[m.len()..].chars().next().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+        });
+        out.push_str(before);
+        out.push_str(if whole && module.is_some() { "conclab::" } else { "std::" });
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Writes the scratch crate for `path` and builds it; returns the worker executable.
+fn build(path: &Path, id: &str, text: &str, variants: &[String]) -> Result<PathBuf> {
+    let target_dir = crate::assign::default_target_dir();
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).hash(&mut h);
+    let name = format!("conclab-file-{}-{:016x}", id.to_lowercase().replace('_', "-"), h.finish());
+    let krate = target_dir.join("files").join(&name);
+    let bodies: String = variants.iter().map(|v| format!("        (\"{v}\", model::{v} as fn()),\n")).collect();
+    let main = format!(
+        "//! Written by `conclab check {file}`: the file's model and its checks' worker.\n\n\
+         #[allow(dead_code, unused_imports, clippy::all)]\n#[path = \"{id}.rs\"]\nmod model;\n\n\
+         fn main() -> std::process::ExitCode {{\n    conclab::file::worker_main(\n        \"{id}\",\n        &[\n{bodies}        ],\n        \
+         include_str!(\"{id}.rs\"),\n    )\n}}\n",
+        file = path.display()
+    );
+    let manifest = format!(
+        "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
+         [dependencies]\nconclab = {{ path = '{dep}' }}\n\n[workspace]\n\n\
+         [profile.dev]\nopt-level = 1\ndebug = 0\n\n[profile.dev.package.\"*\"]\nopt-level = 3\ndebug = 0\n",
+        dep = crate::assign::conclab_dir().display()
+    );
+    let files = [
+        ("Cargo.toml", manifest),
+        ("Cargo.lock", crate::assign::lock_file().to_string()),
+        ("src/main.rs", main),
+        (&*format!("src/{id}.rs"), map_std(text)),
+    ];
+    for (rel, content) in files {
+        let p = krate.join(rel);
+        if std::fs::read_to_string(&p).ok().as_deref() != Some(content.as_str()) {
+            std::fs::create_dir_all(p.parent().expect("a file in the crate"))?;
+            std::fs::write(&p, content).with_context(|| format!("cannot write {}", p.display()))?;
+        }
+    }
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let out = Command::new(cargo)
+        .args(["build", "--offline", "--quiet", "--message-format=json-render-diagnostics"])
+        .arg("--manifest-path")
+        .arg(krate.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", &target_dir)
+        .output()
+        .context("could not run cargo")?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let exe = stdout.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|m| {
+        (m["reason"] == "compiler-artifact" && m["target"]["name"] == name.as_str())
+            .then(|| m["executable"].as_str().map(PathBuf::from))
+            .flatten()
+    });
+    match (out.status.success(), exe) {
+        (true, Some(exe)) => Ok(exe),
+        _ => bail!(
+            "{} does not compile against conclab (std::sync, std::thread and std::hint are conclab's \
+             facade here; the file is compiled as {}):\n{}",
+            path.display(),
+            krate.join("src").join(format!("{id}.rs")).display(),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn std_s_concurrency_paths_map_to_the_facade_and_nothing_else_does() {
+        let text = "use std::sync::{Arc, Mutex};\nuse std::thread;\nuse ::std::hint::spin_loop;\n\
+                    use std::collections::HashMap;\nuse my_std::sync::X;\nlet t = std::thread::spawn(f);\nstd::synced();";
+        assert_eq!(
+            map_std(text),
+            "use conclab::sync::{Arc, Mutex};\nuse conclab::thread;\nuse ::conclab::hint::spin_loop;\n\
+             use std::collections::HashMap;\nuse my_std::sync::X;\nlet t = conclab::thread::spawn(f);\nstd::synced();"
+        );
+    }
+
+    #[test]
+    fn each_top_level_argument_less_pub_fn_is_a_variant() {
+        let text = "pub fn buggy() {\n}\n    pub fn nested() {}\npub fn fixed_order() -> () {}\npub fn with(x: u8) {}\nfn private() {}\npub fn fixed ( ) {}";
+        assert_eq!(variants(text), ["buggy", "fixed_order", "fixed"]);
+    }
+}

@@ -45,6 +45,9 @@ impl Backend for StdThreads {
     fn into_inner<T>(m: Self::Mutex<T>) -> T {
         m.into_inner()
     }
+    fn get_mut<T>(m: &mut Self::Mutex<T>) -> &mut T {
+        m.get_mut()
+    }
     type RwLock<T> = parking_lot::RwLock<T>;
     type ReadGuard<'a, T: 'a> = parking_lot::RwLockReadGuard<'a, T>;
     type WriteGuard<'a, T: 'a> = parking_lot::RwLockWriteGuard<'a, T>;
@@ -65,6 +68,9 @@ impl Backend for StdThreads {
     }
     fn rwlock_into_inner<T>(l: Self::RwLock<T>) -> T {
         l.into_inner()
+    }
+    fn rwlock_get_mut<T>(l: &mut Self::RwLock<T>) -> &mut T {
+        l.get_mut()
     }
     fn condvar() -> Self::Condvar {
         parking_lot::Condvar::new()
@@ -137,6 +143,9 @@ macro_rules! model_backend {
             fn into_inner<T>(m: Self::Mutex<T>) -> T {
                 m.into_inner().unwrap_or_else(|p| p.into_inner())
             }
+            fn get_mut<T>(m: &mut Self::Mutex<T>) -> &mut T {
+                m.get_mut().unwrap_or_else(|p| p.into_inner())
+            }
             type RwLock<T> = ::$krate::sync::RwLock<T>;
             type ReadGuard<'a, T: 'a> = ::$krate::sync::RwLockReadGuard<'a, T>;
             type WriteGuard<'a, T: 'a> = ::$krate::sync::RwLockWriteGuard<'a, T>;
@@ -165,6 +174,9 @@ macro_rules! model_backend {
             }
             fn rwlock_into_inner<T>(l: Self::RwLock<T>) -> T {
                 l.into_inner().unwrap_or_else(|p| p.into_inner())
+            }
+            fn rwlock_get_mut<T>(l: &mut Self::RwLock<T>) -> &mut T {
+                l.get_mut().unwrap_or_else(|p| p.into_inner())
             }
             fn condvar() -> Self::Condvar {
                 ::$krate::sync::Condvar::new()
@@ -217,7 +229,7 @@ model_backend!(Shuttle, shuttle, || usize::from(::shuttle::current::me()), |i: u
 ));
 
 macro_rules! raw_atomics {
-    ($($ty:ty: $v:ty $(, $int:ident)?;)*) => {$(
+    ($($ty:ty: $v:ty, $lend:ident $(, $int:ident)?;)*) => {$(
         impl RawAtomic for $ty {
             type Value = $v;
             fn new(v: $v) -> Self {
@@ -235,9 +247,24 @@ macro_rules! raw_atomics {
             fn compare_exchange(&self, cur: $v, new: $v, s: Ordering, f: Ordering) -> Result<$v, $v> {
                 <$ty>::compare_exchange(self, cur, new, s, f)
             }
+            fn into_inner(self) -> $v {
+                <$ty>::into_inner(self)
+            }
+            raw_atomics!(@$lend $ty, $v);
         }
         $(raw_atomics!(@$int $ty, $v);)?
     )*};
+    (@lend $ty:ty, $v:ty) => {
+        fn get_mut(&mut self) -> Option<&mut $v> {
+            Some(<$ty>::get_mut(self))
+        }
+    };
+    // loom has no `get_mut`, only `with_mut` (a closure).
+    (@no_lend $ty:ty, $v:ty) => {
+        fn get_mut(&mut self) -> Option<&mut $v> {
+            None
+        }
+    };
     (@int $ty:ty, $v:ty) => {
         impl RawAtomicInt for $ty {
             fn fetch_add(&self, v: $v, o: Ordering) -> $v {
@@ -266,39 +293,39 @@ macro_rules! raw_atomics {
 }
 
 raw_atomics! {
-    std::sync::atomic::AtomicU8: u8, int;
-    std::sync::atomic::AtomicU16: u16, int;
-    std::sync::atomic::AtomicU32: u32, int;
-    std::sync::atomic::AtomicU64: u64, int;
-    std::sync::atomic::AtomicUsize: usize, int;
-    std::sync::atomic::AtomicI8: i8, int;
-    std::sync::atomic::AtomicI16: i16, int;
-    std::sync::atomic::AtomicI32: i32, int;
-    std::sync::atomic::AtomicI64: i64, int;
-    std::sync::atomic::AtomicIsize: isize, int;
-    std::sync::atomic::AtomicBool: bool;
-    ::loom::sync::atomic::AtomicU8: u8, int;
-    ::loom::sync::atomic::AtomicU16: u16, int;
-    ::loom::sync::atomic::AtomicU32: u32, int;
-    ::loom::sync::atomic::AtomicU64: u64, int;
-    ::loom::sync::atomic::AtomicUsize: usize, int;
-    ::loom::sync::atomic::AtomicI8: i8, int;
-    ::loom::sync::atomic::AtomicI16: i16, int;
-    ::loom::sync::atomic::AtomicI32: i32, int;
-    ::loom::sync::atomic::AtomicI64: i64, int;
-    ::loom::sync::atomic::AtomicIsize: isize, int;
-    ::loom::sync::atomic::AtomicBool: bool;
-    ::shuttle::sync::atomic::AtomicU8: u8, int;
-    ::shuttle::sync::atomic::AtomicU16: u16, int;
-    ::shuttle::sync::atomic::AtomicU32: u32, int;
-    ::shuttle::sync::atomic::AtomicU64: u64, int;
-    ::shuttle::sync::atomic::AtomicUsize: usize, int;
-    ::shuttle::sync::atomic::AtomicI8: i8, int;
-    ::shuttle::sync::atomic::AtomicI16: i16, int;
-    ::shuttle::sync::atomic::AtomicI32: i32, int;
-    ::shuttle::sync::atomic::AtomicI64: i64, int;
-    ::shuttle::sync::atomic::AtomicIsize: isize, int;
-    ::shuttle::sync::atomic::AtomicBool: bool;
+    std::sync::atomic::AtomicU8: u8, lend, int;
+    std::sync::atomic::AtomicU16: u16, lend, int;
+    std::sync::atomic::AtomicU32: u32, lend, int;
+    std::sync::atomic::AtomicU64: u64, lend, int;
+    std::sync::atomic::AtomicUsize: usize, lend, int;
+    std::sync::atomic::AtomicI8: i8, lend, int;
+    std::sync::atomic::AtomicI16: i16, lend, int;
+    std::sync::atomic::AtomicI32: i32, lend, int;
+    std::sync::atomic::AtomicI64: i64, lend, int;
+    std::sync::atomic::AtomicIsize: isize, lend, int;
+    std::sync::atomic::AtomicBool: bool, lend;
+    ::loom::sync::atomic::AtomicU8: u8, no_lend, int;
+    ::loom::sync::atomic::AtomicU16: u16, no_lend, int;
+    ::loom::sync::atomic::AtomicU32: u32, no_lend, int;
+    ::loom::sync::atomic::AtomicU64: u64, no_lend, int;
+    ::loom::sync::atomic::AtomicUsize: usize, no_lend, int;
+    ::loom::sync::atomic::AtomicI8: i8, no_lend, int;
+    ::loom::sync::atomic::AtomicI16: i16, no_lend, int;
+    ::loom::sync::atomic::AtomicI32: i32, no_lend, int;
+    ::loom::sync::atomic::AtomicI64: i64, no_lend, int;
+    ::loom::sync::atomic::AtomicIsize: isize, no_lend, int;
+    ::loom::sync::atomic::AtomicBool: bool, no_lend;
+    ::shuttle::sync::atomic::AtomicU8: u8, lend, int;
+    ::shuttle::sync::atomic::AtomicU16: u16, lend, int;
+    ::shuttle::sync::atomic::AtomicU32: u32, lend, int;
+    ::shuttle::sync::atomic::AtomicU64: u64, lend, int;
+    ::shuttle::sync::atomic::AtomicUsize: usize, lend, int;
+    ::shuttle::sync::atomic::AtomicI8: i8, lend, int;
+    ::shuttle::sync::atomic::AtomicI16: i16, lend, int;
+    ::shuttle::sync::atomic::AtomicI32: i32, lend, int;
+    ::shuttle::sync::atomic::AtomicI64: i64, lend, int;
+    ::shuttle::sync::atomic::AtomicIsize: isize, lend, int;
+    ::shuttle::sync::atomic::AtomicBool: bool, lend;
 }
 
 /// How loom runs the facade's `SeqCst` accesses.
@@ -434,6 +461,12 @@ macro_rules! loom_atomics {
                 note(f);
                 self.0.compare_exchange(cur, new, s, f)
             }
+            fn into_inner(self) -> $v {
+                self.0.into_inner()
+            }
+            fn get_mut(&mut self) -> Option<&mut $v> {
+                None
+            }
         }
         $(loom_atomics!(@$int $ty, $v);)?
     )*};
@@ -483,4 +516,78 @@ loom_atomics! {
     ::loom::sync::atomic::AtomicI64: i64, |a: &::loom::sync::atomic::AtomicI64, o| a.fetch_add(0, o), int;
     ::loom::sync::atomic::AtomicIsize: isize, |a: &::loom::sync::atomic::AtomicIsize, o| a.fetch_add(0, o), int;
     ::loom::sync::atomic::AtomicBool: bool, |a: &::loom::sync::atomic::AtomicBool, o| a.fetch_or(false, o);
+}
+
+/// Atomic pointers of real threads and shuttle, forwarded as they are.
+macro_rules! raw_atomic_ptrs {
+    ($($ty:ident),*) => {$(
+        impl<T> RawAtomic for $ty<T> {
+            type Value = *mut T;
+            fn new(v: *mut T) -> Self {
+                $ty::new(v)
+            }
+            fn load(&self, o: Ordering) -> *mut T {
+                $ty::load(self, o)
+            }
+            fn store(&self, v: *mut T, o: Ordering) {
+                $ty::store(self, v, o)
+            }
+            fn swap(&self, v: *mut T, o: Ordering) -> *mut T {
+                $ty::swap(self, v, o)
+            }
+            fn compare_exchange(&self, cur: *mut T, new: *mut T, s: Ordering, f: Ordering) -> Result<*mut T, *mut T> {
+                $ty::compare_exchange(self, cur, new, s, f)
+            }
+            fn into_inner(self) -> *mut T {
+                $ty::into_inner(self)
+            }
+            fn get_mut(&mut self) -> Option<&mut *mut T> {
+                Some($ty::get_mut(self))
+            }
+        }
+    )*};
+}
+
+use ::shuttle::sync::atomic::AtomicPtr as ShuttleAtomicPtr;
+use std::sync::atomic::AtomicPtr as StdAtomicPtr;
+raw_atomic_ptrs!(StdAtomicPtr, ShuttleAtomicPtr);
+
+impl<T> RawAtomic for LoomAtomic<::loom::sync::atomic::AtomicPtr<T>> {
+    type Value = *mut T;
+    fn new(v: *mut T) -> Self {
+        LoomAtomic(::loom::sync::atomic::AtomicPtr::new(v))
+    }
+    fn load(&self, o: Ordering) -> *mut T {
+        if as_rmw(o, true) {
+            // loom's pointers have no fetch_add: a compare-exchange, failed or not, is a
+            // read-modify-write that reads the newest value and writes back what it read.
+            let null = std::ptr::null_mut();
+            return match self.0.compare_exchange(null, null, Ordering::Acquire, Ordering::Acquire) {
+                Ok(v) | Err(v) => v,
+            };
+        }
+        self.0.load(o)
+    }
+    fn store(&self, v: *mut T, o: Ordering) {
+        if as_rmw(o, false) {
+            self.0.swap(v, Ordering::Release);
+        } else {
+            self.0.store(v, o)
+        }
+    }
+    fn swap(&self, v: *mut T, o: Ordering) -> *mut T {
+        note(o);
+        self.0.swap(v, o)
+    }
+    fn compare_exchange(&self, cur: *mut T, new: *mut T, s: Ordering, f: Ordering) -> Result<*mut T, *mut T> {
+        note(s);
+        note(f);
+        self.0.compare_exchange(cur, new, s, f)
+    }
+    fn into_inner(self) -> *mut T {
+        self.0.into_inner()
+    }
+    fn get_mut(&mut self) -> Option<&mut *mut T> {
+        None
+    }
 }

@@ -200,6 +200,13 @@ impl Backend for Dynamic {
             Either::Shuttle(m) => Shuttle::into_inner(m),
         }
     }
+    fn get_mut<T>(m: &mut Self::Mutex<T>) -> &mut T {
+        match m {
+            Either::Std(m) => StdThreads::get_mut(m),
+            Either::Loom(m) => Loom::get_mut(m),
+            Either::Shuttle(m) => Shuttle::get_mut(m),
+        }
+    }
     type RwLock<T> = RwLock<T>;
     type ReadGuard<'a, T: 'a> = ReadGuard<'a, T>;
     type WriteGuard<'a, T: 'a> = WriteGuard<'a, T>;
@@ -252,6 +259,13 @@ impl Backend for Dynamic {
             Either::Std(l) => StdThreads::rwlock_into_inner(l),
             Either::Loom(l) => Loom::rwlock_into_inner(l),
             Either::Shuttle(l) => Shuttle::rwlock_into_inner(l),
+        }
+    }
+    fn rwlock_get_mut<T>(l: &mut Self::RwLock<T>) -> &mut T {
+        match l {
+            Either::Std(l) => StdThreads::rwlock_get_mut(l),
+            Either::Loom(l) => Loom::rwlock_get_mut(l),
+            Either::Shuttle(l) => Shuttle::rwlock_get_mut(l),
         }
     }
     #[track_caller]
@@ -379,6 +393,12 @@ macro_rules! dyn_atomics {
                 same("atomic", self.0.engine());
                 each!(&self.0, a => RawAtomic::compare_exchange(a, cur, new, s, f))
             }
+            fn into_inner(self) -> $v {
+                each!(self.0, a => RawAtomic::into_inner(a))
+            }
+            fn get_mut(&mut self) -> Option<&mut $v> {
+                each!(&mut self.0, a => RawAtomic::get_mut(a))
+            }
         }
         $(dyn_atomics!(@$int $name, $v);)?
     )*};
@@ -446,4 +466,51 @@ dyn_atomics! {
         ::shuttle::sync::atomic::AtomicIsize, int;
     DynAtomicBool: bool, std::sync::atomic::AtomicBool, ::loom::sync::atomic::AtomicBool,
         ::shuttle::sync::atomic::AtomicBool;
+}
+
+/// An atomic pointer of whichever engine's check created it.
+pub struct DynAtomicPtr<T>(
+    Either<
+        std::sync::atomic::AtomicPtr<T>,
+        LoomAtomic<::loom::sync::atomic::AtomicPtr<T>>,
+        ::shuttle::sync::atomic::AtomicPtr<T>,
+    >,
+);
+
+impl<T> RawAtomic for DynAtomicPtr<T> {
+    type Value = *mut T;
+    #[track_caller]
+    fn new(v: *mut T) -> Self {
+        DynAtomicPtr(match engine_for("atomic") {
+            Engine::Stress => Either::Std(RawAtomic::new(v)),
+            Engine::Loom => Either::Loom(RawAtomic::new(v)),
+            Engine::Shuttle => Either::Shuttle(RawAtomic::new(v)),
+        })
+    }
+    #[track_caller]
+    fn load(&self, o: Ordering) -> *mut T {
+        same("atomic", self.0.engine());
+        each!(&self.0, a => RawAtomic::load(a, o))
+    }
+    #[track_caller]
+    fn store(&self, v: *mut T, o: Ordering) {
+        same("atomic", self.0.engine());
+        each!(&self.0, a => RawAtomic::store(a, v, o))
+    }
+    #[track_caller]
+    fn swap(&self, v: *mut T, o: Ordering) -> *mut T {
+        same("atomic", self.0.engine());
+        each!(&self.0, a => RawAtomic::swap(a, v, o))
+    }
+    #[track_caller]
+    fn compare_exchange(&self, cur: *mut T, new: *mut T, s: Ordering, f: Ordering) -> Result<*mut T, *mut T> {
+        same("atomic", self.0.engine());
+        each!(&self.0, a => RawAtomic::compare_exchange(a, cur, new, s, f))
+    }
+    fn into_inner(self) -> *mut T {
+        each!(self.0, a => RawAtomic::into_inner(a))
+    }
+    fn get_mut(&mut self) -> Option<&mut *mut T> {
+        each!(&mut self.0, a => RawAtomic::get_mut(a))
+    }
 }

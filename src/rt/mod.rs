@@ -50,6 +50,8 @@ pub trait Backend: 'static {
     fn try_lock<'a, T: 'a>(m: &'a Self::Mutex<T>) -> Option<Self::Guard<'a, T>>;
     /// Consumes the mutex, returning its value.
     fn into_inner<T>(m: Self::Mutex<T>) -> T;
+    /// The mutex's value, borrowed mutably (no locking: the borrow is exclusive).
+    fn get_mut<T>(m: &mut Self::Mutex<T>) -> &mut T;
     /// The engine's reader-writer lock.
     type RwLock<T>;
     /// The engine's shared (read) guard for [`Backend::RwLock`].
@@ -68,6 +70,8 @@ pub trait Backend: 'static {
     fn try_write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::WriteGuard<'a, T>>;
     /// Consumes the reader-writer lock, returning its value.
     fn rwlock_into_inner<T>(l: Self::RwLock<T>) -> T;
+    /// The reader-writer lock's value, borrowed mutably (no locking: the borrow is exclusive).
+    fn rwlock_get_mut<T>(l: &mut Self::RwLock<T>) -> &mut T;
     /// A new condition variable.
     fn condvar() -> Self::Condvar;
     /// Releases the guard's mutex, sleeps until notified, re-acquires.
@@ -153,6 +157,13 @@ impl TraceValue for bool {
     }
 }
 
+impl<T> TraceValue for *mut T {
+    /// A pointer is recorded as its address.
+    fn as_u64(self) -> u64 {
+        self as usize as u64
+    }
+}
+
 /// An engine's atomic cell of one value type.
 pub trait RawAtomic: Sized {
     /// The value type (`usize`, `bool`).
@@ -173,6 +184,11 @@ pub trait RawAtomic: Sized {
         s: Ordering,
         f: Ordering,
     ) -> Result<Self::Value, Self::Value>;
+    /// Consumes the atomic, returning its value.
+    fn into_inner(self) -> Self::Value;
+    /// The value, borrowed mutably; `None` when the engine cannot lend it (loom offers only
+    /// `with_mut`, a closure).
+    fn get_mut(&mut self) -> Option<&mut Self::Value>;
 }
 
 /// An engine's atomic integer: a [`RawAtomic`] with arithmetic read-modify-writes.
@@ -286,6 +302,11 @@ impl<T, B: Backend> Mutex<T, B> {
     /// Consumes the mutex, returning the value.
     pub fn into_inner(self) -> T {
         B::into_inner(self.raw)
+    }
+
+    /// The value, borrowed mutably: no lock is taken, the borrow is exclusive.
+    pub fn get_mut(&mut self) -> &mut T {
+        B::get_mut(&mut self.raw)
     }
 }
 
@@ -469,6 +490,11 @@ impl<T, B: Backend> RwLock<T, B> {
     /// Consumes the lock, returning the value.
     pub fn into_inner(self) -> T {
         B::rwlock_into_inner(self.raw)
+    }
+
+    /// The value, borrowed mutably: no lock is taken, the borrow is exclusive.
+    pub fn get_mut(&mut self) -> &mut T {
+        B::rwlock_get_mut(&mut self.raw)
     }
 }
 
@@ -669,6 +695,17 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
         };
         record::<B>(Op::Cas(current.as_u64(), new.as_u64(), actual.as_u64()), self.id, Some(Location::caller()));
         r
+    }
+
+    /// Consumes the atomic, returning its value (not an access other threads can race with).
+    pub fn into_inner(self) -> A::Value {
+        self.raw.into_inner()
+    }
+
+    /// The value, borrowed mutably (not an access other threads can race with); `None` when
+    /// the engine cannot lend it (loom).
+    pub fn get_mut(&mut self) -> Option<&mut A::Value> {
+        self.raw.get_mut()
     }
 }
 

@@ -48,6 +48,11 @@ impl<T> Mutex<T> {
     pub fn into_inner(self) -> LockResult<T> {
         Ok(self.inner.into_inner())
     }
+
+    /// The value, borrowed mutably: no lock is taken (the borrow is exclusive). Always `Ok`.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        Ok(self.inner.get_mut())
+    }
 }
 
 impl<T: Default> Default for Mutex<T> {

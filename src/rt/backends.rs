@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::{Backend, RawAtomic, RawAtomicInt};
 
@@ -78,6 +79,14 @@ impl Backend for StdThreads {
     fn wait<'a, T: 'a>(c: &Self::Condvar, mut g: Self::Guard<'a, T>) -> Self::Guard<'a, T> {
         c.wait(&mut g);
         g
+    }
+    fn wait_timeout<'a, T: 'a>(
+        c: &Self::Condvar,
+        mut g: Self::Guard<'a, T>,
+        dur: Duration,
+    ) -> (Self::Guard<'a, T>, bool) {
+        let timed_out = c.wait_for(&mut g, dur).timed_out();
+        (g, timed_out)
     }
     fn notify(c: &Self::Condvar, all: bool) {
         if all {
@@ -183,6 +192,15 @@ macro_rules! model_backend {
             }
             fn wait<'a, T: 'a>(c: &Self::Condvar, g: Self::Guard<'a, T>) -> Self::Guard<'a, T> {
                 c.wait(g).unwrap_or_else(|p| p.into_inner())
+            }
+            /// The engine's own: it never times out (the recording layer does not call it).
+            fn wait_timeout<'a, T: 'a>(
+                c: &Self::Condvar,
+                g: Self::Guard<'a, T>,
+                dur: Duration,
+            ) -> (Self::Guard<'a, T>, bool) {
+                let (g, r) = c.wait_timeout(g, dur).unwrap_or_else(|p| p.into_inner());
+                (g, r.timed_out())
             }
             fn notify(c: &Self::Condvar, all: bool) {
                 if all {

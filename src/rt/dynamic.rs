@@ -6,6 +6,7 @@
 use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::{Backend, Loom, LoomAtomic, RawAtomic, RawAtomicInt, Shuttle, StdThreads};
 use crate::catalog::Engine;
@@ -283,6 +284,25 @@ impl Backend for Dynamic {
             (Either::Std(c), Either::Std(g)) => Either::Std(StdThreads::wait(c, g)),
             (Either::Loom(c), Either::Loom(g)) => Either::Loom(Loom::wait(c, g)),
             (Either::Shuttle(c), Either::Shuttle(g)) => Either::Shuttle(Shuttle::wait(c, g)),
+            (c, _) => foreign("MutexGuard", c.engine()),
+        }
+    }
+    #[track_caller]
+    fn wait_timeout<'a, T: 'a>(c: &Self::Condvar, g: Self::Guard<'a, T>, dur: Duration) -> (Self::Guard<'a, T>, bool) {
+        same("Condvar", c.engine());
+        match (c, g) {
+            (Either::Std(c), Either::Std(g)) => {
+                let (g, t) = StdThreads::wait_timeout(c, g, dur);
+                (Either::Std(g), t)
+            }
+            (Either::Loom(c), Either::Loom(g)) => {
+                let (g, t) = Loom::wait_timeout(c, g, dur);
+                (Either::Loom(g), t)
+            }
+            (Either::Shuttle(c), Either::Shuttle(g)) => {
+                let (g, t) = Shuttle::wait_timeout(c, g, dur);
+                (Either::Shuttle(g), t)
+            }
             (c, _) => foreign("MutexGuard", c.engine()),
         }
     }

@@ -20,6 +20,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 pub use backends::{Loom, LoomAtomic, SeqCstModel, Shuttle, StdThreads};
 pub use dynamic::Dynamic;
@@ -76,6 +77,10 @@ pub trait Backend: 'static {
     fn condvar() -> Self::Condvar;
     /// Releases the guard's mutex, sleeps until notified, re-acquires.
     fn wait<'a, T: 'a>(c: &Self::Condvar, g: Self::Guard<'a, T>) -> Self::Guard<'a, T>;
+    /// [`Backend::wait`] that gives up after `dur`; `true` when it timed out. Only engines
+    /// with a clock ([`Backend::own_os_threads`]) are asked: the recording layer models the
+    /// checkers' timed waits itself ([`Condvar::wait_timeout`]).
+    fn wait_timeout<'a, T: 'a>(c: &Self::Condvar, g: Self::Guard<'a, T>, dur: Duration) -> (Self::Guard<'a, T>, bool);
     /// Wakes one waiter (`all == false`) or every waiter.
     fn notify(c: &Self::Condvar, all: bool);
     /// Spawns a thread; `name` gives its OS name (the checkers, whose threads are not OS
@@ -277,7 +282,7 @@ impl<T, B: Backend> Mutex<T, B> {
                 })
             });
         }
-        MutexGuard { inner: Some(g), id, thread: me.unwrap_or(0), _b: PhantomData }
+        MutexGuard { inner: Some(g), mutex: &self.raw, id, thread: me.unwrap_or(0), _b: PhantomData }
     }
 
     /// Takes the lock if it is free, without blocking.
@@ -296,7 +301,13 @@ impl<T, B: Backend> Mutex<T, B> {
             });
             me
         });
-        g.map(|g| MutexGuard { inner: Some(g), id: self.id, thread: me.unwrap_or(0), _b: PhantomData })
+        g.map(|g| MutexGuard {
+            inner: Some(g),
+            mutex: &self.raw,
+            id: self.id,
+            thread: me.unwrap_or(0),
+            _b: PhantomData,
+        })
     }
 
     /// Consumes the mutex, returning the value.
@@ -313,6 +324,8 @@ impl<T, B: Backend> Mutex<T, B> {
 /// Holds a [`Mutex`]; releases it (recording `unlock`) when dropped.
 pub struct MutexGuard<'a, T: 'a, B: Backend> {
     inner: Option<B::Guard<'a, T>>,
+    /// The mutex, for a timed wait that takes it again itself ([`Condvar::wait_timeout`]).
+    mutex: &'a B::Mutex<T>,
     /// The mutex's identity (names need not be unique).
     id: ObjectId,
     thread: usize,
@@ -606,6 +619,47 @@ impl<B: Backend> Condvar<B> {
         });
         guard.inner = Some(raw);
         guard
+    }
+
+    /// Like [`Condvar::wait`], giving up after `dur`: returns the guard, held again, and
+    /// whether the engine says the wait timed out.
+    ///
+    /// On real threads it is a real timed wait. The checkers have no clock, so a timed wait
+    /// cannot block there: the thread releases the lock, lets the other threads run (a
+    /// scheduling point — how much happens before the time is up is the checker's choice, and
+    /// it explores the choices), takes the lock back and reports a timeout. It never waits for a
+    /// notify (a wait that might never end would be a deadlock no real timed wait has); whether
+    /// one came meanwhile is for the caller to tell ([`crate::sync::Condvar`] counts them).
+    #[track_caller]
+    pub fn wait_timeout<'a, T>(&self, mut guard: MutexGuard<'a, T, B>, dur: Duration) -> (MutexGuard<'a, T, B>, bool) {
+        op_start::<B>();
+        let loc = Location::caller();
+        let me = guard.thread;
+        let raw = guard.inner.take().expect("guard is live");
+        trace::with_events(|r| {
+            r.step(|now| {
+                now.released(guard.id, me);
+                now.record(me, Op::Wait, self.id, Some(loc));
+                now.set_pending(me, "wait on", Waited::Object(self.id), loc);
+            })
+        });
+        let (raw, timed_out) = if B::own_os_threads() {
+            B::wait_timeout(&self.raw, raw, dur)
+        } else {
+            drop(raw);
+            // The time the wait lasts: whatever the others do before this thread runs again.
+            B::yield_now();
+            trace::with_events(|r| r.step(|now| now.set_pending(me, "lock", Waited::Object(guard.id), loc)));
+            (B::lock(guard.mutex), true)
+        };
+        trace::with_events(|r| {
+            r.step(|now| {
+                now.unblocked(me, Some(guard.id));
+                now.record(me, Op::Woken, self.id, Some(loc));
+            })
+        });
+        guard.inner = Some(raw);
+        (guard, timed_out)
     }
 
     /// Wakes one waiting thread.

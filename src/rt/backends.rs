@@ -19,6 +19,24 @@ pub struct Shuttle;
 
 std::thread_local! {
     static STD_INDEX: Cell<usize> = const { Cell::new(0) };
+    /// The facade's index of each shuttle task, by task id (see `set_shuttle_index`).
+    static SHUTTLE_INDEX: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn shuttle_index() -> usize {
+    let me = usize::from(::shuttle::current::me());
+    SHUTTLE_INDEX.with(|t| t.borrow().get(me).copied().unwrap_or(0))
+}
+
+fn set_shuttle_index(index: usize) {
+    let me = usize::from(::shuttle::current::me());
+    SHUTTLE_INDEX.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.len() <= me {
+            t.resize(me + 1, 0);
+        }
+        t[me] = index;
+    })
 }
 ::loom::thread_local! {
     static LOOM_INDEX: Cell<usize> = Cell::new(0);
@@ -105,6 +123,25 @@ impl Backend for StdThreads {
     fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T> {
         h.join()
     }
+    type Thread = std::thread::Thread;
+    fn current_thread() -> Self::Thread {
+        std::thread::current()
+    }
+    fn handle_thread<T: Send + 'static>(h: &Self::JoinHandle<T>) -> Self::Thread {
+        h.thread().clone()
+    }
+    fn park() {
+        std::thread::park()
+    }
+    fn park_timeout(dur: Duration) {
+        std::thread::park_timeout(dur)
+    }
+    fn unpark(t: &Self::Thread) {
+        t.unpark()
+    }
+    fn max_spawned() -> Option<usize> {
+        None
+    }
     fn yield_now() {
         std::thread::yield_now()
     }
@@ -125,7 +162,7 @@ impl Backend for StdThreads {
 /// loom and shuttle mirror std's poisoning API; a poisoned lock here only means another model
 /// thread panicked, which the runner has already recorded as the failure.
 macro_rules! model_backend {
-    ($backend:ty, $krate:ident, $index:expr, $set_index:expr) => {
+    ($backend:ty, $krate:ident, $max_spawned:expr, $index:expr, $set_index:expr) => {
         impl Backend for $backend {
             type Mutex<T> = ::$krate::sync::Mutex<T>;
             type Guard<'a, T: 'a> = ::$krate::sync::MutexGuard<'a, T>;
@@ -219,6 +256,26 @@ macro_rules! model_backend {
             fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T> {
                 h.join()
             }
+            type Thread = ::$krate::thread::Thread;
+            fn current_thread() -> Self::Thread {
+                ::$krate::thread::current()
+            }
+            fn handle_thread<T: Send + 'static>(h: &Self::JoinHandle<T>) -> Self::Thread {
+                h.thread().clone()
+            }
+            fn park() {
+                ::$krate::thread::park()
+            }
+            /// No clock: a yield (a spurious return, which std allows).
+            fn park_timeout(_dur: Duration) {
+                ::$krate::thread::yield_now()
+            }
+            fn unpark(t: &Self::Thread) {
+                t.unpark()
+            }
+            fn max_spawned() -> Option<usize> {
+                $max_spawned
+            }
             fn yield_now() {
                 ::$krate::thread::yield_now()
             }
@@ -238,13 +295,15 @@ macro_rules! model_backend {
     };
 }
 
-model_backend!(Loom, loom, || LOOM_INDEX.with(Cell::get), |i| LOOM_INDEX.with(|c| c.set(i)));
-// shuttle numbers tasks in spawn order from 0 (main), exactly as the facade numbers threads,
-// and its own task id is far cheaper to read than a task-local.
-model_backend!(Shuttle, shuttle, || usize::from(::shuttle::current::me()), |i: usize| debug_assert_eq!(
-    i,
-    usize::from(::shuttle::current::me())
-));
+model_backend!(Loom, loom, Some(::loom::MAX_THREADS - 1), || LOOM_INDEX.with(Cell::get), |i| LOOM_INDEX
+    .with(|c| c.set(i)));
+// shuttle numbers tasks in the order it creates them, which is not always the order the facade
+// numbers threads: its spawn is a scheduling point before the task is made, so two threads that
+// spawn at once can be numbered in the other order. Each task therefore notes its facade index
+// under its task id when it starts (`main`, task 0, is 0); reading it is one thread-local
+// lookup. Entries left by an earlier execution are overwritten before they are read: a task
+// notes its own first thing, and only reads its own.
+model_backend!(Shuttle, shuttle, None, shuttle_index, set_shuttle_index);
 
 macro_rules! raw_atomics {
     ($($ty:ty: $v:ty, $lend:ident $(, $int:ident)?;)*) => {$(

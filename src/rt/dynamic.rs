@@ -68,6 +68,7 @@ fn same(what: &str, made: Engine) {
 }
 
 /// One of the three engines' versions of a type, chosen when it was made.
+#[derive(Clone)]
 pub enum Either<S, L, H> {
     /// Real threads.
     Std(S),
@@ -336,6 +337,54 @@ impl Backend for Dynamic {
             Either::Std(h) => StdThreads::join(h),
             Either::Loom(h) => Loom::join(h),
             Either::Shuttle(h) => Shuttle::join(h),
+        }
+    }
+    type Thread = Either<std::thread::Thread, ::loom::thread::Thread, ::shuttle::thread::Thread>;
+    #[track_caller]
+    fn current_thread() -> Self::Thread {
+        match engine_for("thread::current") {
+            Engine::Stress => Either::Std(StdThreads::current_thread()),
+            Engine::Loom => Either::Loom(Loom::current_thread()),
+            Engine::Shuttle => Either::Shuttle(Shuttle::current_thread()),
+        }
+    }
+    fn handle_thread<T: Send + 'static>(h: &Self::JoinHandle<T>) -> Self::Thread {
+        match h {
+            Either::Std(h) => Either::Std(StdThreads::handle_thread(h)),
+            Either::Loom(h) => Either::Loom(Loom::handle_thread(h)),
+            Either::Shuttle(h) => Either::Shuttle(Shuttle::handle_thread(h)),
+        }
+    }
+    #[track_caller]
+    fn park() {
+        match engine_for("thread::park") {
+            Engine::Stress => StdThreads::park(),
+            Engine::Loom => Loom::park(),
+            Engine::Shuttle => Shuttle::park(),
+        }
+    }
+    #[track_caller]
+    fn park_timeout(dur: Duration) {
+        match engine_for("thread::park_timeout") {
+            Engine::Stress => StdThreads::park_timeout(dur),
+            Engine::Loom => Loom::park_timeout(dur),
+            Engine::Shuttle => Shuttle::park_timeout(dur),
+        }
+    }
+    #[track_caller]
+    fn unpark(t: &Self::Thread) {
+        same("Thread", t.engine());
+        match t {
+            Either::Std(t) => StdThreads::unpark(t),
+            Either::Loom(t) => Loom::unpark(t),
+            Either::Shuttle(t) => Shuttle::unpark(t),
+        }
+    }
+    fn max_spawned() -> Option<usize> {
+        match engine() {
+            Some(Engine::Loom) => Loom::max_spawned(),
+            Some(Engine::Shuttle) => Shuttle::max_spawned(),
+            _ => StdThreads::max_spawned(),
         }
     }
     #[track_caller]

@@ -91,6 +91,22 @@ pub trait Backend: 'static {
         T: Send + 'static;
     /// Waits for a thread to finish.
     fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T>;
+    /// The engine's handle to a thread (what `unpark` needs).
+    type Thread: Clone + Send + Sync + 'static;
+    /// The running thread's handle.
+    fn current_thread() -> Self::Thread;
+    /// The handle of the thread a join handle waits for.
+    fn handle_thread<T: Send + 'static>(h: &Self::JoinHandle<T>) -> Self::Thread;
+    /// Blocks until the thread's token is made available by an `unpark`, then takes it (at
+    /// once if it is there already).
+    fn park();
+    /// [`Backend::park`] that gives up after `dur`; the checkers, without a clock, yield.
+    fn park_timeout(dur: Duration);
+    /// Makes the thread's token available, waking it if it parks.
+    fn unpark(t: &Self::Thread);
+    /// The most threads besides `main` one execution may spawn, if the engine has a limit
+    /// (loom: `loom::MAX_THREADS - 1`).
+    fn max_spawned() -> Option<usize>;
     /// Yields (the checkers deprioritise a yielding thread).
     fn yield_now();
     /// A spin-loop hint (the checkers treat it as a yield).
@@ -832,6 +848,11 @@ impl<T: Send + 'static, B: Backend> JoinHandle<T, B> {
         res
     }
 
+    /// The thread this handle joins.
+    pub fn thread(&self) -> Thread<B> {
+        Thread { raw: B::handle_thread(&self.raw), index: self.index, name: given_name(self.index) }
+    }
+
     /// The thread's name in the trace (`thread` when nothing records).
     pub fn name(&self) -> String {
         trace::with(|r| r.thread_name(self.index)).unwrap_or_else(|| "thread".to_string())
@@ -870,6 +891,11 @@ where
         })
     });
     let index = recorded.unwrap_or(0);
+    if let (Some(max), Some(i)) = (B::max_spawned(), recorded) {
+        if i > max {
+            engine_limit_threads(i, max);
+        }
+    }
     // A real thread needs the recorder and the modelled process handed over; the checkers run
     // every model thread on this OS thread, which has both already.
     let handover = B::own_os_threads().then(|| (trace::current(), signal::inherit()));
@@ -887,6 +913,90 @@ where
         v
     });
     JoinHandle { raw, index }
+}
+
+/// The message of a spawn past the engine's limit on threads (loom's `MAX_THREADS`).
+#[cold]
+#[track_caller]
+fn engine_limit_threads(index: usize, max: usize) -> ! {
+    panic!(
+        "engine limit: loom models at most {max} threads besides main in one execution (loom::MAX_THREADS = {}), \
+         and this execution spawned thread number {index}; check it with shuttle, which has no such limit, or \
+         spawn fewer threads",
+        max + 1
+    )
+}
+
+/// A handle to a thread of the running execution: its column in the trace, the name it was
+/// given, and the engine's handle (for `unpark`).
+pub struct Thread<B: Backend> {
+    raw: B::Thread,
+    index: usize,
+    name: Option<std::sync::Arc<str>>,
+}
+
+impl<B: Backend> Clone for Thread<B> {
+    fn clone(&self) -> Self {
+        Thread { raw: self.raw.clone(), index: self.index, name: self.name.clone() }
+    }
+}
+
+/// The name thread `index` was given (`main` for the first), if any: the recorder's table
+/// names the others `thread-<n>`, which std would call unnamed.
+fn given_name(index: usize) -> Option<std::sync::Arc<str>> {
+    let name = trace::with(|r| r.thread_name(index))?;
+    (index == 0 || name != format!("thread-{index}")).then(|| name.into())
+}
+
+impl<B: Backend> Thread<B> {
+    /// The thread's column in the current execution (`main` is 0).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The name it was given (`main` for the first thread); `None` for an unnamed thread.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Makes the thread's token available, waking it if it parks; recorded as `unpark <name>`.
+    #[track_caller]
+    pub fn unpark(&self) {
+        op_start::<B>();
+        let loc = Location::caller();
+        trace::with_events(|r| {
+            let who = r.thread_name(self.index);
+            r.record(B::thread_index(), Op::Note(format!("unpark {who}")), "", Some(loc))
+        });
+        B::unpark(&self.raw);
+    }
+}
+
+/// The running thread.
+pub fn current<B: Backend>() -> Thread<B> {
+    let index = B::thread_index();
+    Thread { raw: B::current_thread(), index, name: given_name(index) }
+}
+
+/// Blocks until this thread's token is available (an `unpark`), recorded as `park`. May
+/// return spuriously, as std's may.
+#[track_caller]
+pub fn park<B: Backend>() {
+    op_start::<B>();
+    record::<B>(Op::Note("park".into()), "", Some(Location::caller()));
+    B::park();
+    // Back from a blocking call: a signal that arrived meanwhile is delivered now.
+    op_start::<B>();
+}
+
+/// [`park`] giving up after `dur`; under the checkers, which have no clock, a scheduling point
+/// (a spurious return, which std allows).
+#[track_caller]
+pub fn park_timeout<B: Backend>(dur: Duration) {
+    op_start::<B>();
+    record::<B>(Op::Note("park".into()), "", Some(Location::caller()));
+    B::park_timeout(dur);
+    op_start::<B>();
 }
 
 /// Like `std::thread::Builder`: names a thread before spawning it.

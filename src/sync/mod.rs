@@ -9,10 +9,32 @@
 //! use std::sync;
 //! ```
 //!
-//! Here so far: [`Arc`] and [`Weak`] (std's own), [`Mutex`], [`RwLock`], [`Condvar`],
+//! Here: [`Arc`] and [`Weak`] (std's own), [`Mutex`] (`get_mut`, `into_inner`), [`RwLock`],
+//! [`Condvar`] (`wait_timeout` and `wait_timeout_while` modelled as "may time out"),
 //! [`Barrier`], [`Once`], [`OnceLock`], [`mpsc`] and [`atomic`] (every integer width,
-//! `AtomicBool`, `fence`). Poisoning is never reported: a panic on a model thread already ends
-//! the execution as a failure.
+//! `AtomicBool`, `AtomicPtr`, `into_inner`, `get_mut`, `fence`); threads, scopes and parking in
+//! [`crate::thread`]. Poisoning is never reported: a panic on a model thread already ends the
+//! execution as a failure.
+//!
+//! # What each engine cannot model
+//!
+//! A limit either fails the check with a message that names it or is listed in the report's
+//! "not covered"; it never passes silently.
+//!
+//! - **loom**: at most 4 threads besides `main` in one execution (`loom::MAX_THREADS` = 5; a
+//!   5th spawn fails the check with "engine limit: loom models at most 4 threads besides main"
+//!   — check such a model with shuttle). Livelocks of threads that yield and retry are not
+//!   found (loom deprioritises a yielding thread). An atomic's `get_mut` panics, naming the
+//!   limit (loom lends the value only through a closure). SeqCst loads and stores: see
+//!   [`crate::rt::SeqCstModel`]. loom has no `thread::scope` and no `Barrier` of its own; the
+//!   facade builds both from what loom has.
+//! - **shuttle**: every atomic access is sequentially consistent: no weak-memory bug (a stale
+//!   read, a missing fence) can show, and its reports say so. It samples schedules: a pass is
+//!   not a proof.
+//! - **both**: no clock. `thread::sleep` and `park_timeout` are scheduling points, and a timed
+//!   wait ([`Condvar::wait_timeout`]) never blocks: the checker chooses how much happens before
+//!   its time is up (see [`Condvar`]).
+//! - **real threads** (`stress`): a run shows only the interleavings the OS happened to pick.
 
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering::SeqCst;

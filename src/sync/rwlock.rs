@@ -137,7 +137,7 @@ mod tests {
 
     #[test]
     fn a_read_guard_held_across_write_is_a_deadlock_that_names_the_lock_and_the_thread() {
-        for checker in [Checker::ShuttleRandom, Checker::ShuttlePct] {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
             let r = check(upgrade_under_a_read_guard, checker);
             assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());
             let lock = format!("rwlock@{}:{}", file!(), UPGRADE_LOCK_AT.load(Relaxed));

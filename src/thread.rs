@@ -13,7 +13,7 @@ use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
 
-pub use std::thread::Result;
+pub use std::thread::{panicking, Result};
 
 use crate::rt::{self, Dynamic};
 
@@ -404,6 +404,9 @@ mod tests {
         for checker in MODELS {
             let r = check(registered_after_the_check, checker);
             assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());
+            // The parked thread is named among the blocked, with where it parked.
+            let text = r.render();
+            assert!(text.contains("thread-1 waits to park until someone unparks thread-1 at src/thread.rs:"), "{text}");
             let r = check(registered_before_the_check, checker);
             assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
             assert!(r.executions > 1, "{}", r.render());

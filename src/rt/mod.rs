@@ -983,8 +983,20 @@ pub fn current<B: Backend>() -> Thread<B> {
 #[track_caller]
 pub fn park<B: Backend>() {
     op_start::<B>();
-    record::<B>(Op::Note("park".into()), "", Some(Location::caller()));
+    let loc = Location::caller();
+    // Kept while it parks, so that a deadlock names the parked thread among the blocked.
+    let me = trace::with_events(|r| {
+        let me = B::thread_index();
+        r.step(|now| {
+            now.record(me, Op::Note("park".into()), "", Some(loc));
+            now.set_pending(me, "park until someone unparks", Waited::Thread(me), loc);
+        });
+        me
+    });
     B::park();
+    if let Some(me) = me {
+        trace::with_events(|r| r.step(|now| now.unblocked(me, None)));
+    }
     // Back from a blocking call: a signal that arrived meanwhile is delivered now.
     op_start::<B>();
 }

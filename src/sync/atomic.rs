@@ -397,6 +397,8 @@ mod tests {
             h.join().unwrap();
         }
         let mut log = Arc::try_unwrap(log).ok().expect("threads done");
+        assert!(!log.is_poisoned());
+        log.clear_poison();
         *log.get_mut().unwrap() += 10;
         assert_eq!(log.into_inner().unwrap(), 12);
         let mut table = Arc::try_unwrap(table).ok().expect("threads done");

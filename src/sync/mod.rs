@@ -77,6 +77,15 @@ impl<T> Mutex<T> {
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
         Ok(self.inner.get_mut())
     }
+
+    /// Always `false`: poisoning is never reported (a panic on a model thread already ends the
+    /// execution as a failure; see [`crate::sync`]).
+    pub fn is_poisoned(&self) -> bool {
+        false
+    }
+
+    /// Does nothing: the mutex is never poisoned.
+    pub fn clear_poison(&self) {}
 }
 
 impl<T: Default> Default for Mutex<T> {

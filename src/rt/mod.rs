@@ -638,16 +638,22 @@ impl<B: Backend> Condvar<B> {
     }
 
     /// Like [`Condvar::wait`], giving up after `dur`: returns the guard, held again, and
-    /// whether the engine says the wait timed out.
+    /// whether the wait timed out — the engine says so and `notified()`, asked once the lock is
+    /// held again, says no notify came. Recorded as `wait`, then `woken` or `timed out`.
     ///
     /// On real threads it is a real timed wait. The checkers have no clock, so a timed wait
     /// cannot block there: the thread releases the lock, lets the other threads run (a
     /// scheduling point — how much happens before the time is up is the checker's choice, and
     /// it explores the choices), takes the lock back and reports a timeout. It never waits for a
     /// notify (a wait that might never end would be a deadlock no real timed wait has); whether
-    /// one came meanwhile is for the caller to tell ([`crate::sync::Condvar`] counts them).
+    /// one came meanwhile is `notified`'s to tell ([`crate::sync::Condvar`] counts them).
     #[track_caller]
-    pub fn wait_timeout<'a, T>(&self, mut guard: MutexGuard<'a, T, B>, dur: Duration) -> (MutexGuard<'a, T, B>, bool) {
+    pub fn wait_timeout<'a, T>(
+        &self,
+        mut guard: MutexGuard<'a, T, B>,
+        dur: Duration,
+        notified: impl FnOnce() -> bool,
+    ) -> (MutexGuard<'a, T, B>, bool) {
         op_start::<B>();
         let loc = Location::caller();
         let me = guard.thread;
@@ -668,10 +674,12 @@ impl<B: Backend> Condvar<B> {
             trace::with_events(|r| r.step(|now| now.set_pending(me, "lock", Waited::Object(guard.id), loc)));
             (B::lock(guard.mutex), true)
         };
+        let timed_out = timed_out && !notified();
         trace::with_events(|r| {
             r.step(|now| {
                 now.unblocked(me, Some(guard.id));
-                now.record(me, Op::Woken, self.id, Some(loc));
+                let op = if timed_out { Op::Note("timed out".into()) } else { Op::Woken };
+                now.record(me, op, self.id, Some(loc));
             })
         });
         guard.inner = Some(raw);

@@ -129,6 +129,12 @@ impl Builder {
         self
     }
 
+    /// Accepted and ignored: the checkers' threads are not OS threads, and the facade spawns
+    /// real ones with the default stack.
+    pub fn stack_size(self, _size: usize) -> Self {
+        self
+    }
+
     /// Spawns the thread; never fails under the checkers.
     #[track_caller]
     pub fn spawn<F, T>(self, f: F) -> std::io::Result<JoinHandle<T>>
@@ -421,6 +427,7 @@ mod tests {
         assert_eq!(me.name(), Some("main"));
         let named = Builder::new()
             .name("worker".into())
+            .stack_size(1 << 16)
             .spawn(|| (current().name().map(str::to_string), current().id()))
             .unwrap();
         let unnamed = spawn(|| current().name().is_none());

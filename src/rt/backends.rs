@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::{Backend, RawAtomic, RawAtomicInt};
 
@@ -18,6 +19,24 @@ pub struct Shuttle;
 
 std::thread_local! {
     static STD_INDEX: Cell<usize> = const { Cell::new(0) };
+    /// The facade's index of each shuttle task, by task id (see `set_shuttle_index`).
+    static SHUTTLE_INDEX: std::cell::RefCell<Vec<usize>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn shuttle_index() -> usize {
+    let me = usize::from(::shuttle::current::me());
+    SHUTTLE_INDEX.with(|t| t.borrow().get(me).copied().unwrap_or(0))
+}
+
+fn set_shuttle_index(index: usize) {
+    let me = usize::from(::shuttle::current::me());
+    SHUTTLE_INDEX.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.len() <= me {
+            t.resize(me + 1, 0);
+        }
+        t[me] = index;
+    })
 }
 ::loom::thread_local! {
     static LOOM_INDEX: Cell<usize> = Cell::new(0);
@@ -45,6 +64,9 @@ impl Backend for StdThreads {
     fn into_inner<T>(m: Self::Mutex<T>) -> T {
         m.into_inner()
     }
+    fn get_mut<T>(m: &mut Self::Mutex<T>) -> &mut T {
+        m.get_mut()
+    }
     type RwLock<T> = parking_lot::RwLock<T>;
     type ReadGuard<'a, T: 'a> = parking_lot::RwLockReadGuard<'a, T>;
     type WriteGuard<'a, T: 'a> = parking_lot::RwLockWriteGuard<'a, T>;
@@ -66,12 +88,23 @@ impl Backend for StdThreads {
     fn rwlock_into_inner<T>(l: Self::RwLock<T>) -> T {
         l.into_inner()
     }
+    fn rwlock_get_mut<T>(l: &mut Self::RwLock<T>) -> &mut T {
+        l.get_mut()
+    }
     fn condvar() -> Self::Condvar {
         parking_lot::Condvar::new()
     }
     fn wait<'a, T: 'a>(c: &Self::Condvar, mut g: Self::Guard<'a, T>) -> Self::Guard<'a, T> {
         c.wait(&mut g);
         g
+    }
+    fn wait_timeout<'a, T: 'a>(
+        c: &Self::Condvar,
+        mut g: Self::Guard<'a, T>,
+        dur: Duration,
+    ) -> (Self::Guard<'a, T>, bool) {
+        let timed_out = c.wait_for(&mut g, dur).timed_out();
+        (g, timed_out)
     }
     fn notify(c: &Self::Condvar, all: bool) {
         if all {
@@ -89,6 +122,25 @@ impl Backend for StdThreads {
     }
     fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T> {
         h.join()
+    }
+    type Thread = std::thread::Thread;
+    fn current_thread() -> Self::Thread {
+        std::thread::current()
+    }
+    fn handle_thread<T: Send + 'static>(h: &Self::JoinHandle<T>) -> Self::Thread {
+        h.thread().clone()
+    }
+    fn park() {
+        std::thread::park()
+    }
+    fn park_timeout(dur: Duration) {
+        std::thread::park_timeout(dur)
+    }
+    fn unpark(t: &Self::Thread) {
+        t.unpark()
+    }
+    fn max_spawned() -> Option<usize> {
+        None
     }
     fn yield_now() {
         std::thread::yield_now()
@@ -110,7 +162,7 @@ impl Backend for StdThreads {
 /// loom and shuttle mirror std's poisoning API; a poisoned lock here only means another model
 /// thread panicked, which the runner has already recorded as the failure.
 macro_rules! model_backend {
-    ($backend:ty, $krate:ident, $index:expr, $set_index:expr) => {
+    ($backend:ty, $krate:ident, $max_spawned:expr, $index:expr, $set_index:expr) => {
         impl Backend for $backend {
             type Mutex<T> = ::$krate::sync::Mutex<T>;
             type Guard<'a, T: 'a> = ::$krate::sync::MutexGuard<'a, T>;
@@ -136,6 +188,9 @@ macro_rules! model_backend {
             }
             fn into_inner<T>(m: Self::Mutex<T>) -> T {
                 m.into_inner().unwrap_or_else(|p| p.into_inner())
+            }
+            fn get_mut<T>(m: &mut Self::Mutex<T>) -> &mut T {
+                m.get_mut().unwrap_or_else(|p| p.into_inner())
             }
             type RwLock<T> = ::$krate::sync::RwLock<T>;
             type ReadGuard<'a, T: 'a> = ::$krate::sync::RwLockReadGuard<'a, T>;
@@ -166,11 +221,23 @@ macro_rules! model_backend {
             fn rwlock_into_inner<T>(l: Self::RwLock<T>) -> T {
                 l.into_inner().unwrap_or_else(|p| p.into_inner())
             }
+            fn rwlock_get_mut<T>(l: &mut Self::RwLock<T>) -> &mut T {
+                l.get_mut().unwrap_or_else(|p| p.into_inner())
+            }
             fn condvar() -> Self::Condvar {
                 ::$krate::sync::Condvar::new()
             }
             fn wait<'a, T: 'a>(c: &Self::Condvar, g: Self::Guard<'a, T>) -> Self::Guard<'a, T> {
                 c.wait(g).unwrap_or_else(|p| p.into_inner())
+            }
+            /// The engine's own: it never times out (the recording layer does not call it).
+            fn wait_timeout<'a, T: 'a>(
+                c: &Self::Condvar,
+                g: Self::Guard<'a, T>,
+                dur: Duration,
+            ) -> (Self::Guard<'a, T>, bool) {
+                let (g, r) = c.wait_timeout(g, dur).unwrap_or_else(|p| p.into_inner());
+                (g, r.timed_out())
             }
             fn notify(c: &Self::Condvar, all: bool) {
                 if all {
@@ -188,6 +255,26 @@ macro_rules! model_backend {
             }
             fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T> {
                 h.join()
+            }
+            type Thread = ::$krate::thread::Thread;
+            fn current_thread() -> Self::Thread {
+                ::$krate::thread::current()
+            }
+            fn handle_thread<T: Send + 'static>(h: &Self::JoinHandle<T>) -> Self::Thread {
+                h.thread().clone()
+            }
+            fn park() {
+                ::$krate::thread::park()
+            }
+            /// No clock: a yield (a spurious return, which std allows).
+            fn park_timeout(_dur: Duration) {
+                ::$krate::thread::yield_now()
+            }
+            fn unpark(t: &Self::Thread) {
+                t.unpark()
+            }
+            fn max_spawned() -> Option<usize> {
+                $max_spawned
             }
             fn yield_now() {
                 ::$krate::thread::yield_now()
@@ -208,16 +295,18 @@ macro_rules! model_backend {
     };
 }
 
-model_backend!(Loom, loom, || LOOM_INDEX.with(Cell::get), |i| LOOM_INDEX.with(|c| c.set(i)));
-// shuttle numbers tasks in spawn order from 0 (main), exactly as the facade numbers threads,
-// and its own task id is far cheaper to read than a task-local.
-model_backend!(Shuttle, shuttle, || usize::from(::shuttle::current::me()), |i: usize| debug_assert_eq!(
-    i,
-    usize::from(::shuttle::current::me())
-));
+model_backend!(Loom, loom, Some(::loom::MAX_THREADS - 1), || LOOM_INDEX.with(Cell::get), |i| LOOM_INDEX
+    .with(|c| c.set(i)));
+// shuttle numbers tasks in the order it creates them, which is not always the order the facade
+// numbers threads: its spawn is a scheduling point before the task is made, so two threads that
+// spawn at once can be numbered in the other order. Each task therefore notes its facade index
+// under its task id when it starts (`main`, task 0, is 0); reading it is one thread-local
+// lookup. Entries left by an earlier execution are overwritten before they are read: a task
+// notes its own first thing, and only reads its own.
+model_backend!(Shuttle, shuttle, None, shuttle_index, set_shuttle_index);
 
 macro_rules! raw_atomics {
-    ($($ty:ty: $v:ty $(, $int:ident)?;)*) => {$(
+    ($($ty:ty: $v:ty, $lend:ident $(, $int:ident)?;)*) => {$(
         impl RawAtomic for $ty {
             type Value = $v;
             fn new(v: $v) -> Self {
@@ -235,9 +324,24 @@ macro_rules! raw_atomics {
             fn compare_exchange(&self, cur: $v, new: $v, s: Ordering, f: Ordering) -> Result<$v, $v> {
                 <$ty>::compare_exchange(self, cur, new, s, f)
             }
+            fn into_inner(self) -> $v {
+                <$ty>::into_inner(self)
+            }
+            raw_atomics!(@$lend $ty, $v);
         }
         $(raw_atomics!(@$int $ty, $v);)?
     )*};
+    (@lend $ty:ty, $v:ty) => {
+        fn get_mut(&mut self) -> Option<&mut $v> {
+            Some(<$ty>::get_mut(self))
+        }
+    };
+    // loom has no `get_mut`, only `with_mut` (a closure).
+    (@no_lend $ty:ty, $v:ty) => {
+        fn get_mut(&mut self) -> Option<&mut $v> {
+            None
+        }
+    };
     (@int $ty:ty, $v:ty) => {
         impl RawAtomicInt for $ty {
             fn fetch_add(&self, v: $v, o: Ordering) -> $v {
@@ -266,39 +370,39 @@ macro_rules! raw_atomics {
 }
 
 raw_atomics! {
-    std::sync::atomic::AtomicU8: u8, int;
-    std::sync::atomic::AtomicU16: u16, int;
-    std::sync::atomic::AtomicU32: u32, int;
-    std::sync::atomic::AtomicU64: u64, int;
-    std::sync::atomic::AtomicUsize: usize, int;
-    std::sync::atomic::AtomicI8: i8, int;
-    std::sync::atomic::AtomicI16: i16, int;
-    std::sync::atomic::AtomicI32: i32, int;
-    std::sync::atomic::AtomicI64: i64, int;
-    std::sync::atomic::AtomicIsize: isize, int;
-    std::sync::atomic::AtomicBool: bool;
-    ::loom::sync::atomic::AtomicU8: u8, int;
-    ::loom::sync::atomic::AtomicU16: u16, int;
-    ::loom::sync::atomic::AtomicU32: u32, int;
-    ::loom::sync::atomic::AtomicU64: u64, int;
-    ::loom::sync::atomic::AtomicUsize: usize, int;
-    ::loom::sync::atomic::AtomicI8: i8, int;
-    ::loom::sync::atomic::AtomicI16: i16, int;
-    ::loom::sync::atomic::AtomicI32: i32, int;
-    ::loom::sync::atomic::AtomicI64: i64, int;
-    ::loom::sync::atomic::AtomicIsize: isize, int;
-    ::loom::sync::atomic::AtomicBool: bool;
-    ::shuttle::sync::atomic::AtomicU8: u8, int;
-    ::shuttle::sync::atomic::AtomicU16: u16, int;
-    ::shuttle::sync::atomic::AtomicU32: u32, int;
-    ::shuttle::sync::atomic::AtomicU64: u64, int;
-    ::shuttle::sync::atomic::AtomicUsize: usize, int;
-    ::shuttle::sync::atomic::AtomicI8: i8, int;
-    ::shuttle::sync::atomic::AtomicI16: i16, int;
-    ::shuttle::sync::atomic::AtomicI32: i32, int;
-    ::shuttle::sync::atomic::AtomicI64: i64, int;
-    ::shuttle::sync::atomic::AtomicIsize: isize, int;
-    ::shuttle::sync::atomic::AtomicBool: bool;
+    std::sync::atomic::AtomicU8: u8, lend, int;
+    std::sync::atomic::AtomicU16: u16, lend, int;
+    std::sync::atomic::AtomicU32: u32, lend, int;
+    std::sync::atomic::AtomicU64: u64, lend, int;
+    std::sync::atomic::AtomicUsize: usize, lend, int;
+    std::sync::atomic::AtomicI8: i8, lend, int;
+    std::sync::atomic::AtomicI16: i16, lend, int;
+    std::sync::atomic::AtomicI32: i32, lend, int;
+    std::sync::atomic::AtomicI64: i64, lend, int;
+    std::sync::atomic::AtomicIsize: isize, lend, int;
+    std::sync::atomic::AtomicBool: bool, lend;
+    ::loom::sync::atomic::AtomicU8: u8, no_lend, int;
+    ::loom::sync::atomic::AtomicU16: u16, no_lend, int;
+    ::loom::sync::atomic::AtomicU32: u32, no_lend, int;
+    ::loom::sync::atomic::AtomicU64: u64, no_lend, int;
+    ::loom::sync::atomic::AtomicUsize: usize, no_lend, int;
+    ::loom::sync::atomic::AtomicI8: i8, no_lend, int;
+    ::loom::sync::atomic::AtomicI16: i16, no_lend, int;
+    ::loom::sync::atomic::AtomicI32: i32, no_lend, int;
+    ::loom::sync::atomic::AtomicI64: i64, no_lend, int;
+    ::loom::sync::atomic::AtomicIsize: isize, no_lend, int;
+    ::loom::sync::atomic::AtomicBool: bool, no_lend;
+    ::shuttle::sync::atomic::AtomicU8: u8, lend, int;
+    ::shuttle::sync::atomic::AtomicU16: u16, lend, int;
+    ::shuttle::sync::atomic::AtomicU32: u32, lend, int;
+    ::shuttle::sync::atomic::AtomicU64: u64, lend, int;
+    ::shuttle::sync::atomic::AtomicUsize: usize, lend, int;
+    ::shuttle::sync::atomic::AtomicI8: i8, lend, int;
+    ::shuttle::sync::atomic::AtomicI16: i16, lend, int;
+    ::shuttle::sync::atomic::AtomicI32: i32, lend, int;
+    ::shuttle::sync::atomic::AtomicI64: i64, lend, int;
+    ::shuttle::sync::atomic::AtomicIsize: isize, lend, int;
+    ::shuttle::sync::atomic::AtomicBool: bool, lend;
 }
 
 /// How loom runs the facade's `SeqCst` accesses.
@@ -434,6 +538,12 @@ macro_rules! loom_atomics {
                 note(f);
                 self.0.compare_exchange(cur, new, s, f)
             }
+            fn into_inner(self) -> $v {
+                self.0.into_inner()
+            }
+            fn get_mut(&mut self) -> Option<&mut $v> {
+                None
+            }
         }
         $(loom_atomics!(@$int $ty, $v);)?
     )*};
@@ -483,4 +593,78 @@ loom_atomics! {
     ::loom::sync::atomic::AtomicI64: i64, |a: &::loom::sync::atomic::AtomicI64, o| a.fetch_add(0, o), int;
     ::loom::sync::atomic::AtomicIsize: isize, |a: &::loom::sync::atomic::AtomicIsize, o| a.fetch_add(0, o), int;
     ::loom::sync::atomic::AtomicBool: bool, |a: &::loom::sync::atomic::AtomicBool, o| a.fetch_or(false, o);
+}
+
+/// Atomic pointers of real threads and shuttle, forwarded as they are.
+macro_rules! raw_atomic_ptrs {
+    ($($ty:ident),*) => {$(
+        impl<T> RawAtomic for $ty<T> {
+            type Value = *mut T;
+            fn new(v: *mut T) -> Self {
+                $ty::new(v)
+            }
+            fn load(&self, o: Ordering) -> *mut T {
+                $ty::load(self, o)
+            }
+            fn store(&self, v: *mut T, o: Ordering) {
+                $ty::store(self, v, o)
+            }
+            fn swap(&self, v: *mut T, o: Ordering) -> *mut T {
+                $ty::swap(self, v, o)
+            }
+            fn compare_exchange(&self, cur: *mut T, new: *mut T, s: Ordering, f: Ordering) -> Result<*mut T, *mut T> {
+                $ty::compare_exchange(self, cur, new, s, f)
+            }
+            fn into_inner(self) -> *mut T {
+                $ty::into_inner(self)
+            }
+            fn get_mut(&mut self) -> Option<&mut *mut T> {
+                Some($ty::get_mut(self))
+            }
+        }
+    )*};
+}
+
+use ::shuttle::sync::atomic::AtomicPtr as ShuttleAtomicPtr;
+use std::sync::atomic::AtomicPtr as StdAtomicPtr;
+raw_atomic_ptrs!(StdAtomicPtr, ShuttleAtomicPtr);
+
+impl<T> RawAtomic for LoomAtomic<::loom::sync::atomic::AtomicPtr<T>> {
+    type Value = *mut T;
+    fn new(v: *mut T) -> Self {
+        LoomAtomic(::loom::sync::atomic::AtomicPtr::new(v))
+    }
+    fn load(&self, o: Ordering) -> *mut T {
+        if as_rmw(o, true) {
+            // loom's pointers have no fetch_add: a compare-exchange, failed or not, is a
+            // read-modify-write that reads the newest value and writes back what it read.
+            let null = std::ptr::null_mut();
+            return match self.0.compare_exchange(null, null, Ordering::Acquire, Ordering::Acquire) {
+                Ok(v) | Err(v) => v,
+            };
+        }
+        self.0.load(o)
+    }
+    fn store(&self, v: *mut T, o: Ordering) {
+        if as_rmw(o, false) {
+            self.0.swap(v, Ordering::Release);
+        } else {
+            self.0.store(v, o)
+        }
+    }
+    fn swap(&self, v: *mut T, o: Ordering) -> *mut T {
+        note(o);
+        self.0.swap(v, o)
+    }
+    fn compare_exchange(&self, cur: *mut T, new: *mut T, s: Ordering, f: Ordering) -> Result<*mut T, *mut T> {
+        note(s);
+        note(f);
+        self.0.compare_exchange(cur, new, s, f)
+    }
+    fn into_inner(self) -> *mut T {
+        self.0.into_inner()
+    }
+    fn get_mut(&mut self) -> Option<&mut *mut T> {
+        None
+    }
 }

@@ -6,6 +6,7 @@
 use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use super::{Backend, Loom, LoomAtomic, RawAtomic, RawAtomicInt, Shuttle, StdThreads};
 use crate::catalog::Engine;
@@ -96,6 +97,7 @@ fn same(what: &str, made: Engine) {
 }
 
 /// One of the three engines' versions of a type, chosen when it was made.
+#[derive(Clone)]
 pub enum Either<S, L, H> {
     /// Real threads.
     Std(S),
@@ -229,6 +231,13 @@ impl Backend for Dynamic {
             Either::Shuttle(m) => Shuttle::into_inner(m),
         }
     }
+    fn get_mut<T>(m: &mut Self::Mutex<T>) -> &mut T {
+        match m {
+            Either::Std(m) => StdThreads::get_mut(m),
+            Either::Loom(m) => Loom::get_mut(m),
+            Either::Shuttle(m) => Shuttle::get_mut(m),
+        }
+    }
     type RwLock<T> = RwLock<T>;
     type ReadGuard<'a, T: 'a> = ReadGuard<'a, T>;
     type WriteGuard<'a, T: 'a> = WriteGuard<'a, T>;
@@ -283,6 +292,13 @@ impl Backend for Dynamic {
             Either::Shuttle(l) => Shuttle::rwlock_into_inner(l),
         }
     }
+    fn rwlock_get_mut<T>(l: &mut Self::RwLock<T>) -> &mut T {
+        match l {
+            Either::Std(l) => StdThreads::rwlock_get_mut(l),
+            Either::Loom(l) => Loom::rwlock_get_mut(l),
+            Either::Shuttle(l) => Shuttle::rwlock_get_mut(l),
+        }
+    }
     #[track_caller]
     fn condvar() -> Self::Condvar {
         match engine_for("Condvar") {
@@ -298,6 +314,25 @@ impl Backend for Dynamic {
             (Either::Std(c), Either::Std(g)) => Either::Std(StdThreads::wait(c, g)),
             (Either::Loom(c), Either::Loom(g)) => Either::Loom(Loom::wait(c, g)),
             (Either::Shuttle(c), Either::Shuttle(g)) => Either::Shuttle(Shuttle::wait(c, g)),
+            (c, _) => foreign("MutexGuard", c.engine()),
+        }
+    }
+    #[track_caller]
+    fn wait_timeout<'a, T: 'a>(c: &Self::Condvar, g: Self::Guard<'a, T>, dur: Duration) -> (Self::Guard<'a, T>, bool) {
+        same("Condvar", c.engine());
+        match (c, g) {
+            (Either::Std(c), Either::Std(g)) => {
+                let (g, t) = StdThreads::wait_timeout(c, g, dur);
+                (Either::Std(g), t)
+            }
+            (Either::Loom(c), Either::Loom(g)) => {
+                let (g, t) = Loom::wait_timeout(c, g, dur);
+                (Either::Loom(g), t)
+            }
+            (Either::Shuttle(c), Either::Shuttle(g)) => {
+                let (g, t) = Shuttle::wait_timeout(c, g, dur);
+                (Either::Shuttle(g), t)
+            }
             (c, _) => foreign("MutexGuard", c.engine()),
         }
     }
@@ -331,6 +366,54 @@ impl Backend for Dynamic {
             Either::Std(h) => StdThreads::join(h),
             Either::Loom(h) => Loom::join(h),
             Either::Shuttle(h) => Shuttle::join(h),
+        }
+    }
+    type Thread = Either<std::thread::Thread, ::loom::thread::Thread, ::shuttle::thread::Thread>;
+    #[track_caller]
+    fn current_thread() -> Self::Thread {
+        match engine_for("thread::current") {
+            Engine::Stress => Either::Std(StdThreads::current_thread()),
+            Engine::Loom => Either::Loom(Loom::current_thread()),
+            Engine::Shuttle => Either::Shuttle(Shuttle::current_thread()),
+        }
+    }
+    fn handle_thread<T: Send + 'static>(h: &Self::JoinHandle<T>) -> Self::Thread {
+        match h {
+            Either::Std(h) => Either::Std(StdThreads::handle_thread(h)),
+            Either::Loom(h) => Either::Loom(Loom::handle_thread(h)),
+            Either::Shuttle(h) => Either::Shuttle(Shuttle::handle_thread(h)),
+        }
+    }
+    #[track_caller]
+    fn park() {
+        match engine_for("thread::park") {
+            Engine::Stress => StdThreads::park(),
+            Engine::Loom => Loom::park(),
+            Engine::Shuttle => Shuttle::park(),
+        }
+    }
+    #[track_caller]
+    fn park_timeout(dur: Duration) {
+        match engine_for("thread::park_timeout") {
+            Engine::Stress => StdThreads::park_timeout(dur),
+            Engine::Loom => Loom::park_timeout(dur),
+            Engine::Shuttle => Shuttle::park_timeout(dur),
+        }
+    }
+    #[track_caller]
+    fn unpark(t: &Self::Thread) {
+        same("Thread", t.engine());
+        match t {
+            Either::Std(t) => StdThreads::unpark(t),
+            Either::Loom(t) => Loom::unpark(t),
+            Either::Shuttle(t) => Shuttle::unpark(t),
+        }
+    }
+    fn max_spawned() -> Option<usize> {
+        match engine() {
+            Some(Engine::Loom) => Loom::max_spawned(),
+            Some(Engine::Shuttle) => Shuttle::max_spawned(),
+            _ => StdThreads::max_spawned(),
         }
     }
     #[track_caller]
@@ -408,6 +491,12 @@ macro_rules! dyn_atomics {
                 same("atomic", self.0.engine());
                 each!(&self.0, a => RawAtomic::compare_exchange(a, cur, new, s, f))
             }
+            fn into_inner(self) -> $v {
+                each!(self.0, a => RawAtomic::into_inner(a))
+            }
+            fn get_mut(&mut self) -> Option<&mut $v> {
+                each!(&mut self.0, a => RawAtomic::get_mut(a))
+            }
         }
         $(dyn_atomics!(@$int $name, $v);)?
     )*};
@@ -475,4 +564,51 @@ dyn_atomics! {
         ::shuttle::sync::atomic::AtomicIsize, int;
     DynAtomicBool: bool, std::sync::atomic::AtomicBool, ::loom::sync::atomic::AtomicBool,
         ::shuttle::sync::atomic::AtomicBool;
+}
+
+/// An atomic pointer of whichever engine's check created it.
+pub struct DynAtomicPtr<T>(
+    Either<
+        std::sync::atomic::AtomicPtr<T>,
+        LoomAtomic<::loom::sync::atomic::AtomicPtr<T>>,
+        ::shuttle::sync::atomic::AtomicPtr<T>,
+    >,
+);
+
+impl<T> RawAtomic for DynAtomicPtr<T> {
+    type Value = *mut T;
+    #[track_caller]
+    fn new(v: *mut T) -> Self {
+        DynAtomicPtr(match engine_for("atomic") {
+            Engine::Stress => Either::Std(RawAtomic::new(v)),
+            Engine::Loom => Either::Loom(RawAtomic::new(v)),
+            Engine::Shuttle => Either::Shuttle(RawAtomic::new(v)),
+        })
+    }
+    #[track_caller]
+    fn load(&self, o: Ordering) -> *mut T {
+        same("atomic", self.0.engine());
+        each!(&self.0, a => RawAtomic::load(a, o))
+    }
+    #[track_caller]
+    fn store(&self, v: *mut T, o: Ordering) {
+        same("atomic", self.0.engine());
+        each!(&self.0, a => RawAtomic::store(a, v, o))
+    }
+    #[track_caller]
+    fn swap(&self, v: *mut T, o: Ordering) -> *mut T {
+        same("atomic", self.0.engine());
+        each!(&self.0, a => RawAtomic::swap(a, v, o))
+    }
+    #[track_caller]
+    fn compare_exchange(&self, cur: *mut T, new: *mut T, s: Ordering, f: Ordering) -> Result<*mut T, *mut T> {
+        same("atomic", self.0.engine());
+        each!(&self.0, a => RawAtomic::compare_exchange(a, cur, new, s, f))
+    }
+    fn into_inner(self) -> *mut T {
+        each!(self.0, a => RawAtomic::into_inner(a))
+    }
+    fn get_mut(&mut self) -> Option<&mut *mut T> {
+        each!(&mut self.0, a => RawAtomic::get_mut(a))
+    }
 }

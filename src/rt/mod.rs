@@ -17,6 +17,7 @@ use std::marker::PhantomData;
 use std::ops::{Deref, DerefMut};
 use std::panic::Location;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 pub use backends::{Loom, LoomAtomic, SeqCstModel, Shuttle, StdThreads};
 pub use dynamic::Dynamic;
@@ -47,6 +48,8 @@ pub trait Backend: 'static {
     fn try_lock<'a, T: 'a>(m: &'a Self::Mutex<T>) -> Option<Self::Guard<'a, T>>;
     /// Consumes the mutex, returning its value.
     fn into_inner<T>(m: Self::Mutex<T>) -> T;
+    /// The mutex's value, borrowed mutably (no locking: the borrow is exclusive).
+    fn get_mut<T>(m: &mut Self::Mutex<T>) -> &mut T;
     /// The engine's reader-writer lock.
     type RwLock<T>;
     /// The engine's shared (read) guard for [`Backend::RwLock`].
@@ -65,10 +68,16 @@ pub trait Backend: 'static {
     fn try_write<'a, T: 'a>(l: &'a Self::RwLock<T>) -> Option<Self::WriteGuard<'a, T>>;
     /// Consumes the reader-writer lock, returning its value.
     fn rwlock_into_inner<T>(l: Self::RwLock<T>) -> T;
+    /// The reader-writer lock's value, borrowed mutably (no locking: the borrow is exclusive).
+    fn rwlock_get_mut<T>(l: &mut Self::RwLock<T>) -> &mut T;
     /// A new condition variable.
     fn condvar() -> Self::Condvar;
     /// Releases the guard's mutex, sleeps until notified, re-acquires.
     fn wait<'a, T: 'a>(c: &Self::Condvar, g: Self::Guard<'a, T>) -> Self::Guard<'a, T>;
+    /// [`Backend::wait`] that gives up after `dur`; `true` when it timed out. Only engines
+    /// with a clock ([`Backend::own_os_threads`]) are asked: the recording layer models the
+    /// checkers' timed waits itself ([`Condvar::wait_timeout`]).
+    fn wait_timeout<'a, T: 'a>(c: &Self::Condvar, g: Self::Guard<'a, T>, dur: Duration) -> (Self::Guard<'a, T>, bool);
     /// Wakes one waiter (`all == false`) or every waiter.
     fn notify(c: &Self::Condvar, all: bool);
     /// Spawns a thread; `name` gives its OS name (the checkers, whose threads are not OS
@@ -79,6 +88,22 @@ pub trait Backend: 'static {
         T: Send + 'static;
     /// Waits for a thread to finish.
     fn join<T: Send + 'static>(h: Self::JoinHandle<T>) -> std::thread::Result<T>;
+    /// The engine's handle to a thread (what `unpark` needs).
+    type Thread: Clone + Send + Sync + 'static;
+    /// The running thread's handle.
+    fn current_thread() -> Self::Thread;
+    /// The handle of the thread a join handle waits for.
+    fn handle_thread<T: Send + 'static>(h: &Self::JoinHandle<T>) -> Self::Thread;
+    /// Blocks until the thread's token is made available by an `unpark`, then takes it (at
+    /// once if it is there already).
+    fn park();
+    /// [`Backend::park`] that gives up after `dur`; the checkers, without a clock, yield.
+    fn park_timeout(dur: Duration);
+    /// Makes the thread's token available, waking it if it parks.
+    fn unpark(t: &Self::Thread);
+    /// The most threads besides `main` one execution may spawn, if the engine has a limit
+    /// (loom: `loom::MAX_THREADS - 1`).
+    fn max_spawned() -> Option<usize>;
     /// Yields (the checkers deprioritise a yielding thread).
     fn yield_now();
     /// A spin-loop hint (the checkers treat it as a yield).
@@ -150,6 +175,13 @@ impl TraceValue for bool {
     }
 }
 
+impl<T> TraceValue for *mut T {
+    /// A pointer is recorded as its address.
+    fn as_u64(self) -> u64 {
+        self as usize as u64
+    }
+}
+
 /// An engine's atomic cell of one value type.
 pub trait RawAtomic: Sized {
     /// The value type (`usize`, `bool`).
@@ -170,6 +202,11 @@ pub trait RawAtomic: Sized {
         s: Ordering,
         f: Ordering,
     ) -> Result<Self::Value, Self::Value>;
+    /// Consumes the atomic, returning its value.
+    fn into_inner(self) -> Self::Value;
+    /// The value, borrowed mutably; `None` when the engine cannot lend it (loom offers only
+    /// `with_mut`, a closure).
+    fn get_mut(&mut self) -> Option<&mut Self::Value>;
 }
 
 /// An engine's atomic integer: a [`RawAtomic`] with arithmetic read-modify-writes.
@@ -263,7 +300,7 @@ impl<T, B: Backend> Mutex<T, B> {
                 })
             });
         }
-        MutexGuard { inner: Some(g), id, thread: me.unwrap_or(0), _b: PhantomData }
+        MutexGuard { inner: Some(g), mutex: &self.raw, id, thread: me.unwrap_or(0), _b: PhantomData }
     }
 
     /// Takes the lock if it is free, without blocking.
@@ -282,18 +319,31 @@ impl<T, B: Backend> Mutex<T, B> {
             });
             me
         });
-        g.map(|g| MutexGuard { inner: Some(g), id: self.id, thread: me.unwrap_or(0), _b: PhantomData })
+        g.map(|g| MutexGuard {
+            inner: Some(g),
+            mutex: &self.raw,
+            id: self.id,
+            thread: me.unwrap_or(0),
+            _b: PhantomData,
+        })
     }
 
     /// Consumes the mutex, returning the value.
     pub fn into_inner(self) -> T {
         B::into_inner(self.raw)
     }
+
+    /// The value, borrowed mutably: no lock is taken, the borrow is exclusive.
+    pub fn get_mut(&mut self) -> &mut T {
+        B::get_mut(&mut self.raw)
+    }
 }
 
 /// Holds a [`Mutex`]; releases it (recording `unlock`) when dropped.
 pub struct MutexGuard<'a, T: 'a, B: Backend> {
     inner: Option<B::Guard<'a, T>>,
+    /// The mutex, for a timed wait that takes it again itself ([`Condvar::wait_timeout`]).
+    mutex: &'a B::Mutex<T>,
     /// The mutex's identity (names need not be unique).
     id: ObjectId,
     thread: usize,
@@ -477,6 +527,11 @@ impl<T, B: Backend> RwLock<T, B> {
     pub fn into_inner(self) -> T {
         B::rwlock_into_inner(self.raw)
     }
+
+    /// The value, borrowed mutably: no lock is taken, the borrow is exclusive.
+    pub fn get_mut(&mut self) -> &mut T {
+        B::rwlock_get_mut(&mut self.raw)
+    }
 }
 
 /// Holds an [`RwLock`] for reading; releases it (recording `read unlock`) when dropped.
@@ -594,6 +649,55 @@ impl<B: Backend> Condvar<B> {
         guard
     }
 
+    /// Like [`Condvar::wait`], giving up after `dur`: returns the guard, held again, and
+    /// whether the wait timed out — the engine says so and `notified()`, asked once the lock is
+    /// held again, says no notify came. Recorded as `wait`, then `woken` or `timed out`.
+    ///
+    /// On real threads it is a real timed wait. The checkers have no clock, so a timed wait
+    /// cannot block there: the thread releases the lock, lets the other threads run (a
+    /// scheduling point — how much happens before the time is up is the checker's choice, and
+    /// it explores the choices), takes the lock back and reports a timeout. It never waits for a
+    /// notify (a wait that might never end would be a deadlock no real timed wait has); whether
+    /// one came meanwhile is `notified`'s to tell ([`crate::sync::Condvar`] counts them).
+    #[track_caller]
+    pub fn wait_timeout<'a, T>(
+        &self,
+        mut guard: MutexGuard<'a, T, B>,
+        dur: Duration,
+        notified: impl FnOnce() -> bool,
+    ) -> (MutexGuard<'a, T, B>, bool) {
+        op_start::<B>();
+        let loc = Location::caller();
+        let me = guard.thread;
+        let raw = guard.inner.take().expect("guard is live");
+        trace::with_events(|r| {
+            r.step(|now| {
+                now.released(guard.id, me);
+                now.record(me, Op::Wait, self.id, Some(loc));
+                now.set_pending(me, "wait on", Waited::Object(self.id), loc);
+            })
+        });
+        let (raw, timed_out) = if B::own_os_threads() {
+            B::wait_timeout(&self.raw, raw, dur)
+        } else {
+            drop(raw);
+            // The time the wait lasts: whatever the others do before this thread runs again.
+            B::yield_now();
+            trace::with_events(|r| r.step(|now| now.set_pending(me, "lock", Waited::Object(guard.id), loc)));
+            (B::lock(guard.mutex), true)
+        };
+        let timed_out = timed_out && !notified();
+        trace::with_events(|r| {
+            r.step(|now| {
+                now.unblocked(me, Some(guard.id));
+                let op = if timed_out { Op::Note("timed out".into()) } else { Op::Woken };
+                now.record(me, op, self.id, Some(loc));
+            })
+        });
+        guard.inner = Some(raw);
+        (guard, timed_out)
+    }
+
     /// Wakes one waiting thread.
     #[track_caller]
     pub fn notify_one(&self) {
@@ -687,6 +791,17 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
         record::<B>(Op::Cas(current.as_u64(), new.as_u64(), actual.as_u64()), self.id, Some(Location::caller()));
         r
     }
+
+    /// Consumes the atomic, returning its value (not an access other threads can race with).
+    pub fn into_inner(self) -> A::Value {
+        self.raw.into_inner()
+    }
+
+    /// The value, borrowed mutably (not an access other threads can race with); `None` when
+    /// the engine cannot lend it (loom).
+    pub fn get_mut(&mut self) -> Option<&mut A::Value> {
+        self.raw.get_mut()
+    }
 }
 
 /// The recorded read-modify-writes of an atomic integer: each records its name, the old value and
@@ -758,6 +873,11 @@ impl<T: Send + 'static, B: Backend> JoinHandle<T, B> {
         res
     }
 
+    /// The thread this handle joins.
+    pub fn thread(&self) -> Thread<B> {
+        Thread { raw: B::handle_thread(&self.raw), index: self.index, name: given_name(self.index) }
+    }
+
     /// The thread's name in the trace (`thread` when nothing records).
     pub fn name(&self) -> String {
         trace::with(|r| r.thread_name(self.index)).unwrap_or_else(|| "thread".to_string())
@@ -796,6 +916,11 @@ where
         })
     });
     let index = recorded.unwrap_or(0);
+    if let (Some(max), Some(i)) = (B::max_spawned(), recorded) {
+        if i > max {
+            engine_limit_threads(i, max);
+        }
+    }
     // A real thread needs the recorder and the modelled process handed over; the checkers run
     // every model thread on this OS thread, which has both already.
     let handover = B::own_os_threads().then(|| (trace::current(), signal::inherit()));
@@ -813,6 +938,102 @@ where
         v
     });
     JoinHandle { raw, index }
+}
+
+/// The message of a spawn past the engine's limit on threads (loom's `MAX_THREADS`).
+#[cold]
+#[track_caller]
+fn engine_limit_threads(index: usize, max: usize) -> ! {
+    panic!(
+        "engine limit: loom models at most {max} threads besides main in one execution (loom::MAX_THREADS = {}), \
+         and this execution spawned thread number {index}; check it with shuttle, which has no such limit, or \
+         spawn fewer threads",
+        max + 1
+    )
+}
+
+/// A handle to a thread of the running execution: its column in the trace, the name it was
+/// given, and the engine's handle (for `unpark`).
+pub struct Thread<B: Backend> {
+    raw: B::Thread,
+    index: usize,
+    name: Option<std::sync::Arc<str>>,
+}
+
+impl<B: Backend> Clone for Thread<B> {
+    fn clone(&self) -> Self {
+        Thread { raw: self.raw.clone(), index: self.index, name: self.name.clone() }
+    }
+}
+
+/// The name thread `index` was given (`main` for the first), if any: the recorder's table
+/// names the others `thread-<n>`, which std would call unnamed.
+fn given_name(index: usize) -> Option<std::sync::Arc<str>> {
+    let name = trace::with(|r| r.thread_name(index))?;
+    (index == 0 || name != format!("thread-{index}")).then(|| name.into())
+}
+
+impl<B: Backend> Thread<B> {
+    /// The thread's column in the current execution (`main` is 0).
+    pub fn index(&self) -> usize {
+        self.index
+    }
+
+    /// The name it was given (`main` for the first thread); `None` for an unnamed thread.
+    pub fn name(&self) -> Option<&str> {
+        self.name.as_deref()
+    }
+
+    /// Makes the thread's token available, waking it if it parks; recorded as `unpark <name>`.
+    #[track_caller]
+    pub fn unpark(&self) {
+        op_start::<B>();
+        let loc = Location::caller();
+        trace::with_events(|r| {
+            let who = r.thread_name(self.index);
+            r.record(B::thread_index(), Op::Note(format!("unpark {who}")), "", Some(loc))
+        });
+        B::unpark(&self.raw);
+    }
+}
+
+/// The running thread.
+pub fn current<B: Backend>() -> Thread<B> {
+    let index = B::thread_index();
+    Thread { raw: B::current_thread(), index, name: given_name(index) }
+}
+
+/// Blocks until this thread's token is available (an `unpark`), recorded as `park`. May
+/// return spuriously, as std's may.
+#[track_caller]
+pub fn park<B: Backend>() {
+    op_start::<B>();
+    let loc = Location::caller();
+    // Kept while it parks, so that a deadlock names the parked thread among the blocked.
+    let me = trace::with_events(|r| {
+        let me = B::thread_index();
+        r.step(|now| {
+            now.record(me, Op::Note("park".into()), "", Some(loc));
+            now.set_pending(me, "park until someone unparks", Waited::Thread(me), loc);
+        });
+        me
+    });
+    B::park();
+    if let Some(me) = me {
+        trace::with_events(|r| r.step(|now| now.unblocked(me, None)));
+    }
+    // Back from a blocking call: a signal that arrived meanwhile is delivered now.
+    op_start::<B>();
+}
+
+/// [`park`] giving up after `dur`; under the checkers, which have no clock, a scheduling point
+/// (a spurious return, which std allows).
+#[track_caller]
+pub fn park_timeout<B: Backend>(dur: Duration) {
+    op_start::<B>();
+    record::<B>(Op::Note("park".into()), "", Some(Location::caller()));
+    B::park_timeout(dur);
+    op_start::<B>();
 }
 
 /// Like `std::thread::Builder`: names a thread before spawning it.

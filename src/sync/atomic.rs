@@ -1,12 +1,28 @@
 //! `std::sync::atomic`, checked: the same names and signatures under the running check's engine.
+//!
+//! Every type has std's methods, `into_inner` and `get_mut` included. Two limits of the engines:
+//! shuttle runs every access as `SeqCst` (no weak memory: a bug that needs a stale read is not
+//! there, and its report says so), and loom cannot lend an atomic's value (`get_mut` panics
+//! under loom, naming the limit: loom has only a closure-based `with_mut`; use `into_inner`,
+//! or `load`/`store`, or check the model with shuttle).
 
 pub use std::sync::atomic::{compiler_fence, Ordering};
 
 use crate::rt::dynamic::{
-    DynAtomicBool, DynAtomicI16, DynAtomicI32, DynAtomicI64, DynAtomicI8, DynAtomicIsize, DynAtomicU16, DynAtomicU32,
-    DynAtomicU64, DynAtomicU8, DynAtomicUsize,
+    DynAtomicBool, DynAtomicI16, DynAtomicI32, DynAtomicI64, DynAtomicI8, DynAtomicIsize, DynAtomicPtr, DynAtomicU16,
+    DynAtomicU32, DynAtomicU64, DynAtomicU8, DynAtomicUsize,
 };
 use crate::rt::{self, Dynamic};
+
+/// The message of `get_mut` under loom.
+#[cold]
+#[track_caller]
+fn cannot_lend() -> ! {
+    panic!(
+        "an atomic's `get_mut` cannot be checked by loom: loom lends an atomic's value only inside a closure \
+         (`with_mut`), never as `&mut`; use `into_inner`, or `load` and `store`, or check this model with shuttle"
+    )
+}
 
 /// `std::sync::atomic::fence`: loom models it; shuttle, sequentially consistent, needs none.
 #[track_caller]
@@ -78,6 +94,18 @@ macro_rules! common {
                     }
                 }
                 Err(prev)
+            }
+
+            /// Consumes the atomic, returning its value.
+            pub fn into_inner(self) -> $v {
+                self.inner.into_inner()
+            }
+
+            /// The value, borrowed mutably: no other thread can access it meanwhile. Panics
+            /// under loom, which cannot lend it (see the module docs).
+            #[track_caller]
+            pub fn get_mut(&mut self) -> &mut $v {
+                self.inner.get_mut().unwrap_or_else(|| cannot_lend())
             }
         }
 
@@ -217,3 +245,253 @@ named!(
     AtomicI64,
     AtomicIsize
 );
+
+/// `std::sync::atomic::AtomicPtr`, checked: the pointer is atomic, what it points to is the
+/// model's own business (as with std's). Traces show a pointer as its address.
+pub struct AtomicPtr<T> {
+    inner: rt::Atomic<DynAtomicPtr<T>, Dynamic>,
+}
+
+impl<T> AtomicPtr<T> {
+    /// Names the atomic `name` in traces, instead of after where it was made.
+    pub fn named(mut self, name: &'static str) -> Self {
+        self.inner.rename(name);
+        self
+    }
+}
+
+// SAFETY: as std's `AtomicPtr<T>`: only the pointer is shared, through atomic accesses; each
+// engine's atomic pointer is a cell accessed only through its atomic operations.
+unsafe impl<T> Send for AtomicPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for AtomicPtr<T> {}
+
+impl<T> AtomicPtr<T> {
+    /// A new atomic pointer, bound to the engine of the running check.
+    #[track_caller]
+    pub fn new(p: *mut T) -> Self {
+        AtomicPtr { inner: rt::Atomic::new(p) }
+    }
+
+    /// Loads the pointer.
+    #[track_caller]
+    pub fn load(&self, order: Ordering) -> *mut T {
+        self.inner.load(order)
+    }
+
+    /// Stores a pointer.
+    #[track_caller]
+    pub fn store(&self, p: *mut T, order: Ordering) {
+        self.inner.store(p, order)
+    }
+
+    /// Stores a pointer, returning the old one.
+    #[track_caller]
+    pub fn swap(&self, p: *mut T, order: Ordering) -> *mut T {
+        self.inner.swap(p, order)
+    }
+
+    /// Stores `new` if the pointer is `current`: `Ok(old)` when it did, `Err(actual)` otherwise.
+    #[track_caller]
+    pub fn compare_exchange(
+        &self,
+        current: *mut T,
+        new: *mut T,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<*mut T, *mut T> {
+        self.inner.compare_exchange(current, new, success, failure)
+    }
+
+    /// As [`Self::compare_exchange`]; the checkers never fail it spuriously.
+    #[track_caller]
+    pub fn compare_exchange_weak(
+        &self,
+        current: *mut T,
+        new: *mut T,
+        success: Ordering,
+        failure: Ordering,
+    ) -> Result<*mut T, *mut T> {
+        self.compare_exchange(current, new, success, failure)
+    }
+
+    /// Applies `f` until a compare-exchange succeeds or `f` returns `None`.
+    #[track_caller]
+    pub fn fetch_update<F>(&self, set: Ordering, fetch: Ordering, mut f: F) -> Result<*mut T, *mut T>
+    where
+        F: FnMut(*mut T) -> Option<*mut T>,
+    {
+        let mut prev = self.load(fetch);
+        while let Some(next) = f(prev) {
+            match self.compare_exchange_weak(prev, next, set, fetch) {
+                Ok(p) => return Ok(p),
+                Err(now) => prev = now,
+            }
+        }
+        Err(prev)
+    }
+
+    /// Consumes the atomic, returning the pointer.
+    pub fn into_inner(self) -> *mut T {
+        self.inner.into_inner()
+    }
+
+    /// The pointer, borrowed mutably. Panics under loom, which cannot lend it (module docs).
+    #[track_caller]
+    pub fn get_mut(&mut self) -> &mut *mut T {
+        self.inner.get_mut().unwrap_or_else(|| cannot_lend())
+    }
+}
+
+impl<T> Default for AtomicPtr<T> {
+    /// A null pointer.
+    #[track_caller]
+    fn default() -> Self {
+        AtomicPtr::new(std::ptr::null_mut())
+    }
+}
+
+impl<T> std::fmt::Debug for AtomicPtr<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AtomicPtr")
+    }
+}
+
+/// Atomic pointers, `into_inner` and `get_mut`, checked by loom and shuttle through one
+/// compilation.
+#[cfg(test)]
+mod tests {
+    use super::{AtomicPtr, AtomicUsize, Ordering::*};
+    use crate::report::{BlindSpot, Coverage, Kind, Report, Verdict};
+    use crate::runner::{self, Checker};
+    use crate::sync::{Arc, Mutex, RwLock};
+    use crate::thread;
+
+    /// A message a writer publishes through an [`AtomicPtr`].
+    struct Msg {
+        value: AtomicUsize,
+    }
+
+    /// A writer publishes a message; the reader (`main`) waits for the pointer and checks the
+    /// message is whole, then frees it after the join.
+    fn publish(init_first: bool, store: super::Ordering, load: super::Ordering) {
+        let slot = Arc::new(AtomicPtr::<Msg>::default());
+        let s2 = slot.clone();
+        let writer = thread::spawn(move || {
+            let msg = Box::into_raw(Box::new(Msg { value: AtomicUsize::new(0) }));
+            if init_first {
+                // SAFETY: `msg` is live until `main` frees it, after the join.
+                unsafe { &*msg }.value.store(42, Relaxed);
+                s2.store(msg, store);
+            } else {
+                s2.store(msg, store); // BUG: published before it is initialised
+                unsafe { &*msg }.value.store(42, Relaxed);
+            }
+        });
+        // The reader waits for the pointer, then reads the message.
+        let p = loop {
+            let p = slot.load(load);
+            if !p.is_null() {
+                break p;
+            }
+            crate::hint::spin_loop();
+        };
+        // SAFETY: as above.
+        assert_eq!(unsafe { &*p }.value.load(Relaxed), 42, "the reader saw the message half-made");
+        writer.join().unwrap();
+        let p = Arc::try_unwrap(slot).expect("the writer is done").into_inner();
+        // SAFETY: made by `Box::into_raw` above, freed once.
+        drop(unsafe { Box::from_raw(p) });
+    }
+
+    fn published_before_initialised() {
+        publish(false, Release, Acquire)
+    }
+
+    fn published_relaxed() {
+        publish(true, Relaxed, Relaxed)
+    }
+
+    fn published_with_release_acquire() {
+        publish(true, Release, Acquire)
+    }
+
+    /// Two threads count; `main` then reads every value through `into_inner` and `get_mut`.
+    fn owned_access(atomic_get_mut: bool) {
+        let (count, log, table) = (Arc::new(AtomicUsize::new(0)), Arc::new(Mutex::new(0)), Arc::new(RwLock::new(0)));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (count, log, table) = (count.clone(), log.clone(), table.clone());
+                thread::spawn(move || {
+                    count.fetch_add(1, Relaxed);
+                    *log.lock().unwrap() += 1;
+                    *table.write().unwrap() += 1;
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let mut log = Arc::try_unwrap(log).ok().expect("threads done");
+        assert!(!log.is_poisoned());
+        log.clear_poison();
+        *log.get_mut().unwrap() += 10;
+        assert_eq!(log.into_inner().unwrap(), 12);
+        let mut table = Arc::try_unwrap(table).ok().expect("threads done");
+        *table.get_mut().unwrap() += 10;
+        assert_eq!(*table.read().unwrap(), 12);
+        let mut count = Arc::try_unwrap(count).expect("threads done");
+        if atomic_get_mut {
+            *count.get_mut() += 10;
+            assert_eq!(count.into_inner(), 12);
+        } else {
+            assert_eq!(count.into_inner(), 2);
+        }
+        let mut p = AtomicPtr::new(std::ptr::null_mut::<u8>());
+        if atomic_get_mut {
+            assert!(p.get_mut().is_null());
+        }
+    }
+
+    fn check(body: fn(), checker: Checker) -> Report {
+        // loom runs to the end of its search; shuttle samples.
+        runner::check_in_process("atomic-model", body, checker, (checker != Checker::Loom).then_some(500))
+    }
+
+    #[test]
+    fn an_atomic_ptr_published_before_its_message_is_made_is_found_and_the_fix_passes() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(published_before_initialised, checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            assert!(r.message.as_deref().unwrap_or("").contains("half-made"), "{}", r.render());
+            let r = check(published_with_release_acquire, checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
+        assert_eq!(check(published_with_release_acquire, Checker::Loom).coverage, Coverage::Exhaustive);
+        // Relaxed publication: a weak-memory bug, loom's alone. loom names it a causality
+        // violation: the reader touches the message's atomic, whose making it never synchronised
+        // with. shuttle says it cannot see such bugs.
+        let r = check(published_relaxed, Checker::Loom);
+        assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Panic)), "{}", r.render());
+        assert!(r.message.as_deref().unwrap_or("").contains("Causality violation"), "{}", r.render());
+        let r = check(published_relaxed, Checker::ShuttleRandom);
+        assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+        assert!(r.not_covered.contains(&BlindSpot::WeakMemory), "{}", r.render());
+    }
+
+    #[test]
+    fn into_inner_and_get_mut_read_what_the_threads_left_and_loom_names_its_limit() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::Stress] {
+            let r = check(|| owned_access(false), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+        }
+        for checker in [Checker::ShuttleRandom, Checker::Stress] {
+            let r = check(|| owned_access(true), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+        }
+        let r = check(|| owned_access(true), Checker::Loom);
+        assert_eq!(r.verdict, Verdict::BugFound, "{}", r.render());
+        assert!(r.message.as_deref().unwrap_or("").contains("cannot be checked by loom"), "{}", r.render());
+    }
+}

@@ -103,6 +103,8 @@ mod tests {
 
     #[test]
     fn a_barrier_one_party_short_is_a_deadlock_and_a_full_one_passes() {
+        let r = check(one_short, Checker::Loom);
+        assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());
         for checker in [Checker::ShuttleRandom, Checker::ShuttlePct] {
             let r = check(one_short, checker);
             assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());

@@ -9,16 +9,40 @@
 //! use std::sync;
 //! ```
 //!
-//! Here so far: [`Arc`] and [`Weak`] (std's own), [`Mutex`], [`RwLock`], [`Condvar`],
+//! Here: [`Arc`] and [`Weak`] (std's own), [`Mutex`] (`get_mut`, `into_inner`), [`RwLock`],
+//! [`Condvar`] (`wait_timeout` and `wait_timeout_while` modelled as "may time out"),
 //! [`Barrier`], [`Once`], [`OnceLock`], [`mpsc`] and [`atomic`] (every integer width,
-//! `AtomicBool`, `fence`). Poisoning is never reported: a panic on a model thread already ends
-//! the execution as a failure.
+//! `AtomicBool`, `AtomicPtr`, `into_inner`, `get_mut`, `fence`); threads, scopes and parking in
+//! [`crate::thread`]. Poisoning is never reported: a panic on a model thread already ends the
+//! execution as a failure.
+//!
+//! # What each engine cannot model
+//!
+//! A limit either fails the check with a message that names it or is listed in the report's
+//! "not covered"; it never passes silently.
+//!
+//! - **loom**: at most 4 threads besides `main` in one execution (`loom::MAX_THREADS` = 5; a
+//!   5th spawn fails the check with "engine limit: loom models at most 4 threads besides main"
+//!   — check such a model with shuttle). Livelocks of threads that yield and retry are not
+//!   found (loom deprioritises a yielding thread). An atomic's `get_mut` panics, naming the
+//!   limit (loom lends the value only through a closure). SeqCst loads and stores: see
+//!   [`crate::rt::SeqCstModel`]. loom has no `thread::scope` and no `Barrier` of its own; the
+//!   facade builds both from what loom has.
+//! - **shuttle**: every atomic access is sequentially consistent: no weak-memory bug (a stale
+//!   read, a missing fence) can show, and its reports say so. It samples schedules: a pass is
+//!   not a proof.
+//! - **both**: no clock. `thread::sleep` and `park_timeout` are scheduling points, and a timed
+//!   wait ([`Condvar::wait_timeout`]) never blocks: the checker chooses how much happens before
+//!   its time is up (see [`Condvar`]).
+//! - **real threads** (`stress`): a run shows only the interleavings the OS happened to pick.
 
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::Ordering::SeqCst;
+use std::time::{Duration, Instant};
 
 pub use std::sync::{Arc, LockResult, PoisonError, TryLockError, TryLockResult, Weak};
 
-use crate::rt::{self, Dynamic};
+use crate::rt::{self, Dynamic, RawAtomic, RawAtomicInt};
 
 /// `std::sync::Mutex`, checked.
 pub struct Mutex<T> {
@@ -48,6 +72,20 @@ impl<T> Mutex<T> {
     pub fn into_inner(self) -> LockResult<T> {
         Ok(self.inner.into_inner())
     }
+
+    /// The value, borrowed mutably: no lock is taken (the borrow is exclusive). Always `Ok`.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        Ok(self.inner.get_mut())
+    }
+
+    /// Always `false`: poisoning is never reported (a panic on a model thread already ends the
+    /// execution as a failure; see [`crate::sync`]).
+    pub fn is_poisoned(&self) -> bool {
+        false
+    }
+
+    /// Does nothing: the mutex is never poisoned.
+    pub fn clear_poison(&self) {}
 }
 
 impl<T: Default> Default for Mutex<T> {
@@ -76,15 +114,41 @@ impl<T> DerefMut for MutexGuard<'_, T> {
 }
 
 /// `std::sync::Condvar`, checked. Wakeups may be spurious, as std's may.
+///
+/// [`Condvar::wait_timeout`] is modelled as "may time out": on real threads it is a real timed
+/// wait; under loom and shuttle, which have no clock, it never blocks. The thread releases the
+/// lock, the checker lets the other threads run for as long as it chooses (a scheduling point it
+/// explores like any other), and the thread takes the lock back. [`WaitTimeoutResult::timed_out`]
+/// is then `false` when a `notify_one` or `notify_all` of this condition variable came in that
+/// window, `true` otherwise. So both outcomes are explored — a notify in time, and a timeout
+/// before it (or before the condition was set) — and a timed wait is never part of a deadlock,
+/// as a real one is not. What is not modelled: the duration itself (a timeout may come "early",
+/// as `thread::sleep` is a scheduling point, not a delay) and a timed waiter woken by a
+/// `notify_one` meant for another waiter is counted notified while that waiter is woken too (a
+/// spurious wakeup, which std allows).
 pub struct Condvar {
     inner: rt::Condvar<Dynamic>,
+    /// Notifies so far: a timed wait compares it before and after its window. The engine's own
+    /// atomic, unrecorded (it is not the model's), so loom orders it against the waiter's reads.
+    notifies: crate::rt::dynamic::DynAtomicUsize,
+}
+
+/// `std::sync::WaitTimeoutResult`: whether a timed wait timed out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WaitTimeoutResult(bool);
+
+impl WaitTimeoutResult {
+    /// True when the wait ended because its time was up, not because of a notify.
+    pub fn timed_out(&self) -> bool {
+        self.0
+    }
 }
 
 impl Condvar {
     /// A new condition variable, bound to the engine of the running check.
     #[track_caller]
     pub fn new() -> Self {
-        Condvar { inner: rt::Condvar::new() }
+        Condvar { inner: rt::Condvar::new(), notifies: RawAtomic::new(0) }
     }
 
     /// Releases the guard's lock, sleeps until notified, and returns holding it again.
@@ -105,15 +169,61 @@ impl Condvar {
         Ok(guard)
     }
 
+    /// Like [`Condvar::wait`], giving up after `dur`; see the type's docs for how the checkers
+    /// model it ("may time out").
+    #[track_caller]
+    pub fn wait_timeout<'a, T>(
+        &self,
+        guard: MutexGuard<'a, T>,
+        dur: Duration,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
+        // A read-modify-write reads the newest count (and leaves it as it is).
+        let before = self.notifies.fetch_add(0, SeqCst);
+        let notified = || self.notifies.fetch_add(0, SeqCst) != before;
+        let (inner, timed_out) = self.inner.wait_timeout(guard.inner, dur, notified);
+        Ok((MutexGuard { inner }, WaitTimeoutResult(timed_out)))
+    }
+
+    /// Waits while `condition` holds, giving up after `dur`: `timed_out()` is true only when the
+    /// time was up and the condition still held, as std's.
+    #[track_caller]
+    pub fn wait_timeout_while<'a, T, F>(
+        &self,
+        mut guard: MutexGuard<'a, T>,
+        dur: Duration,
+        mut condition: F,
+    ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)>
+    where
+        F: FnMut(&mut T) -> bool,
+    {
+        let start = Instant::now();
+        loop {
+            if !condition(&mut guard) {
+                return Ok((guard, WaitTimeoutResult(false)));
+            }
+            let Some(left) = dur.checked_sub(start.elapsed()) else {
+                return Ok((guard, WaitTimeoutResult(true)));
+            };
+            let (g, result) = self.wait_timeout(guard, left)?;
+            guard = g;
+            if result.timed_out() {
+                let still = condition(&mut guard);
+                return Ok((guard, WaitTimeoutResult(still)));
+            }
+        }
+    }
+
     /// Wakes one waiting thread.
     #[track_caller]
     pub fn notify_one(&self) {
+        self.notifies.fetch_add(1, SeqCst);
         self.inner.notify_one()
     }
 
     /// Wakes every waiting thread.
     #[track_caller]
     pub fn notify_all(&self) {
+        self.notifies.fetch_add(1, SeqCst);
         self.inner.notify_all()
     }
 }
@@ -336,6 +446,110 @@ mod tests {
         let r = check(unfenced_publication, Checker::ShuttleRandom);
         assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
         assert!(r.not_covered.contains(&crate::report::BlindSpot::WeakMemory));
+    }
+
+    /// A reply slot a worker fills, and the condition variable it notifies.
+    type Reply = Arc<(Mutex<Option<u32>>, Condvar)>;
+
+    /// Starts a worker that puts 7 in the slot and notifies.
+    fn worker(pair: &Reply) -> thread::JoinHandle<()> {
+        let p = pair.clone();
+        thread::spawn(move || {
+            *p.0.lock().unwrap() = Some(7);
+            p.1.notify_one();
+        })
+    }
+
+    const PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
+
+    /// Waits for the reply once, with a timeout, and takes it as there: a timeout before the
+    /// worker answered is not looked at.
+    fn reply_assumed_after_a_timed_wait() {
+        let pair: Reply = Arc::new((Mutex::new(None), Condvar::new()));
+        let t = worker(&pair);
+        let (slot, answered) = &*pair;
+        let mut reply = slot.lock().unwrap();
+        if reply.is_none() {
+            reply = answered.wait_timeout(reply, PATIENCE).unwrap().0; // BUG: may have timed out
+        }
+        assert_eq!(*reply, Some(7), "the reply was taken as there after a wait that timed out");
+        drop(reply);
+        t.join().unwrap();
+    }
+
+    /// How often `timed_wait_outcomes` saw each outcome over a check: (timed out, notified).
+    static OUTCOMES: [std::sync::atomic::AtomicUsize; 2] =
+        [std::sync::atomic::AtomicUsize::new(0), std::sync::atomic::AtomicUsize::new(0)];
+
+    /// The fix: wait while there is no reply, and handle the timeout.
+    fn reply_or_timeout() {
+        let pair: Reply = Arc::new((Mutex::new(None), Condvar::new()));
+        let t = worker(&pair);
+        let (slot, answered) = &*pair;
+        let (reply, result) = answered.wait_timeout_while(slot.lock().unwrap(), PATIENCE, |r| r.is_none()).unwrap();
+        if result.timed_out() {
+            assert_eq!(*reply, None, "timed out with the reply there");
+        } else {
+            assert_eq!(*reply, Some(7));
+        }
+        drop(reply);
+        t.join().unwrap();
+    }
+
+    /// One plain timed wait, its outcome counted: notified only when the worker notified.
+    fn timed_wait_outcomes() {
+        let pair: Reply = Arc::new((Mutex::new(None), Condvar::new()));
+        let (slot, answered) = &*pair;
+        let guard = slot.lock().unwrap();
+        // Spawned under the lock: the worker can notify only once this thread waits.
+        let t = worker(&pair);
+        let (reply, result) = answered.wait_timeout(guard, PATIENCE).unwrap();
+        OUTCOMES[usize::from(!result.timed_out())].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if !result.timed_out() {
+            assert_eq!(*reply, Some(7), "notified before the worker answered");
+        }
+        drop(reply);
+        t.join().unwrap();
+    }
+
+    /// A timed wait nobody notifies: it times out, on every engine, and is no deadlock.
+    fn nobody_notifies() {
+        let (m, cv) = (Mutex::new(()), Condvar::new());
+        let idle = thread::spawn(|| ());
+        let (g, result) = cv.wait_timeout(m.lock().unwrap(), std::time::Duration::from_millis(1)).unwrap();
+        assert!(result.timed_out());
+        drop(g);
+        idle.join().unwrap();
+    }
+
+    #[test]
+    fn a_timed_wait_may_time_out_and_the_checkers_explore_both_outcomes() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(reply_assumed_after_a_timed_wait, checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            assert!(r.message.as_deref().unwrap_or("").contains("after a wait that timed out"), "{}", r.render());
+            // The trace says the wait timed out (on shuttle the step may be cut by the minimiser).
+            if checker == Checker::Loom {
+                assert!(r.render().contains(" timed out "), "{}", r.render());
+            }
+            let r = check(reply_or_timeout, checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+            assert!(r.executions > 1, "{}", r.render());
+            let r = check(nobody_notifies, checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+        }
+        for o in &OUTCOMES {
+            o.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        let r = check(timed_wait_outcomes, Checker::Loom);
+        assert_eq!((r.verdict, &r.coverage), (Verdict::Passed, &Coverage::Exhaustive), "{}", r.render());
+        let [timed_out, notified] = OUTCOMES.each_ref().map(|o| o.load(std::sync::atomic::Ordering::Relaxed));
+        assert!(timed_out > 0 && notified > 0, "timed out {timed_out}, notified {notified}");
+        // Real threads: a real timed wait.
+        for body in [reply_or_timeout as fn(), nobody_notifies, timed_wait_outcomes] {
+            let r = runner::check_in_process("std-model", body, Checker::Stress, Some(20));
+            assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+        }
     }
 
     #[test]

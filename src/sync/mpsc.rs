@@ -440,6 +440,26 @@ mod tests {
         t.join().unwrap();
     }
 
+    /// The receiver takes one value of a `sync_channel(1)` and stops receiving, but keeps its
+    /// end while it joins the sender: the sender, which handles a send error, blocks for ever
+    /// on the full channel instead. Dropping the receiver first (`drop_first`) is the fix: the
+    /// sender's next send fails and it stops.
+    fn receiver_stops_but_stays(drop_first: bool) {
+        let (tx, rx) = sync_channel(1);
+        let t = thread::spawn(move || {
+            for i in 0..3 {
+                if tx.send(i).is_err() {
+                    break;
+                }
+            }
+        });
+        assert_eq!(rx.recv(), Ok(0));
+        if drop_first {
+            drop(rx);
+        }
+        t.join().unwrap(); // BUG unless `drop_first`: nobody receives, and the receiver is alive
+    }
+
     /// The non-blocking calls, on one thread.
     fn tries() {
         let (tx, rx) = sync_channel(1);
@@ -496,6 +516,17 @@ mod tests {
         for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
             let r = check(nobody_receives, checker);
             assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());
+        }
+    }
+
+    #[test]
+    fn a_receiver_that_stops_but_keeps_its_end_blocks_the_sender_and_dropping_it_passes() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(|| receiver_stops_but_stays(false), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());
+            let r = check(|| receiver_stops_but_stays(true), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
         }
     }
 

@@ -1,4 +1,4 @@
-//! Five small programs written against std (`src/sync/ported/*.rs`), each compiled twice: once
+//! Six small programs written against std (`src/sync/ported/*.rs`), each compiled twice: once
 //! with std's `use` lines, run as they are, and once with conclab's, checked by the engines.
 //! The files are the same text: porting std code changes `use` lines and nothing else.
 
@@ -31,6 +31,7 @@ ported!(counter, "ported/counter.rs");
 ported!(spinlock, "ported/spinlock.rs");
 ported!(mailbox, "ported/mailbox.rs");
 ported!(config, "ported/config.rs");
+ported!(latch, "ported/latch.rs");
 
 fn check(body: fn(), checker: Checker) -> Report {
     // loom: enough to end every search here (the mailbox's fix takes the most); shuttle: samples.
@@ -60,6 +61,7 @@ fn the_std_programs_run_as_they_are() {
         fixed();
     }
     config::on_std::fixed();
+    latch::on_std::fixed();
 }
 
 #[test]
@@ -104,5 +106,13 @@ fn a_config_checked_then_set_loads_twice() {
     for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
         assert_found(config::on_conclab::buggy, checker, Kind::Assertion);
         assert_passes(config::on_conclab::fixed, checker);
+    }
+}
+
+#[test]
+fn a_latch_waited_on_once_with_a_timeout_opens_early() {
+    for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+        assert_found(latch::on_conclab::buggy, checker, Kind::Assertion);
+        assert_passes(latch::on_conclab::fixed, checker);
     }
 }

@@ -48,6 +48,20 @@ impl<T> RwLock<T> {
     pub fn into_inner(self) -> LockResult<T> {
         Ok(self.inner.into_inner())
     }
+
+    /// The value, borrowed mutably: no lock is taken (the borrow is exclusive). Always `Ok`.
+    pub fn get_mut(&mut self) -> LockResult<&mut T> {
+        Ok(self.inner.get_mut())
+    }
+
+    /// Always `false`: poisoning is never reported (a panic on a model thread already ends the
+    /// execution as a failure; see [`crate::sync`]).
+    pub fn is_poisoned(&self) -> bool {
+        false
+    }
+
+    /// Does nothing: the lock is never poisoned.
+    pub fn clear_poison(&self) {}
 }
 
 impl<T: Default> Default for RwLock<T> {
@@ -141,7 +155,7 @@ mod tests {
 
     #[test]
     fn a_read_guard_held_across_write_is_a_deadlock_that_names_the_lock_and_the_thread() {
-        for checker in [Checker::ShuttleRandom, Checker::ShuttlePct] {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
             let r = check(upgrade_under_a_read_guard, checker);
             assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());
             let lock = format!("rwlock@{}:{}", file!(), UPGRADE_LOCK_AT.load(Relaxed));

@@ -189,29 +189,44 @@ fn build(path: &Path, id: &str, text: &str, variants: &[String]) -> Result<PathB
             std::fs::write(&p, content).with_context(|| format!("cannot write {}", p.display()))?;
         }
     }
+    match cargo_build(&krate, &target_dir, &["build"], &name)? {
+        Ok(exe) => Ok(exe),
+        Err(diagnostics) => bail!(
+            "{} does not compile against conclab (std::sync, std::thread and std::hint are conclab's \
+             facade here; the file is compiled as {}):\n{diagnostics}",
+            path.display(),
+            krate.join("src").join(format!("{id}.rs")).display(),
+        ),
+    }
+}
+
+/// Runs `cargo <command> --offline` on the crate in `krate` with `target_dir` and returns the
+/// executable of its target `target` — or `Ok(Err(diagnostics))` when the crate does not compile.
+/// Shared by `check FILE.rs` and `grade`.
+pub(crate) fn cargo_build(
+    krate: &Path,
+    target_dir: &Path,
+    command: &[&str],
+    target: &str,
+) -> Result<std::result::Result<PathBuf, String>> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let out = Command::new(cargo)
-        .args(["build", "--offline", "--quiet", "--message-format=json-render-diagnostics"])
+        .args(command)
+        .args(["--offline", "--quiet", "--message-format=json-render-diagnostics"])
         .arg("--manifest-path")
         .arg(krate.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", &target_dir)
+        .env("CARGO_TARGET_DIR", target_dir)
         .output()
         .context("could not run cargo")?;
     let stdout = String::from_utf8_lossy(&out.stdout);
     let exe = stdout.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|m| {
-        (m["reason"] == "compiler-artifact" && m["target"]["name"] == name.as_str())
+        (m["reason"] == "compiler-artifact" && m["target"]["name"] == target)
             .then(|| m["executable"].as_str().map(PathBuf::from))
             .flatten()
     });
     match (out.status.success(), exe) {
-        (true, Some(exe)) => Ok(exe),
-        _ => bail!(
-            "{} does not compile against conclab (std::sync, std::thread and std::hint are conclab's \
-             facade here; the file is compiled as {}):\n{}",
-            path.display(),
-            krate.join("src").join(format!("{id}.rs")).display(),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+        (true, Some(exe)) => Ok(Ok(exe)),
+        _ => Ok(Err(String::from_utf8_lossy(&out.stderr).into_owned())),
     }
 }
 

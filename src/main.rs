@@ -41,7 +41,8 @@ enum Cmd {
     },
     /// Check one variant of a scenario with one checker; print the verdict and the trace.
     Check {
-        /// Scenario id (see `conclab list`).
+        /// Scenario id (see `conclab list`), or a Rust file `FILE.rs` written against std (each
+        /// argument-less `pub fn` is a variant; std::sync, std::thread and std::hint become conclab's).
         id: String,
         /// `buggy`, `fixed` or another variant the scenario lists.
         #[arg(long, default_value = "buggy")]
@@ -79,7 +80,8 @@ enum Cmd {
     },
     /// Replay a token printed by `check`: the same execution, the same trace.
     Replay {
-        /// Scenario id.
+        /// Scenario id (see `conclab list`), or a Rust file `FILE.rs` written against std (each
+        /// argument-less `pub fn` is a variant; std::sync, std::thread and std::hint become conclab's).
         id: String,
         /// The variant the token was recorded on.
         #[arg(long, default_value = "buggy")]
@@ -125,7 +127,8 @@ enum Cmd {
     /// Explain a scenario in words: story, invariant, the buggy lines and the minimal failing
     /// trace as prose.
     Explain {
-        /// Scenario id (see `conclab list`).
+        /// Scenario id (see `conclab list`), or a Rust file `FILE.rs` written against std (each
+        /// argument-less `pub fn` is a variant; std::sync, std::thread and std::hint become conclab's).
         id: String,
         /// The buggy variant to explain.
         #[arg(long, default_value = "buggy")]

@@ -372,30 +372,5 @@ pub fn grade_dir(dir: &Path, json: bool, target_dir: &Path, time_budget_ms: u64)
 
 /// Builds the crate's test binary; `Ok(Err(diagnostics))` when the student's code does not compile.
 fn build(krate: &Path, target_dir: &Path) -> Result<std::result::Result<PathBuf, String>> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .args([
-            "test",
-            "--no-run",
-            "--offline",
-            "--quiet",
-            "--test",
-            "checks",
-            "--message-format=json-render-diagnostics",
-        ])
-        .arg("--manifest-path")
-        .arg(krate.join("Cargo.toml"))
-        .env("CARGO_TARGET_DIR", target_dir)
-        .output()
-        .context("could not run cargo")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let exe = stdout.lines().filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()).find_map(|m| {
-        (m["reason"] == "compiler-artifact" && m["target"]["name"] == "checks")
-            .then(|| m["executable"].as_str().map(PathBuf::from))
-            .flatten()
-    });
-    match (out.status.success(), exe) {
-        (true, Some(exe)) => Ok(Ok(exe)),
-        _ => Ok(Err(String::from_utf8_lossy(&out.stderr).into_owned())),
-    }
+    crate::file::cargo_build(krate, target_dir, &["test", "--no-run", "--test", "checks"], "checks")
 }

@@ -32,9 +32,12 @@ const WORKER_ENV: &str = "CONCLAB_CHECK_WORKER";
 /// instead of searching again on its way to the check it works for.
 const EARLIER_ENV: &str = "CONCLAB_CHECK_EARLIER";
 
+/// What one check of a test came to: its report, or why it could not run (it panicked).
+type Outcome = Result<Report, String>;
+
 std::thread_local! {
-    /// The reports of the checks this test (libtest runs each on a thread of its own) finished.
-    static DONE: RefCell<Vec<Report>> = const { RefCell::new(Vec::new()) };
+    /// The outcomes of the checks this test (libtest runs each on a thread of its own) made.
+    static DONE: RefCell<Vec<Outcome>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Checks `body` with the default portfolio and panics with the report — verdict, kind,
@@ -114,8 +117,8 @@ impl Check {
         self
     }
 
-    /// The wall-clock budget of each engine's search; past it the search is stopped and the
-    /// report says `timeout` with what it covered.
+    /// The wall-clock budget of the check (its engines share it); past it the search is stopped
+    /// and the report says `timeout` with what it covered.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
@@ -130,7 +133,8 @@ impl Check {
         let id: &'static str = leak(test.as_deref().map_or_else(|| "check".to_string(), |t| t.replace("::", "-")));
         let variant: &'static str = leak(format!("check-{index}"));
         let s = catalog::of_body(id, variant, body);
-        let me = format!("{id}:{variant}");
+        let at = std::panic::Location::caller();
+        let me = format!("{id}:{variant}@{}:{}", at.file(), at.line());
         if let Ok(target) = std::env::var(WORKER_ENV) {
             if target == me {
                 // The child this test was re-run as: work, and end here.
@@ -143,17 +147,36 @@ impl Check {
                 };
                 std::process::exit(code);
             }
-            if let Some(r) = earlier(index) {
-                DONE.with(|d| d.borrow_mut().push(r.clone()));
-                return r;
-            }
+            // An earlier check of the test: what it came to in the parent.
+            let outcome = earlier(index).unwrap_or_else(|| {
+                eprintln!(
+                    "conclab: this child works for {target}, but the test reached check {me} without a report \
+                     of it from the parent: the test does not take the same path when re-run"
+                );
+                std::process::exit(2)
+            });
+            DONE.with(|d| d.borrow_mut().push(outcome.clone()));
+            return outcome.unwrap_or_else(|why| panic!("{why}"));
         }
-        let report = self.search(&s, variant, test.as_deref(), &me).unwrap_or_else(|e| panic!("conclab: {e:#}"));
+        let report = match self.search(&s, variant, test.as_deref(), &me) {
+            Ok(mut r) => {
+                if let (Some(token), Some(test)) = (&r.replay, &test) {
+                    r.replay_command = Some(format!("{REPLAY_ENV}='{token}' cargo test {test} -- --exact"));
+                }
+                r
+            }
+            Err(e) => {
+                // Numbered all the same: the next check of this test is the next one in a child too.
+                let why = format!("conclab: {e:#}");
+                DONE.with(|d| d.borrow_mut().push(Err(why.clone())));
+                panic!("{why}");
+            }
+        };
+        DONE.with(|d| d.borrow_mut().push(Ok(report.clone())));
         if let Some(path) = &self.html {
             std::fs::write(path, crate::html::trace_page(&s, &report))
                 .unwrap_or_else(|e| panic!("conclab: cannot write {}: {e}", path.display()));
         }
-        DONE.with(|d| d.borrow_mut().push(report.clone()));
         report
     }
 
@@ -162,12 +185,11 @@ impl Check {
     #[track_caller]
     pub fn run(&self, body: fn()) {
         let r = self.report(body);
-        let test = std::thread::current().name().unwrap_or("<test>").to_string();
         match self.expect {
-            Some(kind) if r.found_bug() && r.kind == Some(kind) => println!("{}", explained(&r, &test)),
-            Some(kind) => panic!("expected a bug of kind `{kind}`, but the check says:\n{}", explained(&r, &test)),
+            Some(kind) if r.found_bug() && r.kind == Some(kind) => println!("{}", explained(&r)),
+            Some(kind) => panic!("expected a bug of kind `{kind}`, but the check says:\n{}", explained(&r)),
             None if r.verdict == Verdict::Passed => {}
-            None => panic!("{}", explained(&r, &test)),
+            None => panic!("{}", explained(&r)),
         }
     }
 
@@ -190,9 +212,14 @@ impl Check {
             isolation,
             ..Options::new(self.checker, "")
         };
-        let replay = std::env::var(REPLAY_ENV)
-            .ok()
-            .filter(|t| t.parse::<crate::replay::Token>().is_ok_and(|t| t.scenario == s.id() && t.variant == variant));
+        // A token for another test (or another check of this one) is theirs; a malformed one is an error.
+        let replay = match std::env::var(REPLAY_ENV) {
+            Ok(token) => {
+                let t: crate::replay::Token = token.parse().map_err(|e| anyhow::anyhow!("{REPLAY_ENV}: {e}"))?;
+                (t.scenario == s.id() && t.variant == variant).then_some(token)
+            }
+            Err(_) => None,
+        };
         let result = match replay {
             Some(token) => runner::replay_scenario(s, variant, &token, &options),
             None => runner::check_scenario(s, variant, &options),
@@ -204,23 +231,16 @@ impl Check {
     }
 }
 
-/// The report, and how to run its failing execution again.
-fn explained(r: &Report, test: &str) -> String {
-    // The report's own `replay:` line names the CLI, which does not know this test's model.
-    let mut out: String = r.render().lines().filter(|l| !l.starts_with("replay: ")).map(|l| format!("{l}\n")).collect();
-    if let Some(token) = &r.replay {
-        out.push_str(&format!(
-            "\nto run exactly this execution again and print its trace:\n    {REPLAY_ENV}='{token}' cargo test {test} -- --exact\n"
-        ));
-    }
-    out
+/// The report, with how to run its failing execution again (its `replay_command`).
+fn explained(r: &Report) -> String {
+    r.render()
 }
 
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
-/// Writes the reports of this test's finished checks for a child to return (none: no file).
+/// Writes the outcomes of this test's earlier checks for a child to return (none: no file).
 fn write_earlier(id: &str) -> anyhow::Result<Option<PathBuf>> {
     let done = DONE.with(|d| d.borrow().clone());
     if done.is_empty() {
@@ -231,9 +251,9 @@ fn write_earlier(id: &str) -> anyhow::Result<Option<PathBuf>> {
     Ok(Some(path))
 }
 
-/// In a child: the report its parent got for this test's check number `index`.
-fn earlier(index: usize) -> Option<Report> {
+/// In a child: what this test's check number `index` came to in its parent.
+fn earlier(index: usize) -> Option<Outcome> {
     let path = std::env::var(EARLIER_ENV).ok()?;
-    let done: Vec<Report> = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    let done: Vec<Outcome> = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
     done.into_iter().nth(index - 1)
 }

@@ -50,6 +50,13 @@ pub fn prepare(path: &Path) -> Result<Prepared> {
             path.display()
         );
     }
+    if let Some((line, group)) = unmapped_group(&text) {
+        bail!(
+            "{}:{line}: `{group}` names std's concurrency modules in a grouped import, which conclab does not \
+             map; write one `use std::sync::…;` (`std::thread`, `std::hint`) per module",
+            path.display()
+        );
+    }
     let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     let id: String =
         stem.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect();
@@ -134,25 +141,53 @@ pub fn variants(text: &str) -> Vec<String> {
 }
 
 /// `text` with std's concurrency modules mapped to conclab's facade: `std::sync`, `std::thread`
-/// and `std::hint` (also `::std::…`) become `conclab::…`. Lines keep their numbers.
+/// and `std::hint` (also `::std::…`), and `core::sync`, become `conclab::…`. Lines keep their
+/// numbers.
 pub fn map_std(text: &str) -> String {
+    map_crate(&map_crate(text, "std::"), "core::")
+}
+
+fn map_crate(text: &str, krate: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
-    while let Some(i) = rest.find("std::") {
+    while let Some(i) = rest.find(krate) {
         let before = &rest[..i];
-        let after = &rest[i + 5..];
+        let after = &rest[i + krate.len()..];
         // `std` as a whole path segment: not `my_std::`, not `rstd::`.
         let whole = before.chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'));
         let module = ["sync", "thread", "hint"].into_iter().find(|m| {
             after.starts_with(m)
                 && after[m.len()..].chars().next().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
         });
+        let module = module.filter(|m| krate == "std::" || *m == "sync");
         out.push_str(before);
-        out.push_str(if whole && module.is_some() { "conclab::" } else { "std::" });
+        out.push_str(if whole && module.is_some() { "conclab::" } else { krate });
         rest = after;
     }
     out.push_str(rest);
     out
+}
+
+/// A grouped import of std that names `sync`, `thread` or `hint` (`use std::{sync::Mutex,
+/// thread};`), with its line: left as it is, it would reach std's real types, which no engine
+/// sees.
+fn unmapped_group(text: &str) -> Option<(usize, String)> {
+    for (n, line) in text.lines().enumerate() {
+        let Some(i) = line.find("std::{") else { continue };
+        let group = &line[i..];
+        let names_one = ["sync", "thread", "hint"].iter().any(|m| {
+            group.match_indices(m).any(|(j, _)| {
+                let before = group[..j].chars().next_back();
+                let after = group[j + m.len()..].chars().next();
+                before.is_some_and(|c| c == '{' || c == ',' || c == ' ')
+                    && after.is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+            })
+        });
+        if names_one {
+            return Some((n + 1, group.trim_end_matches(';').to_string()));
+        }
+    }
+    None
 }
 
 /// Writes the scratch crate for `path` and builds it; returns the worker executable.
@@ -165,9 +200,9 @@ fn build(path: &Path, id: &str, text: &str, variants: &[String]) -> Result<PathB
     let bodies: String = variants.iter().map(|v| format!("        (\"{v}\", model::{v} as fn()),\n")).collect();
     let main = format!(
         "//! Written by `conclab check {file}`: the file's model and its checks' worker.\n\n\
-         #[allow(dead_code, unused_imports, clippy::all)]\n#[path = \"{id}.rs\"]\nmod model;\n\n\
+         #[allow(dead_code, unused_imports, clippy::all)]\n#[path = \"model/{id}.rs\"]\nmod model;\n\n\
          fn main() -> std::process::ExitCode {{\n    conclab::file::worker_main(\n        \"{id}\",\n        &[\n{bodies}        ],\n        \
-         include_str!(\"{id}.rs\"),\n    )\n}}\n",
+         include_str!(\"model/{id}.rs\"),\n    )\n}}\n",
         file = path.display()
     );
     let manifest = format!(
@@ -180,7 +215,7 @@ fn build(path: &Path, id: &str, text: &str, variants: &[String]) -> Result<PathB
         ("Cargo.toml", manifest),
         ("Cargo.lock", crate::assign::lock_file().to_string()),
         ("src/main.rs", main),
-        (&*format!("src/{id}.rs"), map_std(text)),
+        (&*format!("src/model/{id}.rs"), map_std(text)),
     ];
     for (rel, content) in files {
         let p = krate.join(rel);
@@ -195,7 +230,7 @@ fn build(path: &Path, id: &str, text: &str, variants: &[String]) -> Result<PathB
             "{} does not compile against conclab (std::sync, std::thread and std::hint are conclab's \
              facade here; the file is compiled as {}):\n{diagnostics}",
             path.display(),
-            krate.join("src").join(format!("{id}.rs")).display(),
+            krate.join("src/model").join(format!("{id}.rs")).display(),
         ),
     }
 }
@@ -237,12 +272,23 @@ mod tests {
     #[test]
     fn std_s_concurrency_paths_map_to_the_facade_and_nothing_else_does() {
         let text = "use std::sync::{Arc, Mutex};\nuse std::thread;\nuse ::std::hint::spin_loop;\n\
-                    use std::collections::HashMap;\nuse my_std::sync::X;\nlet t = std::thread::spawn(f);\nstd::synced();";
+                    use std::collections::HashMap;\nuse my_std::sync::X;\nlet t = std::thread::spawn(f);\nstd::synced();\n\
+                    use core::sync::atomic::AtomicU8;\nuse core::hint::black_box;";
         assert_eq!(
             map_std(text),
             "use conclab::sync::{Arc, Mutex};\nuse conclab::thread;\nuse ::conclab::hint::spin_loop;\n\
-             use std::collections::HashMap;\nuse my_std::sync::X;\nlet t = conclab::thread::spawn(f);\nstd::synced();"
+             use std::collections::HashMap;\nuse my_std::sync::X;\nlet t = conclab::thread::spawn(f);\nstd::synced();\n\
+             use conclab::sync::atomic::AtomicU8;\nuse core::hint::black_box;"
         );
+    }
+
+    #[test]
+    fn a_grouped_import_of_std_s_concurrency_is_refused_with_its_line() {
+        assert_eq!(
+            unmapped_group("//! x\nuse std::{sync::{Arc, Mutex}, thread};\n"),
+            Some((2, "std::{sync::{Arc, Mutex}, thread}".into()))
+        );
+        assert_eq!(unmapped_group("use std::{collections::HashMap, fmt};\nuse std::{io, synchronised};"), None);
     }
 
     #[test]

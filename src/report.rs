@@ -55,6 +55,14 @@ const RUNTIME_ERRORS: &[&str] = &[
     "attempt to ",
     "already borrowed",
     "already mutably borrowed",
+    "RefCell already ",
+    "removal index ",
+    "insertion index ",
+    "swap_remove index ",
+    "copy_from_slice: ",
+    "mid > len",
+    "end byte index ",
+    "start byte index ",
     "capacity overflow",
     "byte index ",
     "range start index ",
@@ -67,9 +75,12 @@ const RUNTIME_ERRORS: &[&str] = &[
 
 /// Whether a panic at `location` (as [`crate::trace::short_location`] prints it) was raised by
 /// the model's own source: a path relative to the crate under test, not a dependency's or std's
-/// (absolute), nor conclab's engine layer (`src/rt/`, relative in conclab's own tests).
+/// (absolute), nor conclab's engine layer (`src/rt/`: relative only when conclab itself is the
+/// crate under test, as in its own tests; a user's own `src/rt/` is theirs).
 fn in_model_source(location: &str) -> bool {
-    !location.is_empty() && !location.starts_with('/') && !location.starts_with('<') && !location.starts_with("src/rt/")
+    let conclab_is_the_crate = file!().starts_with("src/");
+    let engine_layer = conclab_is_the_crate && location.starts_with("src/rt/");
+    !(location.is_empty() || location.starts_with('/') || location.starts_with('<') || engine_layer)
 }
 
 /// Classifies a failure by its panic message and where it was raised; returns the kind and the
@@ -114,6 +125,16 @@ pub fn limit_reached(message: &str) -> bool {
     m.contains("max_steps bound") || m.contains("maximum number of branches")
 }
 
+/// The prefix of conclab's own message when an engine cannot model the program (see
+/// [`Undecided::EngineLimit`]).
+pub const ENGINE_LIMIT_PREFIX: &str = "engine limit: ";
+
+/// Whether a failure message says the engine cannot model the program at all (conclab's
+/// [`ENGINE_LIMIT_PREFIX`]; shuttle PCT's refusal of a model without concurrency).
+pub fn engine_cannot_model(message: &str) -> bool {
+    message.starts_with(ENGINE_LIMIT_PREFIX) || message.contains("did not exercise any concurrency")
+}
+
 /// Passed, a bug was found, or neither could be shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -140,6 +161,10 @@ pub enum Undecided {
     /// orderings on one atomic, which loom cannot tell apart.
     #[serde(rename = "weak_seqcst")]
     WeakSeqCst,
+    /// The engine cannot model this program (loom: a 5th thread, an atomic's `get_mut`; shuttle
+    /// PCT: a model without concurrency): it judged nothing. The default check lets the other
+    /// engines judge.
+    EngineLimit,
 }
 
 impl Undecided {
@@ -152,6 +177,7 @@ impl Undecided {
                 "possible only if SeqCst were AcqRel: loom's documented limit (a false alarm, or a real bug \
                  of mixed orderings; loom cannot tell which)"
             }
+            Undecided::EngineLimit => "inconclusive: this engine cannot model the program",
         }
     }
 }
@@ -286,6 +312,10 @@ pub struct Report {
     /// `conclab replay` must be given instead of the id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// How to replay it, when not with `conclab replay` (a `conclab::check` in a test:
+    /// `CONCLAB_REPLAY='<token>' cargo test <test> -- --exact`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replay_command: Option<String>,
     /// For `stress`: how often the bug showed.
     pub stress: Option<StressStats>,
     /// Anything the reader should know about how this report was obtained.
@@ -377,13 +407,19 @@ impl Report {
         if self.found_bug() || (self.is_inconclusive() && !self.trace.is_empty()) {
             out.push('\n');
             out.push_str(&self.trace().render());
-            if let Some(token) = &self.replay {
-                let _ = writeln!(
-                    out,
-                    "\nreplay: conclab replay {} --variant {} {token}",
-                    self.replay_target(),
-                    self.variant
-                );
+            match (&self.replay, &self.replay_command) {
+                (Some(_), Some(command)) => {
+                    let _ = writeln!(out, "\nreplay (runs exactly this execution, prints its trace):\n  {command}");
+                }
+                (Some(token), None) => {
+                    let _ = writeln!(
+                        out,
+                        "\nreplay: conclab replay {} --variant {} {token}",
+                        self.replay_target(),
+                        self.variant
+                    );
+                }
+                (None, _) => {}
             }
         }
         out
@@ -423,5 +459,108 @@ mod tests {
         );
         assert_eq!(classify("internal", "src/rt/dynamic.rs:60").0, Kind::Panic);
         assert_eq!(classify("no location", "").0, Kind::Panic);
+    }
+
+    /// std's own runtime checks, as this toolchain words them: each is a crash of the model's
+    /// code (kind `panic`), though many point at the model's own line (`#[track_caller]`).
+    #[test]
+    #[allow(clippy::unnecessary_literal_unwrap, unconditional_panic)]
+    fn std_s_runtime_errors_are_panics_not_assertions() {
+        type Crash = (&'static str, Box<dyn Fn()>);
+        let crashes: Vec<Crash> = vec![
+            (
+                "unwrap of None",
+                Box::new(|| {
+                    std::hint::black_box(None::<u8>.unwrap());
+                }),
+            ),
+            (
+                "unwrap of Err",
+                Box::new(|| {
+                    std::hint::black_box(Err::<u8, u8>(1).unwrap());
+                }),
+            ),
+            (
+                "index",
+                Box::new(|| {
+                    std::hint::black_box(std::hint::black_box(vec![1u8])[std::hint::black_box(3)]);
+                }),
+            ),
+            (
+                "RefCell",
+                Box::new(|| {
+                    let c = std::cell::RefCell::new(1);
+                    let _a = c.borrow_mut();
+                    let _b = c.borrow_mut();
+                }),
+            ),
+            (
+                "Vec::remove",
+                Box::new(|| {
+                    std::hint::black_box(std::hint::black_box(vec![1u8]).remove(3));
+                }),
+            ),
+            (
+                "Vec::insert",
+                Box::new(|| {
+                    let mut v = std::hint::black_box(vec![1u8]);
+                    v.insert(3, 1);
+                }),
+            ),
+            (
+                "swap_remove",
+                Box::new(|| {
+                    std::hint::black_box(std::hint::black_box(vec![1u8]).swap_remove(3));
+                }),
+            ),
+            ("copy_from_slice", Box::new(|| [0u8; 2].copy_from_slice(std::hint::black_box(&[1u8; 3][..])))),
+            (
+                "split_at",
+                Box::new(|| {
+                    std::hint::black_box(std::hint::black_box(&[1u8][..]).split_at(3));
+                }),
+            ),
+            (
+                "slice range",
+                Box::new(|| {
+                    std::hint::black_box(&std::hint::black_box(&[1u8][..])[..3]);
+                }),
+            ),
+            (
+                "str slice",
+                Box::new(|| {
+                    std::hint::black_box(&std::hint::black_box("é")[..1]);
+                }),
+            ),
+            (
+                "overflow",
+                Box::new(|| {
+                    std::hint::black_box(std::hint::black_box(255u8) + std::hint::black_box(1));
+                }),
+            ),
+            (
+                "division by zero",
+                Box::new(|| {
+                    std::hint::black_box(std::hint::black_box(1u8) / std::hint::black_box(0));
+                }),
+            ),
+        ];
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let messages: Vec<(&str, Option<String>)> = crashes
+            .into_iter()
+            .map(|(what, crash)| {
+                let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(crash)).err();
+                (what, payload.map(|p| crate::runner::panic_text(&*p)))
+            })
+            .collect();
+        std::panic::set_hook(hook);
+        let misread: Vec<String> = messages
+            .into_iter()
+            .map(|(what, message)| (what, message.unwrap_or_else(|| panic!("{what} did not panic"))))
+            .filter(|(_, message)| classify(message, "src/model.rs:3").0 != Kind::Panic)
+            .map(|(what, message)| format!("{what}: `{message}`"))
+            .collect();
+        assert!(misread.is_empty(), "read as a check of the model's: {misread:#?}");
     }
 }

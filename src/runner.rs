@@ -336,6 +336,7 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
     };
     // (stage, report), in the order the stages ended.
     let mut ended: Vec<(usize, Report)> = vec![];
+    let mut stage_errors: Vec<String> = vec![];
     if parallel {
         let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -361,8 +362,23 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
                 });
             }
         });
+        // A stage that could not run (its worker died without a word) does not hide another
+        // stage's verdict: it is a note, unless no stage reported at all.
+        let mut failed = vec![];
         for (i, r) in done.into_inner() {
-            ended.push((i, r?));
+            match r {
+                Ok(r) => ended.push((i, r)),
+                Err(e) => failed.push((i, e)),
+            }
+        }
+        if ended.is_empty() {
+            if let Some((_, e)) = failed.into_iter().next() {
+                return Err(e);
+            }
+        } else {
+            for (i, e) in failed {
+                stage_errors.push(format!("{}: could not run: {e:#}", PORTFOLIO[i].name()));
+            }
         }
     } else {
         for (i, checker) in PORTFOLIO.into_iter().enumerate() {
@@ -385,6 +401,7 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
                 _ if r.notes.iter().any(|n| n == CANCELLED) => {
                     format!("{name}: {} execution(s), {CANCELLED}", r.executions)
                 }
+                Some(Undecided::EngineLimit) => format!("{name}: {}", r.message.as_deref().unwrap_or("engine limit")),
                 Some(why) => format!("{name}: {} execution(s), {}", r.executions, why.words()),
                 None => format!("{name}: {} execution(s), {}", r.executions, r.coverage),
             };
@@ -395,6 +412,7 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
             said
         })
         .collect();
+    notes.append(&mut stage_errors);
     let executions = ended.iter().map(|(_, r)| r.executions).sum();
     let decided = |r: &Report| !r.notes.iter().any(|n| n == CANCELLED);
     // The first bug found wins; then Ctrl-C; then a stage that could not decide (it keeps the
@@ -404,12 +422,17 @@ fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
         .iter()
         .position(|(_, r)| r.found_bug())
         .or_else(|| ended.iter().position(|(_, r)| r.interrupted() && decided(r)))
-        .or_else(|| ended.iter().position(|(_, r)| r.is_inconclusive()))
+        // An engine that cannot model the program judged nothing: the others decide.
         .or_else(|| {
-            ended
-                .iter()
-                .position(|(_, r)| matches!(r.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }))
+            ended.iter().position(|(_, r)| r.is_inconclusive() && r.inconclusive != Some(Undecided::EngineLimit))
         })
+        .or_else(|| {
+            ended.iter().position(|(_, r)| {
+                r.verdict == Verdict::Passed
+                    && matches!(r.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. })
+            })
+        })
+        .or_else(|| ended.iter().position(|(_, r)| r.verdict == Verdict::Passed))
         .unwrap_or(0);
     let (stage, mut r) = ended.swap_remove(pick);
     if r.found_bug() || r.is_inconclusive() {
@@ -545,7 +568,9 @@ fn run_in_child(mut command: Command, job: &Job) -> Result<Report> {
         bail!("the {} worker died ({status}) before reporting; its last output:\n{tail}", job.options.checker.name());
     };
     let mut r = report_from(job, Some(f.clone()), f.execution, Coverage::StoppedAtBug { after: f.execution }, started);
-    r.notes.push(if timed_out {
+    r.notes.push(if cancelled {
+        "the worker was stopped when another engine decided, after this failure was recorded".to_string()
+    } else if timed_out {
         format!("the worker was stopped when {budget_words} ran out, after the failure was recorded")
     } else {
         format!(
@@ -953,6 +978,7 @@ fn check_with_scheduler_here<S: shuttle::scheduler::Scheduler + 'static>(
 fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage: Coverage, started: Instant) -> Report {
     let mut r = Report {
         file: None,
+        replay_command: None,
         scenario: job.scenario.clone(),
         variant: job.variant.clone(),
         checker: job.options.checker.name().to_string(),
@@ -999,6 +1025,14 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
                 "the limit was reached in loom's own model of SeqCst (as AcqRel), after the exact search passed".into(),
             );
         }
+        return r;
+    }
+    if let Some(f) = failure.as_ref().filter(|f| crate::report::engine_cannot_model(&f.message)) {
+        // The engine refused the program: it judged nothing (the portfolio lets the others).
+        r.verdict = Verdict::Inconclusive;
+        r.inconclusive = Some(Undecided::EngineLimit);
+        r.message = Some(f.message.clone());
+        r.coverage = Coverage::Sampled { schedules: executions.saturating_sub(1) };
         return r;
     }
     if let Some(f) = failure {

@@ -466,7 +466,7 @@ mod tests {
     #[test]
     fn a_fifth_thread_under_loom_names_loom_s_limit_and_shuttle_checks_it() {
         let r = check(five_workers, Checker::Loom);
-        assert_eq!(r.verdict, Verdict::BugFound, "{}", r.render());
+        assert_eq!(r.inconclusive, Some(crate::report::Undecided::EngineLimit), "not a bug: {}", r.render());
         let message = r.message.clone().unwrap_or_default();
         assert!(
             message.contains("engine limit: loom models at most 4 threads besides main")
@@ -476,5 +476,9 @@ mod tests {
         );
         let r = check(five_workers, Checker::ShuttleRandom);
         assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+        // The default check lets shuttle judge what loom cannot model.
+        let r = check(five_workers, Checker::Portfolio);
+        assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+        assert!(r.notes.iter().any(|n| n.starts_with("loom: engine limit")), "{:?}", r.notes);
     }
 }

@@ -105,7 +105,8 @@ fn replayed_by_token() {
 }
 
 /// A test with two checks: the child that works for the second one returns the first one's
-/// report (its parent's) instead of searching again.
+/// report (its parent's) instead of searching again (and exits 2, failing the check, if it had
+/// none to return).
 #[test]
 fn a_test_may_check_twice() {
     let first = Check::new().checker(Checker::ShuttleRandom).iterations(200).report(racy_counter);
@@ -178,4 +179,44 @@ fn the_default_check_finds_a_weak_memory_bug_without_hints() {
     let r = Check::new().report(relaxed_publication);
     assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
     assert_eq!(r.found_by.as_deref(), Some("loom"), "{}", r.render());
+}
+
+/// A check that could not run (caught by the test) still has its number: the next check's child
+/// works on the next model, not on that one again.
+#[test]
+fn a_check_that_failed_to_run_keeps_its_number() {
+    fn aborts() {
+        std::process::abort();
+    }
+    let failed = std::panic::catch_unwind(|| Check::new().checker(Checker::ShuttleRandom).report(aborts));
+    assert!(failed.is_err());
+    let r = Check::new().checker(Checker::Loom).report(transfers_in_one_order);
+    assert_eq!(r.verdict, conclab::report::Verdict::Passed, "{}", r.render());
+}
+
+/// A model without a second thread has nothing to interleave: PCT refuses it, which is no bug;
+/// the other engines pass it.
+#[test]
+fn a_model_without_threads_passes_the_default_check() {
+    fn alone() {
+        let m = Mutex::new(1).named("m");
+        *m.lock().unwrap() += 1;
+        assert_eq!(*m.lock().unwrap(), 2);
+    }
+    let r = Check::new().report(alone);
+    assert_eq!(r.verdict, conclab::report::Verdict::Passed, "{}", r.render());
+    assert!(r.notes.iter().any(|n| n.starts_with("shuttle-pct: ") && n.contains("concurrency")), "{:?}", r.notes);
+}
+
+/// A malformed `CONCLAB_REPLAY` fails the check and says why; it is not silently ignored.
+#[test]
+fn a_malformed_replay_token_fails_the_check() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["replayed_by_token", "--exact", "--nocapture", "--include-ignored"])
+        .env("CONCLAB_REPLAY", "garbage")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("CONCLAB_REPLAY: malformed replay token `garbage`"), "{stderr}");
 }

@@ -130,6 +130,7 @@ fn a_file_that_cannot_be_checked_is_exit_2_with_the_reason() {
     let broken = write("broken.rs", "use std::sync::Mutex;\npub fn buggy() {\n    let x: u8 = \"no\";\n}\n");
     let none = write("none.rs", "fn helper() {}\npub fn takes(x: u8) {}\n");
     let cache = write("cache.rs", CACHE);
+    let grouped = write("grouped.rs", "use std::{sync::{Arc, Mutex}, thread};\npub fn buggy() {}\n");
     let missing = d.join("missing.rs").to_str().unwrap().to_string();
     for (args, says) in [
         (vec!["check", broken.as_str()], "does not compile against conclab"),
@@ -140,10 +141,21 @@ fn a_file_that_cannot_be_checked_is_exit_2_with_the_reason() {
             "has no variant `nope`; its variants (argument-less `pub fn`s): buggy, fixed",
         ),
         (vec!["check", missing.as_str()], "cannot read"),
+        (vec!["check", grouped.as_str()], "grouped.rs:1: `std::{sync::{Arc, Mutex}, thread}` names std's concurrency"),
         (vec!["replay", cache.as_str(), "cache:buggy:loom:b1:e99999"], "does not reproduce"),
     ] {
         let out = conclab(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
         assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
     }
+}
+
+/// A file may have any name, `main.rs` and `lib.rs` too (the scratch crate's own roots).
+#[test]
+fn a_file_named_main_rs_is_checked_too() {
+    let d = dir("main");
+    let file = d.join("main.rs");
+    std::fs::write(&file, CACHE).unwrap();
+    let out = conclab(&["check", file.to_str().unwrap(), "--variant", "fixed", "--checker", "loom"]);
+    assert_eq!(out.status.code(), Some(0), "{}{}", stdout(&out), stderr(&out));
 }

@@ -572,4 +572,27 @@ mod tests {
         let message = crate::runner::panic_text(&*made.err().expect("refused"));
         assert!(message.contains("outside any check"), "{message}");
     }
+
+    /// A notify that touches nothing else the model shares (no lock, no atomic): only the count
+    /// a timed wait reads can tell loom that its order against the wait matters. Asserting a
+    /// timeout fails on the notified path only, so loom must explore it (the count is kept only
+    /// once a timed wait began: `Condvar::timed` is a plain flag the engines do not see).
+    fn only_a_notify_can_end_it() {
+        let pair = Arc::new((Mutex::new(()), Condvar::new()));
+        let guard = pair.0.lock().unwrap();
+        let p = pair.clone();
+        let notifier = thread::spawn(move || p.1.notify_one());
+        let (guard, result) = pair.1.wait_timeout(guard, std::time::Duration::from_secs(1)).unwrap();
+        drop(guard);
+        assert!(result.timed_out(), "a notify came in time");
+        notifier.join().unwrap();
+    }
+
+    #[test]
+    fn loom_explores_a_notify_in_time_though_it_shares_nothing_else() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom] {
+            let r = check(only_a_notify_can_end_it, checker);
+            assert_eq!(r.kind, Some(Kind::Assertion), "{}: {}", checker.name(), r.render());
+        }
+    }
 }

@@ -211,11 +211,12 @@ enum Cmd {
         /// Longest line accepted (newline included); a longer one gets an error and a close.
         #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u64).range(2..))]
         max_line: u64,
-        /// Close a connection silent for this long.
-        #[arg(long, default_value_t = 60_000)]
+        /// Close a connection silent for this long (at least 1: a zero timeout is refused).
+        #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
         idle_timeout_ms: u64,
-        /// Drop a client that does not read its replies for this long.
-        #[arg(long, default_value_t = 10_000)]
+        /// Drop a client that does not read its replies for this long (at least 1: a zero
+        /// timeout is refused, as std refuses it on a socket).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
         write_timeout_ms: u64,
         /// After SIGINT/SIGTERM, how long a connection mid-line may take to finish its line.
         #[arg(long, default_value_t = 5_000)]
@@ -242,8 +243,8 @@ enum Cmd {
         /// Clients that send half a line and stall for the whole run.
         #[arg(long, default_value_t = 0)]
         stalled: u64,
-        /// A reply slower than this counts as an error.
-        #[arg(long, default_value_t = 10_000)]
+        /// A reply slower than this counts as an error (at least 1).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
         timeout_ms: u64,
         /// One JSON object instead of text.
         #[arg(long)]

@@ -415,3 +415,17 @@ fn processes_mode_reaps_its_children_and_says_what_its_books_cannot_see() {
     };
     assert!(left.is_empty(), "children left behind: {left:?}");
 }
+
+#[test]
+fn zero_timeouts_are_refused_at_parse_time() {
+    for (cmd, flag) in [("serve", "--write-timeout-ms"), ("serve", "--idle-timeout-ms"), ("load", "--timeout-ms")] {
+        // An address that cannot work either way: if the zero got past the parser, the command
+        // still ends (with another message) instead of serving for ever.
+        let addr = if cmd == "load" { "127.0.0.1:9" } else { "256.0.0.1:0" };
+        let args = [cmd, flag, "0", "--addr", addr];
+        let out = Command::new(env!("CARGO_BIN_EXE_conclab")).args(args).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{cmd} {flag} 0: {err}");
+        assert!(err.contains(flag) && err.contains("invalid value '0'"), "{cmd} {flag} 0: {err}");
+    }
+}

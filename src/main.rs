@@ -195,14 +195,14 @@ enum Cmd {
         /// How connections are served.
         #[arg(long, value_enum, default_value_t = server::Mode::Threads)]
         mode: server::Mode,
-        /// Worker threads (`pool`).
+        /// Worker threads (`pool`), each a readiness loop over its share of the connections.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
         workers: u64,
         /// Connections open at once; one more is answered `BUSY …` and closed.
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
         max_conns: u64,
-        /// Slots in the connection queue between acceptor and workers (`pool`); when full, the
-        /// acceptor waits and new clients wait in the kernel's backlog.
+        /// Slots in each worker's queue of new connections (`pool`); when every queue stays
+        /// full for 100 ms (the workers are behind), a new client is answered `BUSY` at once.
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
         queue_slots: u64,
         /// What each line gets back.

@@ -287,6 +287,14 @@ fn step(conn: &mut Conn, shared: &Shared, buf: &mut [u8]) -> bool {
                         }
                     }
                     conn.serve(shared, Some(&buf[..n]));
+                    if n < buf.len() && !conn.holds_input() {
+                        // A read that did not fill the buffer emptied the socket: with epoll
+                        // (and kqueue) any byte that arrives after it raises a new event, so
+                        // the read that would only say WouldBlock is skipped (as tokio does).
+                        // Not while bytes read are held unserved: no event would come for them.
+                        input_dry = true;
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     input_dry = true;

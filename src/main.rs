@@ -246,6 +246,9 @@ enum Cmd {
         /// A reply slower than this counts as an error (at least 1).
         #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
         timeout_ms: u64,
+        /// The server's PID: report its CPU time per line (from /proc; Linux).
+        #[arg(long)]
+        server_pid: Option<u32>,
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -434,7 +437,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             server::serve_main(config, &mut out)?;
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Load { addr, clients, lines, line_bytes, stalled, timeout_ms, json } => {
+        Cmd::Load { addr, clients, lines, line_bytes, stalled, timeout_ms, server_pid, json } => {
             let cfg = load::LoadConfig {
                 addr,
                 clients: clients as usize,
@@ -442,6 +445,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 line_bytes: line_bytes as usize,
                 stalled: stalled as usize,
                 timeout: Duration::from_millis(timeout_ms),
+                server_pid,
             };
             let r = load::run(&cfg, !json && std::io::stderr().is_terminal())?;
             if json {

@@ -354,16 +354,18 @@ fn the_load_generator_verifies_every_byte_with_stalled_clients_around() {
     let srv = Server::start(&["--mode", "pool", "--workers", "4"]);
     let out = Command::new(env!("CARGO_BIN_EXE_conclab"))
         .args(["load", "--addr", &srv.addr, "--clients", "3", "--lines", "200", "--stalled", "1", "--json"])
+        .args(["--server-pid", &srv.child.id().to_string()])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for key in ["lines_sent", "lines_verified", "errors", "lines_per_s", "p50_us", "p99_us", "max_us"] {
+    for key in ["lines_sent", "lines_verified", "errors", "lines_per_s", "p50_us", "p99_us", "max_us", "server_cpu_s"] {
         assert!(r.get(key).is_some(), "{key} missing: {r}");
     }
     assert_eq!(r["lines_sent"], 600, "{r}");
     assert_eq!(r["lines_verified"], 600, "{r}");
     assert_eq!(r["errors"], 0, "{r}");
+    assert!(r["server_cpu_us_per_line"].as_f64().is_some_and(|us| us >= 0.0), "{r}");
 }
 
 #[test]

@@ -630,3 +630,22 @@ fn processes_mode_signals_only_children_it_has_not_reaped() {
     let _ = bystander.wait();
     assert!(untouched, "the server signalled PID {reaped}, reaped earlier and now an unrelated process: {status}");
 }
+
+#[test]
+fn a_half_closed_client_gets_every_echo_then_the_close() {
+    for mode in CONCURRENT {
+        let srv = Server::start(&["--mode", mode]);
+        let mut c = srv.client();
+        assert_eq!(c.round_trip(b"first\n"), b"first\n", "{mode}");
+        // Stopped, the server sees the lines and the FIN arrive together when it resumes.
+        let pid = nix::unistd::Pid::from_raw(srv.child.id() as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::SIGSTOP).unwrap();
+        c.send(b"one\ntwo\nthree\n");
+        c.s.shutdown(std::net::Shutdown::Write).unwrap();
+        nix::sys::signal::kill(pid, nix::sys::signal::SIGCONT).unwrap();
+        assert_eq!(c.read_exact(14), b"one\ntwo\nthree\n", "{mode}");
+        let mut rest = Vec::new();
+        c.s.read_to_end(&mut rest).unwrap_or_else(|e| panic!("{mode}: no close after the echoes: {e}"));
+        assert!(rest.is_empty(), "{mode}: {rest:?}");
+    }
+}

@@ -55,6 +55,9 @@ struct Conn {
     last_drained: Instant,
     /// The client closed its side: serve what it sent, write the replies, close.
     eof: bool,
+    /// The poller said the client closed its side (the FIN may have come with the last bytes,
+    /// so no further event will say so: read until the end).
+    read_closed: bool,
 }
 
 impl Conn {
@@ -149,6 +152,7 @@ impl Reactor {
             last_heard: now,
             last_drained: now,
             eof: false,
+            read_closed: false,
         };
         self.conns.insert(token, conn);
     }
@@ -168,6 +172,7 @@ impl Reactor {
                 foreign.push(token);
                 continue;
             };
+            conn.read_closed |= ev.is_read_closed();
             if !step_guarded(conn, shared, &mut self.buf) {
                 close(&mut self.conns, token, &self.poll, shared);
             }
@@ -287,11 +292,12 @@ fn step(conn: &mut Conn, shared: &Shared, buf: &mut [u8]) -> bool {
                         }
                     }
                     conn.serve(shared, Some(&buf[..n]));
-                    if n < buf.len() && !conn.holds_input() {
+                    if n < buf.len() && !conn.holds_input() && !conn.read_closed {
                         // A read that did not fill the buffer emptied the socket: with epoll
                         // (and kqueue) any byte that arrives after it raises a new event, so
                         // the read that would only say WouldBlock is skipped (as tokio does).
-                        // Not while bytes read are held unserved: no event would come for them.
+                        // Not while bytes read are held unserved (no event would come for them),
+                        // nor once the client has closed its side (its FIN came with them).
                         input_dry = true;
                         break;
                     }

@@ -31,6 +31,7 @@ mod events;
 mod processes;
 pub mod session;
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
@@ -268,18 +269,26 @@ impl Acceptor {
     }
 
     /// Waits at most a tick; returns the connections accepted meanwhile (blocking sockets).
-    fn accept_batch(&mut self) -> Vec<TcpStream> {
-        let mut out = Vec::new();
+    fn accept_batch(&mut self) -> VecDeque<TcpStream> {
+        let mut out = VecDeque::new();
         if let Err(e) = self.poll.poll(&mut self.events, Some(TICK)) {
             if e.kind() != io::ErrorKind::Interrupted {
                 eprintln!("conclab serve: poll failed: {e}");
             }
             return out;
         }
+        self.accept_pending(&mut out);
+        out
+    }
+
+    /// Accepts every connection waiting in the backlog now, without waiting. Called again
+    /// while a batch is being set up (a thread or a process each): under a burst of connects
+    /// the kernel's queue is emptied as it fills, not only once per batch.
+    fn accept_pending(&self, out: &mut VecDeque<TcpStream>) {
         loop {
             match self.listener.accept() {
                 Ok((s, _)) => match s.set_nonblocking(false) {
-                    Ok(()) => out.push(s),
+                    Ok(()) => out.push_back(s),
                     Err(e) => eprintln!("conclab serve: cannot set up a connection: {e}"),
                 },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -292,7 +301,6 @@ impl Acceptor {
                 }
             }
         }
-        out
     }
 }
 
@@ -378,7 +386,13 @@ impl Server {
         let mut acceptor = Acceptor::new(listener).context("cannot watch the listening socket")?;
         let mut next_worker = 0;
         while !shared.notice_stop() {
-            for stream in acceptor.accept_batch() {
+            let mut batch = acceptor.accept_batch();
+            let mut handled = 0usize;
+            while let Some(stream) = batch.pop_front() {
+                handled += 1;
+                if handled % 16 == 0 {
+                    acceptor.accept_pending(&mut batch);
+                }
                 let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
                 if shared.config.mode == Mode::Pool {
                     // The acceptor is each queue's only producer: a queue with room now still has
@@ -396,6 +410,8 @@ impl Server {
                     let waiting = Instant::now();
                     let mut found = room();
                     while found.is_none() && waiting.elapsed() < QUEUE_WAIT {
+                        // Meanwhile, keep the kernel's queue from overflowing under a burst.
+                        acceptor.accept_pending(&mut batch);
                         std::thread::sleep(Duration::from_micros(200));
                         found = room();
                     }

@@ -70,9 +70,18 @@ pub(super) fn run(listener: TcpListener, shared: &Shared) -> Result<StatsReport>
     let mut refused = 0u64;
     let max = shared.config.max_conns;
     while !shared.notice_stop() {
-        let batch = acceptor.accept_batch();
+        let mut batch = acceptor.accept_batch();
         children.reap(false);
-        for stream in batch {
+        let mut handled = 0usize;
+        while let Some(stream) = batch.pop_front() {
+            handled += 1;
+            if handled % 16 == 0 {
+                acceptor.accept_pending(&mut batch);
+            }
+            if children.unreaped.len() >= max {
+                // Children that have exited since the batch began free their slots first.
+                children.reap(false);
+            }
             if children.unreaped.len() >= max {
                 refused += 1;
                 refuse(stream, shared.config.max_conns);

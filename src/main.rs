@@ -195,8 +195,9 @@ enum Cmd {
         /// How connections are served.
         #[arg(long, value_enum, default_value_t = server::Mode::Threads)]
         mode: server::Mode,
-        /// Worker threads (`pool`), each a readiness loop over its share of the connections.
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+        /// Worker threads (`pool`), each a readiness loop over its share of the connections;
+        /// by default one per CPU (more only add wakeups: no worker ever waits on a client).
+        #[arg(long, default_value_t = server::default_workers() as u64, value_parser = clap::value_parser!(u64).range(1..))]
         workers: u64,
         /// Connections open at once; one more is answered `BUSY …` and closed.
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]

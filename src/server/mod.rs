@@ -99,7 +99,7 @@ impl Default for Config {
         Config {
             addr: "127.0.0.1:0".into(),
             mode: Mode::Threads,
-            workers: 8,
+            workers: default_workers(),
             max_conns: 1024,
             queue_slots: 16,
             service: Service::Echo,
@@ -110,6 +110,11 @@ impl Default for Config {
             panic_on: None,
         }
     }
+}
+
+/// `pool`'s workers by default: one per CPU, as tokio's runtime.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// How often a blocked read looks up to check for shutdown and idleness.

@@ -58,7 +58,8 @@ pub enum Mode {
     /// A fixed pool of worker threads, each a readiness loop over the connections the acceptor
     /// hands it through its bounded queue.
     Pool,
-    /// A forked child process per connection (Unix); children are reaped on SIGCHLD.
+    /// A forked child process per connection (Linux); the parent reaps its children itself and
+    /// signals only those it has not reaped.
     Processes,
     /// One thread, non-blocking sockets and a readiness loop (mio), a buffer per connection.
     Events,

@@ -3,7 +3,9 @@
 //! Every server runs as its own process on loopback (`conclab serve --mode …`, and a minimal
 //! tokio echo server: this binary re-run as `tokio-peer`), loaded by the same generator
 //! (`conclab::load`, in this process). Prints Markdown tables:
-//! 1. all five modes and tokio at 1, 16 and 64 clients: throughput, p50/p99, peak memory;
+//! 1. all five modes and tokio at 1, 16 and 64 clients: throughput, p50/p99, the server's CPU
+//!    time per line (from /proc: it depends much less on the client than throughput does, on a
+//!    machine where client and server share the cores), peak memory;
 //! 2. 63 active clients beside 1 stalled one: the active clients' throughput, kept or lost.
 //!
 //! Server and load share the machine's cores, as on a laptop; the numbers compare servers with
@@ -54,9 +56,11 @@ impl Drop for Running {
 }
 
 fn conclab(mode: &str) -> Running {
+    // Pool workers are readiness loops: one per core is what tokio's runtime uses too.
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get()).to_string();
     Running::start(
         env!("CARGO_BIN_EXE_conclab"),
-        &["serve", "--mode", mode, "--workers", "64", "--max-conns", "4096", "--queue-slots", "64"],
+        &["serve", "--mode", mode, "--workers", &workers, "--max-conns", "4096", "--queue-slots", "64"],
     )
 }
 
@@ -64,9 +68,10 @@ fn tokio_peer() -> Running {
     Running::start(std::env::current_exe().unwrap().to_str().unwrap(), &["tokio-peer"])
 }
 
-fn drive(addr: &str, clients: usize, stalled: usize, timeout: Duration) -> LoadReport {
-    let lines = (20_000 / clients).max(200);
-    let cfg = LoadConfig { addr: addr.into(), clients, lines, line_bytes: 64, stalled, timeout };
+fn drive(srv: &Running, clients: usize, stalled: usize, timeout: Duration) -> LoadReport {
+    let lines = (100_000 / clients).max(200);
+    let (addr, server_pid) = (srv.addr.clone(), Some(srv.child.id()));
+    let cfg = LoadConfig { addr, clients, lines, line_bytes: 64, stalled, timeout, server_pid };
     load::run(&cfg, false).expect("the load ran")
 }
 
@@ -103,19 +108,24 @@ fn main() {
     }
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("## Echo servers side by side ({cpus} CPUs; 64-byte lines, closed loop, one line in flight per client)\n");
-    println!("| server | clients | lines/s | p50 µs | p99 µs | max µs | errors | peak RSS MiB |");
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("| server | clients | lines/s | p50 µs | p99 µs | max µs | errors | server CPU µs/line | peak RSS MiB |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let servers = ["iterative", "threads", "pool", "processes", "events", "tokio"];
     let mut at64 = std::collections::HashMap::new();
     for name in servers {
         for clients in [1, 16, 64] {
             let srv = if name == "tokio" { tokio_peer() } else { conclab(name) };
-            let r = drive(&srv.addr, clients, 0, Duration::from_secs(30));
+            let r = drive(&srv, clients, 0, Duration::from_secs(30));
             let mem = srv.peak_mib();
             let note = if name == "processes" { " (parent only)" } else { "" };
             println!(
-                "| {name} | {clients} | {:.0} | {} | {} | {} | {} | {mem:.1}{note} |",
-                r.lines_per_s, r.p50_us, r.p99_us, r.max_us, r.errors
+                "| {name} | {clients} | {:.0} | {} | {} | {} | {} | {:.2} | {mem:.1}{note} |",
+                r.lines_per_s,
+                r.p50_us,
+                r.p99_us,
+                r.max_us,
+                r.errors,
+                r.server_cpu_us_per_line.unwrap_or(f64::NAN)
             );
             if clients == 64 {
                 at64.insert(name, r);
@@ -123,12 +133,14 @@ fn main() {
         }
     }
     let tokio = &at64["tokio"];
-    println!("\n**Against tokio at 64 clients** (target: ≥ 0.9× its throughput, ≤ 1.5× its p99):\n");
+    println!("\n**Against tokio at 64 clients** (target: ≥ 0.9× its throughput, ≤ 1.2× its server CPU per line):\n");
     for name in ["threads", "pool", "events"] {
         let r = &at64[name];
+        let cpu = |r: &LoadReport| r.server_cpu_us_per_line.unwrap_or(f64::NAN);
         println!(
-            "- {name}: {:.2}× tokio's throughput, {:.2}× its p99",
+            "- {name}: {:.2}× tokio's throughput, {:.2}× its server CPU per line, {:.2}× its p99",
             r.lines_per_s / tokio.lines_per_s,
+            cpu(r) / cpu(tokio),
             r.p99_us as f64 / tokio.p99_us.max(1) as f64
         );
     }
@@ -139,13 +151,13 @@ fn main() {
     for name in ["iterative", "threads", "pool", "processes", "events"] {
         let alone = {
             let srv = conclab(name);
-            drive(&srv.addr, 63, 0, Duration::from_secs(30))
+            drive(&srv, 63, 0, Duration::from_secs(30))
         };
         // Iterative: the stalled client holds the only server thread; 2 s is plenty to show it.
         let timeout = if name == "iterative" { Duration::from_secs(2) } else { Duration::from_secs(30) };
         let beside = {
             let srv = conclab(name);
-            drive(&srv.addr, 63, 1, timeout)
+            drive(&srv, 63, 1, timeout)
         };
         println!(
             "| {name} | {:.0} | {:.0} | {:.0}% | {} |",

@@ -199,14 +199,15 @@ enum Cmd {
         /// How connections are served.
         #[arg(long, value_enum, default_value_t = server::Mode::Threads)]
         mode: server::Mode,
-        /// Worker threads (`pool`).
-        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..))]
+        /// Worker threads (`pool`), each a readiness loop over its share of the connections;
+        /// by default one per CPU (more only add wakeups: no worker ever waits on a client).
+        #[arg(long, default_value_t = server::default_workers() as u64, value_parser = clap::value_parser!(u64).range(1..))]
         workers: u64,
         /// Connections open at once; one more is answered `BUSY …` and closed.
         #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..))]
         max_conns: u64,
-        /// Slots in the connection queue between acceptor and workers (`pool`); when full, the
-        /// acceptor waits and new clients wait in the kernel's backlog.
+        /// Slots in each worker's queue of new connections (`pool`); when every queue stays
+        /// full for 100 ms (the workers are behind), a new client is answered `BUSY` at once.
         #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u64).range(1..))]
         queue_slots: u64,
         /// What each line gets back.
@@ -215,11 +216,12 @@ enum Cmd {
         /// Longest line accepted (newline included); a longer one gets an error and a close.
         #[arg(long, default_value_t = 64 * 1024, value_parser = clap::value_parser!(u64).range(2..))]
         max_line: u64,
-        /// Close a connection silent for this long.
-        #[arg(long, default_value_t = 60_000)]
+        /// Close a connection silent for this long (at least 1: a zero timeout is refused).
+        #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1..))]
         idle_timeout_ms: u64,
-        /// Drop a client that does not read its replies for this long.
-        #[arg(long, default_value_t = 10_000)]
+        /// Drop a client that does not read its replies for this long (at least 1: a zero
+        /// timeout is refused, as std refuses it on a socket).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
         write_timeout_ms: u64,
         /// After SIGINT/SIGTERM, how long a connection mid-line may take to finish its line.
         #[arg(long, default_value_t = 5_000)]
@@ -246,9 +248,12 @@ enum Cmd {
         /// Clients that send half a line and stall for the whole run.
         #[arg(long, default_value_t = 0)]
         stalled: u64,
-        /// A reply slower than this counts as an error.
-        #[arg(long, default_value_t = 10_000)]
+        /// A reply slower than this counts as an error (at least 1).
+        #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
         timeout_ms: u64,
+        /// The server's PID: report its CPU time per line (from /proc; Linux).
+        #[arg(long)]
+        server_pid: Option<u32>,
         /// One JSON object instead of text.
         #[arg(long)]
         json: bool,
@@ -454,7 +459,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             server::serve_main(config, &mut out)?;
             return Ok(ExitCode::SUCCESS);
         }
-        Cmd::Load { addr, clients, lines, line_bytes, stalled, timeout_ms, json } => {
+        Cmd::Load { addr, clients, lines, line_bytes, stalled, timeout_ms, server_pid, json } => {
             let cfg = load::LoadConfig {
                 addr,
                 clients: clients as usize,
@@ -462,6 +467,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 line_bytes: line_bytes as usize,
                 stalled: stalled as usize,
                 timeout: Duration::from_millis(timeout_ms),
+                server_pid,
             };
             let r = load::run(&cfg, !json && std::io::stderr().is_terminal())?;
             if json {

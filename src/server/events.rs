@@ -1,6 +1,17 @@
-//! `--mode events`: CS:APP's `echoservers` done right — one thread, non-blocking sockets, a
-//! readiness loop (mio), and per-connection buffers so a partial line or a client that never
-//! reads blocks no one. No locks are needed, but the books are the same [`Stats`](super::Stats).
+//! The readiness loop ([`Reactor`]): non-blocking sockets, edge-triggered readiness (mio), and
+//! per-connection buffers, so a partial line, a silent client or a client that never reads
+//! blocks no one and costs a bounded amount of memory.
+//!
+//! `--mode events` is CS:APP's `echoservers` done right: one thread runs one reactor that also
+//! accepts. `--mode pool` runs one reactor per worker thread, fed by the acceptor (see
+//! [`super`]). No locks are needed inside a reactor; the books are the same [`Stats`](super::Stats).
+//!
+//! **Bounds.** A connection holds at most [`OUT_LIMIT`] bytes of replies not yet written (plus
+//! one line's reply), however many requests one read brings in: the session serves lines only
+//! while the pending replies are under the limit, and the bytes it has not served yet wait in
+//! the connection's input buffer (at most one read's worth, [`READ_BUF`]). While replies are
+//! pending past the limit, nothing more is read: the client's own socket buffers fill and its
+//! writes block. A client that takes none of its replies for `--write-timeout-ms` is dropped.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
@@ -12,118 +23,176 @@ use anyhow::{Context, Result};
 use mio::net::{TcpListener as MioListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 
-use super::{refuse_bytes, Books, Session, Shared, StatsReport, TICK};
+use super::session::Output;
+use super::{refuse_bytes, Books, ServerDesk, Session, Shared, StatsReport, Tally, TICK};
 
+/// Replies pending for one connection past which its input is not served (nor read).
+pub(super) const OUT_LIMIT: usize = 32 * 1024;
+/// Bytes read from a socket at a time.
+pub(super) const READ_BUF: usize = 16 * 1024;
+/// The listening socket's token (`events` mode).
 const LISTENER: Token = Token(usize::MAX);
-/// Replies a client has not read yet, beyond which the server stops reading from it.
-const MAX_PENDING: usize = 1 << 20;
+/// A pool worker's wake-up token (a new connection is in its queue).
+pub(super) const WAKER: Token = Token(usize::MAX - 1);
+/// How often the timers (idle, stuck writers, the stop) and the books' counts are looked at.
+const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
 
+/// One connection's state between readiness events.
 struct Conn {
     stream: TcpStream,
     id: u64,
     session: Session,
-    /// Replies not written yet.
-    out: Vec<u8>,
+    /// Bytes read but not served yet (the replies were past [`OUT_LIMIT`]); served from `held_at`.
+    held: Vec<u8>,
+    held_at: usize,
+    /// Replies not written yet: `out.reply[written..]`.
+    out: Output,
+    written: usize,
+    /// Counts not yet in the books.
+    tally: Tally,
     last_heard: Instant,
-    /// When the client last took some of `out` (or when `out` became non-empty).
+    /// When the client last took some replies (or when replies became pending).
     last_drained: Instant,
-    /// Close once `out` is written.
-    closing: bool,
+    /// The client closed its side: serve what it sent, write the replies, close.
+    eof: bool,
+    /// The poller said the client closed its side (the FIN may have come with the last bytes,
+    /// so no further event will say so: read until the end).
+    read_closed: bool,
 }
 
-/// Serves every connection from this one thread until stopped.
-pub(super) fn run(listener: TcpListener, shared: &Shared) -> Result<StatsReport> {
-    listener.set_nonblocking(true)?;
-    let mut listener = Some(MioListener::from_std(listener));
-    let mut poll = Poll::new().context("cannot create the readiness loop")?;
-    if let Some(l) = listener.as_mut() {
-        poll.registry().register(l, LISTENER, Interest::READABLE)?;
+impl Conn {
+    fn pending(&self) -> usize {
+        self.out.reply.len() - self.written
     }
-    let mut events = Events::with_capacity(1024);
-    let mut conns: HashMap<Token, Conn> = HashMap::new();
-    let mut next = 0usize;
-    let mut buf = vec![0u8; 16 * 1024];
-    let c = &shared.config;
-    loop {
-        if let Err(e) = poll.poll(&mut events, Some(TICK)) {
+
+    fn holds_input(&self) -> bool {
+        self.held_at < self.held.len()
+    }
+
+    /// Serves what it can of `data` (from the socket, or `None`: the held bytes); keeps the rest.
+    fn serve(&mut self, shared: &Shared, data: Option<&[u8]>) {
+        if self.pending() == 0 {
+            self.last_drained = Instant::now();
+        }
+        // Keep only the unwritten replies, so that the session's limit counts those alone.
+        self.out.reply.drain(..self.written);
+        self.written = 0;
+        let before = (self.out.reply.len(), self.out.lines);
+        let mut desk = ServerDesk::new(shared, self.id, &mut self.tally);
+        match data {
+            Some(d) => {
+                let took = self.session.feed_some(d, &mut self.out, OUT_LIMIT, &mut desk);
+                self.held.extend_from_slice(&d[took..]);
+            }
+            None => {
+                let took = self.session.feed_some(&self.held[self.held_at..], &mut self.out, OUT_LIMIT, &mut desk);
+                self.held_at += took;
+                if self.held_at == self.held.len() {
+                    self.held.clear();
+                    self.held_at = 0;
+                }
+            }
+        }
+        self.tally.add(0, (self.out.reply.len() - before.0) as u64, self.out.lines - before.1);
+        self.out.lines = 0;
+    }
+}
+
+/// A readiness loop over a set of connections.
+pub(super) struct Reactor {
+    poll: Poll,
+    events: Events,
+    conns: HashMap<Token, Conn>,
+    next: usize,
+    buf: Vec<u8>,
+    last_sweep: Instant,
+}
+
+impl Reactor {
+    pub(super) fn new() -> io::Result<Reactor> {
+        Ok(Reactor {
+            poll: Poll::new()?,
+            events: Events::with_capacity(1024),
+            conns: HashMap::new(),
+            next: 0,
+            buf: vec![0; READ_BUF],
+            last_sweep: Instant::now(),
+        })
+    }
+
+    pub(super) fn registry(&self) -> &mio::Registry {
+        self.poll.registry()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.conns.is_empty()
+    }
+
+    /// Takes over connection `id` (already in the books).
+    pub(super) fn add(&mut self, shared: &Shared, mut stream: TcpStream, id: u64) {
+        let token = Token(self.next);
+        self.next = (self.next + 1) % WAKER.0;
+        let _ = stream.set_nodelay(true);
+        if let Err(e) = self.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE) {
+            eprintln!("conclab serve: cannot watch connection {id}: {e}");
+            shared.stats.disconnect(id);
+            return;
+        }
+        let now = Instant::now();
+        let c = &shared.config;
+        let conn = Conn {
+            stream,
+            id,
+            session: Session::new(c.service, c.max_line),
+            held: Vec::new(),
+            held_at: 0,
+            out: Output::default(),
+            written: 0,
+            tally: Tally::default(),
+            last_heard: now,
+            last_drained: now,
+            eof: false,
+            read_closed: false,
+        };
+        self.conns.insert(token, conn);
+    }
+
+    /// Waits (at most a tick) for readiness and serves every ready connection; the tokens that
+    /// are not connections (the listener, the waker) go to `foreign`. Then, every few ms, the
+    /// timers: idle clients, clients that stopped reading, and a stop in progress.
+    pub(super) fn turn(&mut self, shared: &Shared, foreign: &mut Vec<Token>) -> Result<()> {
+        if let Err(e) = self.poll.poll(&mut self.events, Some(TICK)) {
             if e.kind() != io::ErrorKind::Interrupted {
                 return Err(e).context("the readiness loop failed");
             }
         }
-        let stopping = shared.notice_stop();
-        if stopping {
-            // No new connections: the listening socket goes; the open ones finish their line.
-            if let Some(mut l) = listener.take() {
-                let _ = poll.registry().deregister(&mut l);
-            }
-            if conns.is_empty() {
-                break;
-            }
-        }
-        for ev in events.iter() {
-            if ev.token() == LISTENER {
-                let Some(l) = listener.as_ref() else { continue };
-                loop {
-                    match l.accept() {
-                        Ok((mut stream, peer)) => {
-                            let Some(id) = shared.stats.connect(peer.to_string(), c.max_conns) else {
-                                let _ = stream.write(&refuse_bytes(c.max_conns));
-                                continue;
-                            };
-                            let token = Token(next);
-                            next += 1;
-                            let _ = stream.set_nodelay(true);
-                            let both = Interest::READABLE | Interest::WRITABLE;
-                            if let Err(e) = poll.registry().register(&mut stream, token, both) {
-                                eprintln!("conclab serve: cannot watch connection {id}: {e}");
-                                shared.stats.disconnect(id);
-                                continue;
-                            }
-                            let now = Instant::now();
-                            conns.insert(
-                                token,
-                                Conn {
-                                    stream,
-                                    id,
-                                    session: Session::new(c.service, c.max_line),
-                                    out: Vec::new(),
-                                    last_heard: now,
-                                    last_drained: now,
-                                    closing: false,
-                                },
-                            );
-                        }
-                        Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                        Err(e) => {
-                            eprintln!("conclab serve: accept failed: {e}");
-                            break;
-                        }
-                    }
-                }
+        for ev in self.events.iter() {
+            let token = ev.token();
+            let Some(conn) = self.conns.get_mut(&token) else {
+                foreign.push(token);
                 continue;
-            }
-            let Some(conn) = conns.get_mut(&ev.token()) else { continue };
-            // One connection's panic closes that connection only.
-            let keep = panic::catch_unwind(AssertUnwindSafe(|| step(conn, shared, &mut buf))).unwrap_or_else(|p| {
-                let what = crate::runner::panic_text(&*p);
-                eprintln!("conclab serve: connection {}'s handler panicked ({what}); the server goes on", conn.id);
-                false
-            });
-            if !keep {
-                close(&mut conns, ev.token(), &poll, shared);
+            };
+            conn.read_closed |= ev.is_read_closed();
+            if !step_guarded(conn, shared, &mut self.buf) {
+                close(&mut self.conns, token, &self.poll, shared);
             }
         }
-        // Timers: idle clients, clients that stopped reading, and the end of a stop's grace.
+        let stopping = shared.stopping();
         let now = Instant::now();
+        if !stopping && now.duration_since(self.last_sweep) < SWEEP_EVERY {
+            return Ok(());
+        }
+        self.last_sweep = now;
+        let c = &shared.config;
         let mut expired = Vec::new();
-        for (t, conn) in conns.iter_mut() {
-            let stuck = !conn.out.is_empty() && now.duration_since(conn.last_drained) >= c.write_timeout;
-            let idle = conn.out.is_empty() && now.duration_since(conn.last_heard) >= c.idle_timeout;
+        for (t, conn) in self.conns.iter_mut() {
+            conn.tally.flush(shared, conn.id);
+            let stuck = conn.pending() > 0 && now.duration_since(conn.last_drained) >= c.write_timeout;
+            let idle = conn.pending() == 0 && now.duration_since(conn.last_heard) >= c.idle_timeout;
             if stopping {
                 // Serve whatever arrived before the stop, then close between lines.
-                let open = step(conn, shared, &mut buf);
-                let between_lines = conn.out.is_empty() && !conn.session.mid_line();
+                let open = step_guarded(conn, shared, &mut self.buf);
+                let between_lines = conn.pending() == 0 && !conn.holds_input() && !conn.session.mid_line();
                 if !open || between_lines || shared.grace_over() || stuck {
                     expired.push(*t);
                 }
@@ -136,66 +205,132 @@ pub(super) fn run(listener: TcpListener, shared: &Shared) -> Result<StatsReport>
             }
         }
         for t in expired {
-            close(&mut conns, t, &poll, shared);
+            close(&mut self.conns, t, &self.poll, shared);
+        }
+        Ok(())
+    }
+}
+
+/// `--mode events`: serves every connection from this one thread until stopped.
+pub(super) fn run(listener: TcpListener, shared: &Shared) -> Result<StatsReport> {
+    listener.set_nonblocking(true)?;
+    let mut reactor = Reactor::new().context("cannot create the readiness loop")?;
+    let mut listener = Some(MioListener::from_std(listener));
+    if let Some(l) = listener.as_mut() {
+        reactor.registry().register(l, LISTENER, Interest::READABLE)?;
+    }
+    let c = &shared.config;
+    let mut foreign = Vec::new();
+    loop {
+        reactor.turn(shared, &mut foreign)?;
+        if shared.notice_stop() {
+            // No new connections: the listening socket goes; the open ones finish their line.
+            if let Some(mut l) = listener.take() {
+                let _ = reactor.registry().deregister(&mut l);
+            }
+            if reactor.is_empty() {
+                break;
+            }
+        }
+        if foreign.drain(..).any(|t| t == LISTENER) {
+            let Some(l) = listener.as_ref() else { continue };
+            loop {
+                match l.accept() {
+                    Ok((mut stream, peer)) => match shared.stats.connect(peer.to_string(), c.max_conns) {
+                        Some(id) => reactor.add(shared, stream, id),
+                        None => {
+                            let _ = stream.write(&refuse_bytes(c.max_conns));
+                        }
+                    },
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => {
+                        eprintln!("conclab serve: accept failed: {e}");
+                        break;
+                    }
+                }
+            }
         }
     }
     Ok(shared.report())
 }
 
-/// Reads what is there, serves it, writes what the client will take; `false` closes.
+/// [`step`], with one connection's panic closing that connection only.
+fn step_guarded(conn: &mut Conn, shared: &Shared, buf: &mut [u8]) -> bool {
+    panic::catch_unwind(AssertUnwindSafe(|| step(conn, shared, buf))).unwrap_or_else(|p| {
+        let what = crate::runner::panic_text(&*p);
+        eprintln!("conclab serve: connection {}'s handler panicked ({what}); the server goes on", conn.id);
+        false
+    })
+}
+
+/// Reads what is there, serves it while the pending replies stay under [`OUT_LIMIT`], writes
+/// what the client will take; `false` closes.
 fn step(conn: &mut Conn, shared: &Shared, buf: &mut [u8]) -> bool {
+    let refused = |c: &Conn| c.out.close.is_some();
     loop {
-        // Read only while the client keeps up with its replies (backpressure).
-        let mut drained_input = conn.closing;
-        while !conn.closing && conn.out.len() < MAX_PENDING {
+        // Readiness is edge-triggered: stop only when the socket said "no more" on a side (an
+        // event will come when it changes), never merely because we paused reading.
+        let mut input_dry = false;
+        while !refused(conn) && conn.pending() < OUT_LIMIT {
+            if conn.holds_input() {
+                conn.serve(shared, None);
+                continue;
+            }
+            if conn.eof {
+                input_dry = true;
+                break;
+            }
             match conn.stream.read(buf) {
-                Ok(0) => conn.closing = true,
+                Ok(0) => conn.eof = true,
                 Ok(n) => {
                     conn.last_heard = Instant::now();
-                    let out = conn.session.feed(&buf[..n], &mut || super::stats_line(shared));
-                    shared.stats.count(conn.id, n as u64, out.reply.len() as u64, out.lines);
-                    for pizzas in out.pizzas {
-                        shared.stats.order(pizzas);
-                    }
-                    if conn.out.is_empty() {
-                        conn.last_drained = Instant::now();
-                    }
-                    conn.out.extend_from_slice(&out.reply);
+                    conn.tally.add(n as u64, 0, 0);
                     if let Some(trigger) = &shared.config.panic_on {
                         if buf[..n].windows(trigger.len()).any(|w| w == &trigger[..]) {
                             panic!("the test trigger line arrived");
                         }
                     }
-                    conn.closing |= out.close.is_some();
+                    conn.serve(shared, Some(&buf[..n]));
+                    if n < buf.len() && !conn.holds_input() && !conn.read_closed {
+                        // A read that did not fill the buffer emptied the socket: with epoll
+                        // (and kqueue) any byte that arrives after it raises a new event, so
+                        // the read that would only say WouldBlock is skipped (as tokio does).
+                        // Not while bytes read are held unserved (no event would come for them),
+                        // nor once the client has closed its side (its FIN came with them).
+                        input_dry = true;
+                        break;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    drained_input = true;
+                    input_dry = true;
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return false,
             }
         }
-        let mut wrote_all = true;
-        while !conn.out.is_empty() {
-            match conn.stream.write(&conn.out) {
+        let mut write_blocked = false;
+        while conn.pending() > 0 {
+            match conn.stream.write(&conn.out.reply[conn.written..]) {
                 Ok(0) => return false,
                 Ok(n) => {
-                    conn.out.drain(..n);
+                    conn.written += n;
                     conn.last_drained = Instant::now();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    wrote_all = false;
+                    write_blocked = true;
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return false,
             }
         }
-        // Readiness is edge-triggered: stop only when the socket said "no more" on a side
-        // (an event will come when it changes), never merely because we paused reading.
-        if drained_input || !wrote_all || conn.closing {
-            return !(conn.closing && conn.out.is_empty());
+        if conn.pending() == 0 && (refused(conn) || (conn.eof && !conn.holds_input())) {
+            return false;
+        }
+        if input_dry || write_blocked {
+            return true;
         }
     }
 }
@@ -203,6 +338,7 @@ fn step(conn: &mut Conn, shared: &Shared, buf: &mut [u8]) -> bool {
 fn close(conns: &mut HashMap<Token, Conn>, token: Token, poll: &Poll, shared: &Shared) {
     if let Some(mut conn) = conns.remove(&token) {
         let _ = poll.registry().deregister(&mut conn.stream);
+        conn.tally.flush(shared, conn.id);
         shared.stats.disconnect(conn.id);
         let _ = conn.stream.shutdown(std::net::Shutdown::Both);
     }

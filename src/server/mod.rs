@@ -6,16 +6,36 @@
 //! (a thread per connection, `echoservert`), `pool` (prethreaded workers fed by the bounded
 //! buffer, `echoservert_pre`); and, to be measured against them, `processes` (a forked child per
 //! connection, `echoserverp`) and `events` (one thread, a readiness loop, `echoservers`).
+//!
+//! **Pool design: no worker waits on one client.** CS:APP's prethreaded server gives a worker
+//! a connection and lets it block in `read` until the client leaves, so `workers` silent
+//! clients hold the whole pool, and the acceptor then blocks in the full queue, where neither
+//! `BUSY` nor `--max-conns` can apply. Here each worker runs a readiness loop
+//! ([`events::Reactor`]) over its share of the connections, with non-blocking sockets: a
+//! silent client, a partial line or a client that never reads costs a little memory, never a
+//! worker. The acceptor hands each new connection to the next worker through that worker's
+//! queue (the catalog's [`BoundedBuffer`], one producer and one consumer per queue, so a queue
+//! seen with room is never waited on) and wakes it; if every queue stays full for
+//! [`QUEUE_WAIT`] (the workers are behind), the client is answered `BUSY` at once, as it is
+//! past `--max-conns`.
+//!
+//! **Bounds against hostile clients.** Every mode serves a read's requests only while the
+//! replies pending for that connection stay under [`events::OUT_LIMIT`] and stops reading from
+//! a client that does not take its replies (dropped after `--write-timeout-ms`); `STATS` is an
+//! aggregate (a few hundred bytes, no peer addresses), rendered once per batch of requests;
+//! the listen backlog is [`BACKLOG`]; the pizza total refuses an order that would pass
+//! `u64::MAX`.
 
 mod events;
 #[cfg(target_os = "linux")]
 mod processes;
 pub mod session;
 
+use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -25,7 +45,7 @@ use serde::Serialize;
 
 pub use crate::catalog::scenarios::bounded_buffer::BoundedBuffer;
 pub use crate::catalog::scenarios::server_stats::{Books, ConnStats, Snapshot, Stats, Totals};
-pub use session::{Service, Session};
+pub use session::{Desk, Service, Session};
 
 /// How connections are served.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, clap::ValueEnum)]
@@ -35,9 +55,11 @@ pub enum Mode {
     Iterative,
     /// A new thread for every connection.
     Threads,
-    /// A fixed pool of worker threads fed by a bounded queue of connections.
+    /// A fixed pool of worker threads, each a readiness loop over the connections the acceptor
+    /// hands it through its bounded queue.
     Pool,
-    /// A forked child process per connection (Unix); children are reaped on SIGCHLD.
+    /// A forked child process per connection (Linux); the parent reaps its children itself and
+    /// signals only those it has not reaped.
     Processes,
     /// One thread, non-blocking sockets and a readiness loop (mio), a buffer per connection.
     Events,
@@ -50,11 +72,12 @@ pub struct Config {
     pub addr: String,
     /// How connections are served.
     pub mode: Mode,
-    /// Worker threads (`pool`).
+    /// Worker threads (`pool`), each a readiness loop over its share of the connections.
     pub workers: usize,
     /// Connections open at once; one more is answered `BUSY` and closed.
     pub max_conns: usize,
-    /// Slots of the connection queue between the acceptor and the workers (`pool`).
+    /// Slots of each worker's queue of new connections (`pool`); when every worker's queue is
+    /// full, a new connection is answered `BUSY` at once.
     pub queue_slots: usize,
     /// What each line gets back.
     pub service: Service,
@@ -77,7 +100,7 @@ impl Default for Config {
         Config {
             addr: "127.0.0.1:0".into(),
             mode: Mode::Threads,
-            workers: 8,
+            workers: default_workers(),
             max_conns: 1024,
             queue_slots: 16,
             service: Service::Echo,
@@ -88,6 +111,11 @@ impl Default for Config {
             panic_on: None,
         }
     }
+}
+
+/// `pool`'s workers by default: one per CPU, as tokio's runtime.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
 }
 
 /// How often a blocked read looks up to check for shutdown and idleness.
@@ -105,8 +133,12 @@ struct Shared {
     /// Whether the stop has been announced on stderr.
     announced: AtomicBool,
     started: Instant,
-    /// `pool` mode's connection queue; `None` tells a worker to exit.
-    queue: Option<BoundedBuffer<Option<(TcpStream, u64)>>>,
+    /// `pool` mode: each worker's queue of new connections (from the acceptor, the only
+    /// producer, to that worker, the only consumer); `None` tells the worker to finish.
+    queues: Vec<BoundedBuffer<Option<(TcpStream, u64)>>>,
+    /// The pizzas in the order book, counted here first so that the book's total never passes
+    /// `u64::MAX` (an order that would is refused, visibly).
+    pizzas: AtomicU64,
 }
 
 /// The books as a `STATS` request (and the final report) shows them.
@@ -134,10 +166,18 @@ impl Shared {
             mode: self.config.mode,
             service: self.config.service,
             uptime_ms: self.started.elapsed().as_millis() as u64,
-            queued: self.queue.as_ref().map_or(0, |q| q.len()),
+            queued: self.queues.iter().map(|q| q.len()).sum(),
             books: books_json(&self.stats.snapshot()),
             note: (self.config.mode == Mode::Processes).then(|| PROCESSES_NOTE.to_string()),
         }
+    }
+
+    /// Takes an order of `pizzas` into the books, unless the total would pass `u64::MAX`
+    /// (`Err(total)`).
+    fn take_order(&self, pizzas: u64) -> Result<(), u64> {
+        self.pizzas.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |t| t.checked_add(pizzas))?;
+        self.stats.order(pizzas);
+        Ok(())
     }
 
     fn stopping(&self) -> bool {
@@ -164,8 +204,10 @@ impl Shared {
     }
 }
 
-/// The books as JSON: `totals`, `live` and `connections`. (Written out here so that the
-/// scenario file, which a student gets as plain Rust, carries no serialisation attributes.)
+/// The books as JSON: `totals` and `live`, aggregates only: a `STATS` answer stays small
+/// however many clients are connected, and tells no client who the others are. (Written out
+/// here so that the scenario file, which a student gets as plain Rust, carries no
+/// serialisation attributes.)
 pub fn books_json(s: &Snapshot) -> serde_json::Value {
     let t = &s.totals;
     serde_json::json!({
@@ -175,9 +217,6 @@ pub fn books_json(s: &Snapshot) -> serde_json::Value {
             "orders": t.orders, "pizzas": t.pizzas,
         },
         "live": s.live,
-        "connections": s.connections.iter().map(|c| serde_json::json!({
-            "id": c.id, "peer": c.peer, "bytes_in": c.bytes_in, "bytes_out": c.bytes_out, "lines": c.lines,
-        })).collect::<Vec<_>>(),
     })
 }
 
@@ -236,18 +275,26 @@ impl Acceptor {
     }
 
     /// Waits at most a tick; returns the connections accepted meanwhile (blocking sockets).
-    fn accept_batch(&mut self) -> Vec<TcpStream> {
-        let mut out = Vec::new();
+    fn accept_batch(&mut self) -> VecDeque<TcpStream> {
+        let mut out = VecDeque::new();
         if let Err(e) = self.poll.poll(&mut self.events, Some(TICK)) {
             if e.kind() != io::ErrorKind::Interrupted {
                 eprintln!("conclab serve: poll failed: {e}");
             }
             return out;
         }
+        self.accept_pending(&mut out);
+        out
+    }
+
+    /// Accepts every connection waiting in the backlog now, without waiting. Called again
+    /// while a batch is being set up (a thread or a process each): under a burst of connects
+    /// the kernel's queue is emptied as it fills, not only once per batch.
+    fn accept_pending(&self, out: &mut VecDeque<TcpStream>) {
         loop {
             match self.listener.accept() {
                 Ok((s, _)) => match s.set_nonblocking(false) {
-                    Ok(()) => out.push(s),
+                    Ok(()) => out.push_back(s),
                     Err(e) => eprintln!("conclab serve: cannot set up a connection: {e}"),
                 },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
@@ -260,17 +307,45 @@ impl Acceptor {
                 }
             }
         }
-        out
     }
 }
+
+/// Listens on `addr` with a backlog of [`BACKLOG`] (std's `TcpListener::bind` asks for 128: a
+/// burst of connects then waits on SYN retransmits).
+fn listen(addr: &str) -> io::Result<TcpListener> {
+    use std::net::ToSocketAddrs;
+    let mut last = io::Error::new(io::ErrorKind::InvalidInput, "the address resolves to nothing");
+    for a in addr.to_socket_addrs()? {
+        let socket = socket2::Socket::new(socket2::Domain::for_address(a), socket2::Type::STREAM, None)?;
+        #[cfg(unix)]
+        socket.set_reuse_address(true)?;
+        match socket.bind(&a.into()).and_then(|()| socket.listen(BACKLOG)) {
+            Ok(()) => return Ok(socket.into()),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+/// How long the `pool` acceptor waits for room in a worker's queue before it answers `BUSY`.
+const QUEUE_WAIT: Duration = Duration::from_millis(100);
+
+/// The listen backlog, as tokio's.
+pub const BACKLOG: i32 = 1024;
 
 impl Server {
     /// Binds the listening socket.
     pub fn bind(config: Config) -> Result<Server> {
-        let listener = TcpListener::bind(&config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
+        let listener = listen(&config.addr).with_context(|| format!("cannot listen on {}", config.addr))?;
         // The catalog's code, its objects made for real threads (no check runs here).
-        let (queue, stats) = crate::rt::dynamic::on_real_threads(|| {
-            ((config.mode == Mode::Pool).then(|| BoundedBuffer::new(config.queue_slots.max(1))), Stats::new())
+        let (queues, stats) = crate::rt::dynamic::on_real_threads(|| {
+            let queues = match config.mode {
+                Mode::Pool => {
+                    (0..config.workers.max(1)).map(|_| BoundedBuffer::new(config.queue_slots.max(1))).collect()
+                }
+                _ => Vec::new(),
+            };
+            (queues, Stats::new())
         });
         let shared = Arc::new(Shared {
             config,
@@ -279,7 +354,8 @@ impl Server {
             stop_at: parking_lot::Mutex::new(None),
             announced: AtomicBool::new(false),
             started: Instant::now(),
-            queue,
+            queues,
+            pizzas: AtomicU64::new(0),
         });
         Ok(Server { listener, shared })
     }
@@ -306,22 +382,68 @@ impl Server {
             Mode::Iterative | Mode::Threads | Mode::Pool => {}
         }
         let mut workers: Vec<JoinHandle<()>> = Vec::new();
-        if shared.config.mode == Mode::Pool {
-            for w in 0..shared.config.workers.max(1) {
-                let s = shared.clone();
-                workers.push(
-                    std::thread::Builder::new()
-                        .name(format!("worker-{}", w + 1))
-                        .spawn(move || worker(&s))
-                        .context("cannot start a worker thread")?,
-                );
-            }
+        let mut wakers: Vec<mio::Waker> = Vec::new();
+        for w in 0..shared.queues.len() {
+            let reactor = events::Reactor::new().context("cannot create a worker's readiness loop")?;
+            wakers.push(mio::Waker::new(reactor.registry(), events::WAKER).context("cannot create a waker")?);
+            let s = shared.clone();
+            workers.push(
+                std::thread::Builder::new()
+                    .name(format!("worker-{}", w + 1))
+                    .spawn(move || worker(&s, reactor, w))
+                    .context("cannot start a worker thread")?,
+            );
         }
         let mut handlers: Vec<JoinHandle<()>> = Vec::new();
         let mut acceptor = Acceptor::new(listener).context("cannot watch the listening socket")?;
+        let mut next_worker = 0;
         while !shared.notice_stop() {
-            for stream in acceptor.accept_batch() {
+            let mut batch = acceptor.accept_batch();
+            let mut handled = 0usize;
+            while let Some(stream) = batch.pop_front() {
+                handled += 1;
+                if handled % 16 == 0 {
+                    acceptor.accept_pending(&mut batch);
+                }
                 let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
+                if shared.config.mode == Mode::Pool {
+                    // The acceptor is each queue's only producer: a queue with room now still has
+                    // room when we insert, so this never waits.
+                    let n = shared.queues.len();
+                    let room = || {
+                        (0..n).map(|k| (next_worker + k) % n).find(|&w| {
+                            let q = &shared.queues[w];
+                            q.len() < q.capacity()
+                        })
+                    };
+                    // A worker takes its new connections on its next turn (microseconds unless
+                    // it is starved of CPU): a burst of connects may find every queue full for
+                    // a moment. Past QUEUE_WAIT the workers are behind, and the client is told.
+                    let waiting = Instant::now();
+                    let mut found = room();
+                    while found.is_none() && waiting.elapsed() < QUEUE_WAIT {
+                        // Meanwhile, keep the kernel's queue from overflowing under a burst.
+                        acceptor.accept_pending(&mut batch);
+                        std::thread::sleep(Duration::from_micros(200));
+                        found = room();
+                    }
+                    let Some(w) = found else {
+                        // Every worker is behind: say so at once (the books count a refusal).
+                        let _ = shared.stats.connect(peer, 0);
+                        refuse(stream, shared.config.max_conns);
+                        continue;
+                    };
+                    let Some(id) = shared.stats.connect(peer, shared.config.max_conns) else {
+                        refuse(stream, shared.config.max_conns);
+                        continue;
+                    };
+                    next_worker = (w + 1) % n;
+                    shared.queues[w].insert(Some((stream, id)));
+                    if let Err(e) = wakers[w].wake() {
+                        eprintln!("conclab serve: cannot wake worker {}: {e}", w + 1);
+                    }
+                    continue;
+                }
                 let Some(id) = shared.stats.connect(peer, shared.config.max_conns) else {
                     refuse(stream, shared.config.max_conns);
                     continue;
@@ -343,16 +465,16 @@ impl Server {
                             }
                         }
                     }
-                    Mode::Pool => shared.queue.as_ref().expect("pool mode has a queue").insert(Some((stream, id))),
-                    Mode::Processes | Mode::Events => unreachable!("served above"),
+                    Mode::Pool | Mode::Processes | Mode::Events => unreachable!("served above"),
                 }
             }
         }
         // Stopped: no new connections (they are refused from now on); the open ones finish
         // their line and close.
         drop(acceptor);
-        if let Some(q) = &shared.queue {
-            workers.iter().for_each(|_| q.insert(None));
+        for (q, waker) in shared.queues.iter().zip(&wakers) {
+            q.insert(None);
+            let _ = waker.wake();
         }
         for h in handlers.into_iter().chain(workers) {
             let _ = h.join();
@@ -366,10 +488,11 @@ fn refuse_bytes(max: usize) -> Vec<u8> {
     format!("BUSY server full ({max} connections); try again later\n").into_bytes()
 }
 
-/// Answers a connection past the limit and closes it.
-fn refuse(mut stream: TcpStream, max: usize) {
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
-    let _ = stream.write_all(&refuse_bytes(max));
+/// Answers a connection past the limit and closes it, without waiting for the client: the
+/// answer fits in an empty socket buffer, and the accepting loop must not be held.
+fn refuse(stream: TcpStream, max: usize) {
+    let _ = stream.set_nonblocking(true);
+    let _ = (&stream).write(&refuse_bytes(max));
     let _ = stream.shutdown(Shutdown::Both);
 }
 
@@ -380,17 +503,113 @@ fn stats_line(shared: &Shared) -> Vec<u8> {
     line
 }
 
-/// A `pool` worker: serves connections from the queue until it takes a `None`.
-fn worker(shared: &Shared) {
-    let queue = shared.queue.as_ref().expect("pool mode has a queue");
-    while let Some((stream, id)) = queue.remove() {
-        handle(shared, stream, id);
+/// One connection's counts not yet in the books. Connections count locally and add their
+/// counts to the books (one lock) every few milliseconds, before they answer a `STATS`, and
+/// when they close, instead of taking the books' lock for every line: another connection's
+/// `STATS` may lag this one's traffic by up to [`FLUSH_EVERY`] (or a tick, when it is idle),
+/// never its own.
+#[derive(Default)]
+pub(crate) struct Tally {
+    bytes_in: u64,
+    bytes_out: u64,
+    lines: u64,
+    /// When the first count not in the books was made.
+    since: Option<Instant>,
+}
+
+/// How long a connection's counts may wait before they go into the books.
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(10);
+
+impl Tally {
+    fn add(&mut self, bytes_in: u64, bytes_out: u64, lines: u64) {
+        self.bytes_in += bytes_in;
+        self.bytes_out += bytes_out;
+        self.lines += lines;
+        if self.since.is_none() {
+            self.since = Some(Instant::now());
+        }
+    }
+
+    /// Puts the counts into the books.
+    fn flush(&mut self, shared: &Shared, id: u64) {
+        if self.since.take().is_some() {
+            shared.stats.count(id, self.bytes_in, self.bytes_out, self.lines);
+            (self.bytes_in, self.bytes_out, self.lines) = (0, 0, 0);
+        }
+    }
+
+    /// Puts the counts into the books if they have waited [`FLUSH_EVERY`].
+    fn flush_if_due(&mut self, shared: &Shared, id: u64) {
+        if self.since.is_some_and(|t| t.elapsed() >= FLUSH_EVERY) {
+            self.flush(shared, id);
+        }
+    }
+}
+
+/// What a connection's session asks of the server while it serves one batch of lines.
+struct ServerDesk<'a> {
+    shared: &'a Shared,
+    id: u64,
+    tally: &'a mut Tally,
+    /// The `STATS` answer, rendered once per batch: many `STATS` in one read cost one snapshot.
+    stats: Option<Vec<u8>>,
+}
+
+impl<'a> ServerDesk<'a> {
+    fn new(shared: &'a Shared, id: u64, tally: &'a mut Tally) -> Self {
+        ServerDesk { shared, id, tally, stats: None }
+    }
+}
+
+impl Desk for ServerDesk<'_> {
+    fn stats(&mut self, reply: &mut Vec<u8>) {
+        let line = self.stats.get_or_insert_with(|| {
+            // This connection's own earlier lines are in its answer.
+            self.tally.flush(self.shared, self.id);
+            stats_line(self.shared)
+        });
+        reply.extend_from_slice(line);
+    }
+
+    fn order(&mut self, pizzas: u64) -> Result<(), u64> {
+        self.shared.take_order(pizzas)
+    }
+}
+
+/// A `pool` worker: a readiness loop over the connections the acceptor hands it, until its
+/// queue says `None` and its last connection has closed.
+fn worker(shared: &Shared, mut reactor: events::Reactor, index: usize) {
+    let queue = &shared.queues[index];
+    let mut last = false;
+    let mut foreign = Vec::new();
+    loop {
+        if let Err(e) = reactor.turn(shared, &mut foreign) {
+            eprintln!("conclab serve: worker {}: {e:#}", index + 1);
+        }
+        foreign.clear();
+        // The only consumer of this queue: an item seen now is still there to take.
+        while !queue.is_empty() {
+            match queue.remove() {
+                Some((stream, id)) => match stream.set_nonblocking(true) {
+                    Ok(()) => reactor.add(shared, mio::net::TcpStream::from_std(stream), id),
+                    Err(e) => {
+                        eprintln!("conclab serve: cannot set up connection {id}: {e}");
+                        shared.stats.disconnect(id);
+                    }
+                },
+                None => last = true,
+            }
+        }
+        if last && reactor.is_empty() {
+            return;
+        }
     }
 }
 
 /// Serves one connection to its end, whatever happens in it; always leaves the books right.
 fn handle(shared: &Shared, stream: TcpStream, id: u64) {
-    let result = panic::catch_unwind(AssertUnwindSafe(|| serve(shared, &stream, id)));
+    let mut tally = Tally::default();
+    let result = panic::catch_unwind(AssertUnwindSafe(|| serve(shared, &stream, id, &mut tally)));
     match result {
         Ok(Ok(_end)) => {}
         Ok(Err(_io)) => {}
@@ -400,6 +619,7 @@ fn handle(shared: &Shared, stream: TcpStream, id: u64) {
         }
     }
     // Off the books first: a client that sees its connection close finds it closed in STATS.
+    tally.flush(shared, id);
     shared.stats.disconnect(id);
     let _ = stream.shutdown(Shutdown::Both);
 }
@@ -413,19 +633,25 @@ enum End {
     Shutdown,
 }
 
-fn serve(shared: &Shared, mut stream: &TcpStream, id: u64) -> io::Result<End> {
+/// A blocking connection (`iterative`, `threads`, `processes`): read, serve, write back. The
+/// replies to one read are served and written [`events::OUT_LIMIT`] bytes at a time, so the
+/// pending output stays bounded however many requests one read holds; while a write waits
+/// for the client, nothing is read.
+fn serve(shared: &Shared, mut stream: &TcpStream, id: u64, tally: &mut Tally) -> io::Result<End> {
     let c = &shared.config;
     stream.set_read_timeout(Some(TICK))?;
     stream.set_write_timeout(Some(c.write_timeout))?;
     stream.set_nodelay(true)?;
     let mut session = Session::new(c.service, c.max_line);
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = vec![0u8; events::READ_BUF];
+    let mut out = session::Output::default();
     let mut last_heard = Instant::now();
     loop {
         let n = match stream.read(&mut buf) {
             Ok(0) => return Ok(End::ClientClosed),
             Ok(n) => n,
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+                tally.flush(shared, id);
                 // Nothing arrived for a tick. Stopping: a client between lines is done (what it
                 // had sent before the stop has been served); one mid-line gets the grace period.
                 if shared.notice_stop() && (!session.mid_line() || shared.grace_over()) {
@@ -449,18 +675,26 @@ fn serve(shared: &Shared, mut stream: &TcpStream, id: u64) -> io::Result<End> {
                 panic!("the test trigger line arrived");
             }
         }
-        let out = session.feed(data, &mut || stats_line(shared));
-        // Counted before the reply goes out: once a client has its answer, STATS includes it.
-        shared.stats.count(id, n as u64, out.reply.len() as u64, out.lines);
-        for pizzas in out.pizzas {
-            shared.stats.order(pizzas);
+        let mut fed = 0;
+        let mut counted_in = false;
+        while fed < n {
+            out.reply.clear();
+            out.lines = 0;
+            let took =
+                session.feed_some(&data[fed..], &mut out, events::OUT_LIMIT, &mut ServerDesk::new(shared, id, tally));
+            fed += took;
+            // Counted before the reply goes out (the read's bytes with its first batch).
+            let bytes_in = if counted_in { 0 } else { n as u64 };
+            counted_in = true;
+            tally.add(bytes_in, out.reply.len() as u64, out.lines);
+            // A client that never reads fills its socket buffer; the write then times out and
+            // the connection is dropped, so it cannot hold a thread for ever.
+            stream.write_all(&out.reply)?;
+            if out.close.is_some() {
+                return Ok(End::LineTooLong);
+            }
         }
-        // A client that never reads fills its socket buffer; the write then times out and the
-        // connection is dropped, so it cannot hold a thread for ever.
-        stream.write_all(&out.reply)?;
-        if out.close.is_some() {
-            return Ok(End::LineTooLong);
-        }
+        tally.flush_if_due(shared, id);
         if shared.stopping() && shared.grace_over() {
             return Ok(End::Shutdown);
         }

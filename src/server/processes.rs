@@ -1,43 +1,88 @@
-//! `--mode processes`: CS:APP's `echoserverp` — a forked child per connection, zombies reaped
-//! by a SIGCHLD handler. Each child has its own copy of the books, so the server-wide counters
-//! of the thread modes cannot exist here without IPC; the parent counts only what it sees:
-//! connections forked, reaped and refused.
+//! `--mode processes`: CS:APP's `echoserverp` — a forked child per connection. Each child has
+//! its own copy of the books, so the server-wide counters of the thread modes cannot exist here
+//! without IPC; the parent counts only what it sees: connections forked, reaped and refused.
+//!
+//! **Which PIDs may be signalled.** The parent reaps its children itself, on every turn of the
+//! accepting loop (`waitpid(-1, WNOHANG)`, at least every tick), and keeps the set of children
+//! it has not reaped yet. A PID in that set belongs to our child, alive or a zombie, and cannot
+//! have been reused (a zombie's PID stays taken until it is reaped). At shutdown only those are
+//! sent SIGTERM (then SIGKILL): never a PID already reaped, which the system may have given to
+//! an unrelated process. (CS:APP reaps in a SIGCHLD handler; a handler that reaps cannot safely
+//! tell the main loop *which* PIDs went, which is the bug this design avoids.)
 
+use std::collections::HashSet;
 use std::net::TcpListener;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::{fork, ForkResult, Pid};
 
 use super::{handle, refuse, Acceptor, Books, Shared, Snapshot, StatsReport, Totals, PROCESSES_NOTE, TICK};
 
-/// Children reaped by the SIGCHLD handler (an atomic: all a handler may touch).
-static REAPED: AtomicU64 = AtomicU64::new(0);
+/// The children not yet reaped.
+struct Children {
+    unreaped: HashSet<Pid>,
+    forked: u64,
+    reaped: u64,
+}
+
+impl Children {
+    /// Reaps every child that has exited; `block`: waits for one first.
+    fn reap(&mut self, block: bool) {
+        let mut flags = Some(WaitPidFlag::WNOHANG);
+        if block {
+            flags = None;
+        }
+        loop {
+            match waitpid(None, flags) {
+                Ok(WaitStatus::StillAlive) => return,
+                Ok(status) => {
+                    if let Some(pid) = status.pid() {
+                        if self.unreaped.remove(&pid) {
+                            self.reaped += 1;
+                        }
+                    }
+                    flags = Some(WaitPidFlag::WNOHANG);
+                }
+                Err(nix::errno::Errno::EINTR) => continue,
+                // ECHILD: no child left.
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Sends `sig` to every child not yet reaped (and only to them).
+    fn signal(&self, sig: Signal) {
+        for &c in &self.unreaped {
+            let _ = kill(c, sig);
+        }
+    }
+}
 
 /// Serves each connection in a child process until stopped.
 pub(super) fn run(listener: TcpListener, shared: &Shared) -> Result<StatsReport> {
-    // SAFETY: the handler calls only waitpid (async-signal-safe) and an atomic add, and keeps
-    // errno as it found it.
-    unsafe {
-        signal_hook::low_level::register(signal_hook::consts::SIGCHLD, || {
-            let saved = *libc::__errno_location();
-            while libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) > 0 {
-                REAPED.fetch_add(1, Ordering::SeqCst);
-            }
-            *libc::__errno_location() = saved;
-        })
-    }
-    .context("cannot install the SIGCHLD handler")?;
     let listen_fd = listener.as_raw_fd();
     let mut acceptor = Acceptor::new(listener).context("cannot watch the listening socket")?;
-    let (mut children, mut refused) = (Vec::<Pid>::new(), 0u64);
-    let max = shared.config.max_conns as u64;
+    let mut children = Children { unreaped: HashSet::new(), forked: 0, reaped: 0 };
+    let mut refused = 0u64;
+    let max = shared.config.max_conns;
     while !shared.notice_stop() {
-        for stream in acceptor.accept_batch() {
-            if children.len() as u64 - REAPED.load(Ordering::SeqCst) >= max {
+        let mut batch = acceptor.accept_batch();
+        children.reap(false);
+        let mut handled = 0usize;
+        while let Some(stream) = batch.pop_front() {
+            handled += 1;
+            if handled % 16 == 0 {
+                acceptor.accept_pending(&mut batch);
+            }
+            if children.unreaped.len() >= max {
+                // Children that have exited since the batch began free their slots first.
+                children.reap(false);
+            }
+            if children.unreaped.len() >= max {
                 refused += 1;
                 refuse(stream, shared.config.max_conns);
                 continue;
@@ -57,7 +102,11 @@ pub(super) fn run(listener: TcpListener, shared: &Shared) -> Result<StatsReport>
                     // SAFETY: ends the child at once, as CS:APP's child does with exit(0).
                     unsafe { libc::_exit(0) }
                 }
-                Ok(ForkResult::Parent { child }) => children.push(child), // our copy of the stream closes here
+                Ok(ForkResult::Parent { child }) => {
+                    // Our copy of the stream closes here.
+                    children.unreaped.insert(child);
+                    children.forked += 1;
+                }
                 Err(e) => {
                     eprintln!("conclab serve: fork failed: {e}");
                     refused += 1;
@@ -68,21 +117,22 @@ pub(super) fn run(listener: TcpListener, shared: &Shared) -> Result<StatsReport>
     }
     drop(acceptor);
     // Stopping: each child finishes its line (its own stop flag is set by the signal), then exits.
-    for &c in &children {
-        let _ = kill(c, Signal::SIGTERM);
-    }
+    children.reap(false);
+    children.signal(Signal::SIGTERM);
     let deadline = Instant::now() + shared.config.grace + Duration::from_secs(2);
-    while REAPED.load(Ordering::SeqCst) < children.len() as u64 && Instant::now() < deadline {
+    while !children.unreaped.is_empty() && Instant::now() < deadline {
         std::thread::sleep(TICK);
+        children.reap(false);
     }
-    let reaped = REAPED.load(Ordering::SeqCst);
-    if reaped < children.len() as u64 {
-        eprintln!("conclab serve: {} children outlived the grace period; killed", children.len() as u64 - reaped);
-        for &c in &children {
-            let _ = kill(c, Signal::SIGKILL);
+    if !children.unreaped.is_empty() {
+        eprintln!("conclab serve: {} children outlived the grace period; killed", children.unreaped.len());
+        children.signal(Signal::SIGKILL);
+        // Each blocking wait reaps at least one of them (SIGKILL cannot be caught).
+        for _ in 0..children.unreaped.len() {
+            children.reap(true);
         }
     }
-    let forked = children.len() as u64;
+    let (forked, reaped) = (children.forked, children.reaped);
     let mut report = shared.report();
     report.books = super::books_json(&Snapshot {
         totals: Totals { accepted: forked, refused, closed: reaped, ..Totals::default() },

@@ -15,7 +15,7 @@ use serde::Serialize;
 pub struct LoadConfig {
     /// The server.
     pub addr: String,
-    /// Active clients, each on its own connection and thread.
+    /// Active clients, each on its own connection (tasks of one tokio worker thread).
     pub clients: usize,
     /// Lines each active client sends.
     pub lines: usize,

@@ -261,8 +261,10 @@ enum Cmd {
     /// Write a scenario as a course assignment: a student crate with the story, the buggy code in
     /// `src/lib.rs`, and `cargo test` running the checkers on it. `--all`: the whole course.
     Assign {
-        /// `<ID> <DIR>`: the scenario (see `conclab list`) and the directory to write (created; it
-        /// must not hold a crate yet). With `--all`: just `<DIR>`.
+        /// `<ID> <DIR>`: the scenario (see `conclab list`) — or an instructor's own `FILE.rs` (story
+        /// from its `//!` docs, each `pub fn fixed…` kept as the key, `buggy` for the student to
+        /// fix) — and the directory to write (created; it must not hold a crate yet). With
+        /// `--all`: just `<DIR>`.
         #[arg(required = true, num_args = 1..=2, value_names = ["ID", "DIR"])]
         args: Vec<String>,
         /// Every scenario, in course order, one folder each, with an index.
@@ -486,6 +488,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 time_budget_ms: timeout,
             };
             match (all, args.as_slice()) {
+                (false, [file, dir]) if conclab::file::is_file(file) => {
+                    assign::write_file_assignment(file.as_ref(), dir.as_ref(), &o)?;
+                    writeln!(out, "wrote {dir}: `cd {dir} && cargo test`")?;
+                }
                 (false, [id, dir]) => {
                     assign::write_assignment(id, dir.as_ref(), &o)?;
                     writeln!(out, "wrote {dir}: `cd {dir} && cargo test`")?;

@@ -343,3 +343,57 @@ fn a_loop_without_end_is_graded_as_timeouts_and_grading_goes_on() {
         }
     }
 }
+
+/// An instructor's own std file as an assignment: the story from its `//!` docs, the `fixed…`
+/// functions kept as the key, `cargo test` in the crate grading `buggy` — failing with the
+/// trace while the bug is there, passing once it is fixed, refusing a weakened assert.
+#[test]
+fn an_instructor_s_file_is_an_assignment_that_grades_bug_fix_and_cheat() {
+    let root = fresh(Path::new(env!("CARGO_TARGET_TMPDIR")).join("assign-file"));
+    std::fs::create_dir_all(&root).unwrap();
+    let file = root.join("counter.rs");
+    std::fs::write(
+        &file,
+        "//! # Hits lost\n//! Two threads count hits with a load and a store.\nuse std::sync::atomic::{AtomicUsize, Ordering};\n\
+         use std::sync::Arc;\nuse std::thread;\n\nfn count(add: fn(&AtomicUsize)) {\n    let hits = Arc::new(AtomicUsize::new(0));\n    \
+         let h = hits.clone();\n    let t = thread::spawn(move || add(&h));\n    add(&hits);\n    t.join().unwrap();\n    \
+         assert_eq!(hits.load(Ordering::SeqCst), 2, \"a hit was lost\");\n}\n\npub fn buggy() {\n    count(|h| {\n        \
+         let n = h.load(Ordering::SeqCst);\n        h.store(n + 1, Ordering::SeqCst);\n    })\n}\n\n\
+         /// The key.\npub fn fixed() {\n    count(|h| {\n        h.fetch_add(1, Ordering::SeqCst);\n    })\n}\n",
+    )
+    .unwrap();
+    let dir = root.join("hits");
+    let target = assign::default_target_dir();
+    let out =
+        conclab(&["assign", file.to_str().unwrap(), dir.to_str().unwrap(), "--target-dir", target.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lib = std::fs::read_to_string(dir.join("src/lib.rs")).unwrap();
+    assert!(lib.contains("pub fn buggy()") && !lib.contains("fn fixed") && !lib.contains("The key"), "{lib}");
+    let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+    assert!(readme.starts_with("# Hits lost\n\nTwo threads count hits"), "{readme}");
+
+    let test = |lib: &str| {
+        std::fs::write(dir.join("src/lib.rs"), lib).unwrap();
+        let out = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
+            .args(["test", "--offline", "--quiet"])
+            .current_dir(&dir)
+            .env("CONCLAB_TARGET_DIR", &target)
+            .output()
+            .expect("cargo runs");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let (passed, text) = test(&lib);
+    assert!(
+        !passed && text.contains("NOT PASSED") && text.contains("a hit was lost") && text.contains("step │"),
+        "{text}"
+    );
+    let fixed = lib.replace(
+        "        let n = h.load(Ordering::SeqCst);\n        h.store(n + 1, Ordering::SeqCst);",
+        "        h.fetch_add(1, Ordering::SeqCst);",
+    );
+    let (passed, text) = test(&fixed);
+    assert!(passed && text.contains("PASSED  lib — score 100/100"), "{text}");
+    let (passed, text) =
+        test(&fixed.replace("2, \"a hit was lost\"", "hits.load(Ordering::SeqCst), \"a hit was lost\""));
+    assert!(!passed && text.contains("the check `assert_eq!(hits.load(Ordering::SeqCst), 2"), "{text}");
+}

@@ -81,7 +81,7 @@ pub struct Grade {
 }
 
 impl Grade {
-    fn new(scenario: &str, checks: Vec<Check>) -> Grade {
+    pub(super) fn new(scenario: &str, checks: Vec<Check>) -> Grade {
         let ok = checks.iter().filter(|c| c.verdict == CheckVerdict::Passed).count();
         let counted = checks.iter().filter(|c| c.verdict != CheckVerdict::NotCounted).count();
         let score = (100 * ok).checked_div(counted).unwrap_or(0) as u32;

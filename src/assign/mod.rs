@@ -11,6 +11,7 @@
 //! `--offline`) and one shared target directory in the pack: the pack builds wherever it is moved,
 //! and loom, shuttle and conclab are built once for all its assignments.
 
+mod from_file;
 mod grade;
 mod source;
 
@@ -22,6 +23,7 @@ use anyhow::{bail, Context, Result};
 use crate::catalog::{self, Scenario, Unit};
 use crate::runner::{self, Checker, Options};
 
+pub use from_file::{file_checks_main, grade_file, write_file_assignment};
 pub use grade::{
     changed_checks, checks_main, grade, grade_dir, student_scenario, Check, CheckVerdict, Grade, GRADED_BY,
 };

@@ -216,6 +216,13 @@ impl Check {
         let replay = match std::env::var(REPLAY_ENV) {
             Ok(token) => {
                 let t: crate::replay::Token = token.parse().map_err(|e| anyhow::anyhow!("{REPLAY_ENV}: {e}"))?;
+                if t.scenario != s.id() {
+                    eprintln!(
+                        "conclab: {REPLAY_ENV} names the test `{}`, not `{}`: this check searches as usual",
+                        t.scenario,
+                        s.id()
+                    );
+                }
                 (t.scenario == s.id() && t.variant == variant).then_some(token)
             }
             Err(_) => None,

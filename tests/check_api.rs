@@ -220,3 +220,37 @@ fn a_malformed_replay_token_fails_the_check() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("CONCLAB_REPLAY: malformed replay token `garbage`"), "{stderr}");
 }
+
+/// Two polite people in a corridor: each takes their half, tries the other's, steps back and
+/// retries. The retry is declared (`conclab::lab::liveness`), so a lockstep of retries is a
+/// livelock — which only shuttle drives (loom deprioritises a yielding thread). The default
+/// check needs no hint to run shuttle.
+fn polite(ordered: bool) {
+    use conclab::lab::liveness::{progress, retry};
+    let halves = Arc::new([Mutex::new(()).named("left"), Mutex::new(()).named("right")]);
+    let walk = move |halves: &[Mutex<()>; 2], first: usize| {
+        let first = if ordered { 0 } else { first };
+        loop {
+            let _mine = halves[first].lock().unwrap();
+            if let Ok(_theirs) = halves[1 - first].try_lock() {
+                progress("passes");
+                return;
+            }
+            drop(_mine);
+            retry("steps back", 3);
+            thread::yield_now();
+        }
+    };
+    let h = halves.clone();
+    let other = thread::spawn(move || walk(&h, 1));
+    walk(&halves, 0);
+    other.join().unwrap();
+}
+
+#[test]
+fn the_default_check_finds_a_retry_livelock_without_hints_and_passes_its_fix() {
+    let r = Check::new().report(|| polite(false));
+    assert_eq!(r.kind, Some(Kind::Livelock), "{}", r.render());
+    assert!(r.found_by.as_deref().is_some_and(|b| b.starts_with("shuttle")), "{}", r.render());
+    conclab::check(|| polite(true));
+}

@@ -109,7 +109,7 @@ pub fn fixed_fetch_add() {
 
 use crate::catalog::{Assignment, Category, Entry, Property, Unit, Variant};
 use crate::report::Kind;
-use crate::runner::Checker;
+use crate::vocab::Checker;
 
 /// What the lab knows about this scenario.
 pub const ENTRY: Entry = Entry {

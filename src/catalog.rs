@@ -4,7 +4,7 @@
 use serde::Serialize;
 
 use crate::report::Kind;
-use crate::runner::Checker;
+use crate::vocab::Checker;
 
 /// What family of bug a scenario teaches.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -20,17 +20,7 @@ pub enum Category {
     Starvation,
 }
 
-/// An exploration engine, as scenario metadata names it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Engine {
-    /// loom (DPOR, weak memory): the `loom` checker.
-    Loom,
-    /// shuttle: the `shuttle-random`, `shuttle-pct` and `shuttle-dfs` checkers.
-    Shuttle,
-    /// Real OS threads: the `stress` checker.
-    Stress,
-}
+pub use crate::vocab::Engine;
 
 /// A "must still work" property: what a fix must keep doing besides keeping the invariant, so
 /// that a fix which only hides the bug (sells no tickets, never writes, serialises the threads

@@ -33,3 +33,4 @@ pub mod server;
 pub mod sync;
 pub mod thread;
 pub mod trace;
+pub mod vocab;

@@ -1,7 +1,7 @@
 //! Architecture invariants, checked as tests rather than remembered by reviewers.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use conclab::catalog;
 use conclab::runner::Checker;
@@ -150,6 +150,49 @@ fn nothing_outside_the_engine_layer_names_one_engine_s_objects() {
             for form in [format!("::<{engine}"), format!(", {engine}>")] {
                 assert!(!text.contains(&form), "{} names `{form}`: use the facade (`Dynamic`)", p.display());
             }
+        }
+    }
+}
+
+/// Architecture Invariant: layers import downward. The vocabulary (`vocab.rs`) imports no other
+/// module of the crate; the engine layer and the facade (`src/rt/`, `src/sync/`, `thread.rs`,
+/// `hint.rs`, `lab.rs`, `trace.rs`, `liveness.rs`) know nothing of the catalog, the runner or
+/// what is built on them (their own `#[cfg(test)]` modules excepted); the catalog and the
+/// scenarios know nothing of the runner.
+#[test]
+fn layers_import_downward() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let above = |modules: &[&str]| -> Vec<String> { modules.iter().map(|m| format!("crate::{m}")).collect() };
+    let upper =
+        above(&["catalog", "runner", "report", "minimize", "check", "file", "assign", "bench", "html", "explain"]);
+    let mut files: Vec<(PathBuf, Vec<String>)> = vec![(root.join("src/vocab.rs"), vec!["crate::".to_string()])];
+    for dir in ["src/rt", "src/sync"] {
+        for e in fs::read_dir(root.join(dir)).unwrap() {
+            let p = e.unwrap().path();
+            // `ported.rs` is a test module of its own (`#[cfg(test)] mod ported`).
+            if p.extension().is_some_and(|x| x == "rs") && !p.ends_with("ported.rs") {
+                files.push((p, upper.clone()));
+            }
+        }
+    }
+    for f in ["src/thread.rs", "src/hint.rs", "src/lab.rs", "src/trace.rs", "src/liveness.rs"] {
+        files.push((root.join(f), upper.clone()));
+    }
+    let above_catalog = above(&["runner", "minimize", "check"]);
+    files.push((root.join("src/catalog.rs"), above_catalog.clone()));
+    for (name, _) in scenario_files() {
+        files.push((root.join("scenarios").join(format!("{name}.rs")), above_catalog.clone()));
+    }
+    for (path, forbidden) in files {
+        let text = fs::read_to_string(&path).unwrap();
+        // A file's own tests may use anything.
+        let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+        for f in &forbidden {
+            assert!(
+                !code.contains(f.as_str()),
+                "{} imports `{f}`: layers import downward (ARCHITECTURE.md)",
+                path.display()
+            );
         }
     }
 }

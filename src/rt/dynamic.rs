@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::{Backend, Loom, LoomAtomic, RawAtomic, RawAtomicInt, Shuttle, StdThreads};
-use crate::catalog::Engine;
+use crate::vocab::Engine;
 
 /// The backend whose engine is the running check's ([`set_engine`]).
 #[derive(Debug)]

@@ -1209,10 +1209,10 @@ pub fn enter<B: Backend>(line: &'static str, max_bypass: usize) {
 
 #[cfg(test)]
 mod tests {
-    use crate::catalog::Engine;
     use crate::rt::dynamic::EngineScope;
     use crate::rt::{spawn_thread, Dynamic};
     use crate::trace::{self, Recorder};
+    use crate::vocab::Engine;
 
     #[test]
     fn unnamed_threads_get_columns_of_their_own() {

@@ -144,7 +144,7 @@ impl<T> Shared<T> {
 /// ends it) and a lock would panic again, which aborts the process; on real threads the drop
 /// must still wake the other end.
 pub(super) fn checker_unwinding() -> bool {
-    std::thread::panicking() && crate::rt::dynamic::engine().is_some_and(|e| e != crate::catalog::Engine::Stress)
+    std::thread::panicking() && crate::rt::dynamic::engine().is_some_and(|e| e != crate::vocab::Engine::Stress)
 }
 
 /// Creates an unbounded channel (`std::sync::mpsc::channel`): `send` never blocks.

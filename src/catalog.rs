@@ -223,7 +223,16 @@ pub fn lookup(id: &str, variant: &str) -> anyhow::Result<&'static Scenario> {
 /// (no expected kind, no `found_by`): what `conclab::check` and the library's own tests of the
 /// runner check. Leaks its entry (a few hundred bytes per check).
 pub fn of_body(id: &'static str, variant: &'static str, body: fn()) -> Scenario {
-    let variants = Box::leak(Box::new([Variant { name: variant, fixed: false, summary: "", run: body }]));
+    of_bodies(id, &[(variant, body)], "")
+}
+
+/// A scenario outside the catalog with these variants (a variant named `fixed…` must pass) and
+/// source text, and no metadata: a user's file (`conclab check FILE.rs`). Leaks its entry.
+pub fn of_bodies(id: &'static str, bodies: &[(&'static str, fn())], source_text: &'static str) -> Scenario {
+    let variants: Vec<Variant> = bodies
+        .iter()
+        .map(|&(name, run)| Variant { name, fixed: name.starts_with("fixed"), summary: "", run })
+        .collect();
     let entry = Box::leak(Box::new(Entry {
         id,
         title: id,
@@ -234,11 +243,11 @@ pub fn of_body(id: &'static str, variant: &'static str, body: fn()) -> Scenario 
         variant_kinds: &[],
         found_by: &[],
         waits_by_spinning: false,
-        variants,
+        variants: Box::leak(variants.into_boxed_slice()),
         must_still_work: &[],
         assignment: Assignment { unit: Unit::Races, task: "", hints: &[], questions: &[] },
     }));
-    Scenario { entry, source_text: "" }
+    Scenario { entry, source_text }
 }
 
 /// [`of_body`] with the variant `model`, for the library's own tests.

@@ -186,10 +186,10 @@ impl Check {
     pub fn run(&self, body: fn()) {
         let r = self.report(body);
         match self.expect {
-            Some(kind) if r.found_bug() && r.kind == Some(kind) => println!("{}", explained(&r)),
-            Some(kind) => panic!("expected a bug of kind `{kind}`, but the check says:\n{}", explained(&r)),
+            Some(kind) if r.found_bug() && r.kind == Some(kind) => println!("{}", r.render()),
+            Some(kind) => panic!("expected a bug of kind `{kind}`, but the check says:\n{}", r.render()),
             None if r.verdict == Verdict::Passed => {}
-            None => panic!("{}", explained(&r)),
+            None => panic!("{}", r.render()),
         }
     }
 
@@ -236,11 +236,6 @@ impl Check {
         }
         result
     }
-}
-
-/// The report, with how to run its failing execution again (its `replay_command`).
-fn explained(r: &Report) -> String {
-    r.render()
 }
 
 fn leak(s: String) -> &'static str {

@@ -209,12 +209,6 @@ pub fn render(s: &Scenario, report: &Report) -> String {
     out
 }
 
-/// The scenario's file name without `.rs` (`catalog::all` and `catalog::MODULES` share one order).
-pub fn module_file(s: &Scenario) -> &'static str {
-    let i = crate::catalog::all().iter().position(|x| x.id() == s.id()).expect("a registered scenario");
-    crate::catalog::MODULES[i]
-}
-
 /// Greedy word wrap with a two-space indent on continuation lines.
 fn wrap(text: &str, width: usize) -> String {
     let mut out = String::new();

@@ -10,8 +10,7 @@ use std::process::{Command, ExitCode};
 
 use anyhow::{bail, Context, Result};
 
-use crate::catalog::{Assignment, Category, Entry, Scenario, Unit, Variant};
-use crate::report::Kind;
+use crate::catalog::{self, Scenario};
 
 /// The largest file `check FILE.rs` reads: a model, not a program.
 const MAX_FILE_BYTES: u64 = 1 << 20;
@@ -64,7 +63,8 @@ pub fn prepare(path: &Path) -> Result<Prepared> {
     let id: &'static str = Box::leak(id.into_boxed_str());
     let variants: Vec<&'static str> = variants.into_iter().map(|v| &*Box::leak(v.into_boxed_str())).collect();
     let source: &'static str = Box::leak(text.into_boxed_str());
-    Ok(Prepared { scenario: scenario(id, &variants, in_worker_only, source), exe })
+    let bodies: Vec<(&'static str, fn())> = variants.iter().map(|&v| (v, in_worker_only as fn())).collect();
+    Ok(Prepared { scenario: catalog::of_bodies(id, &bodies, source), exe })
 }
 
 /// The variant a `--variant` names, or the file's only one when the default (`buggy`) is absent.
@@ -83,40 +83,13 @@ fn in_worker_only() {
     panic!("a file's model runs in its worker process only");
 }
 
-/// A scenario of a file's variants, without catalog metadata.
-fn scenario(id: &'static str, variants: &[&'static str], run: fn(), source: &'static str) -> Scenario {
-    scenario_with(id, variants.iter().map(|&v| (v, run)).collect(), source)
-}
-
-fn scenario_with(id: &'static str, bodies: Vec<(&'static str, fn())>, source: &'static str) -> Scenario {
-    let variants: Vec<Variant> = bodies
-        .into_iter()
-        .map(|(name, run)| Variant { name, fixed: name.starts_with("fixed"), summary: "", run })
-        .collect();
-    let entry = Box::leak(Box::new(Entry {
-        id,
-        title: id,
-        category: Category::Race,
-        source: "",
-        invariant: "",
-        expected: Kind::Assertion,
-        variant_kinds: &[],
-        found_by: &[],
-        waits_by_spinning: false,
-        variants: Box::leak(variants.into_boxed_slice()),
-        must_still_work: &[],
-        assignment: Assignment { unit: Unit::Races, task: "", hints: &[], questions: &[] },
-    }));
-    Scenario { entry, source_text: source }
-}
-
 /// `main` of a file's worker binary (written by [`prepare`]): `__worker` runs one job.
 pub fn worker_main(id: &'static str, bodies: &[(&'static str, fn())], source: &'static str) -> ExitCode {
     if std::env::args().nth(1).as_deref() != Some("__worker") {
         eprintln!("this binary is conclab's worker for {id}.rs; run `conclab check {id}.rs`");
         return ExitCode::from(2);
     }
-    let s = scenario_with(id, bodies.to_vec(), source);
+    let s = catalog::of_bodies(id, bodies, source);
     match crate::runner::worker_main_with(|asked| (asked == id).then_some(s)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

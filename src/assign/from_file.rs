@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 
 use super::grade::{Check, CheckVerdict, Grade, GRADED_BY};
 use super::{lock_file, refuse_to_overwrite, vendor, write, AssignOptions, VENDORED_DIR};
@@ -18,16 +18,17 @@ const BUGGY: &str = "buggy";
 
 /// Writes `file` as an assignment crate in `dir` (created; it must not hold a crate yet).
 pub fn write_file_assignment(file: &Path, dir: &Path, o: &AssignOptions) -> Result<()> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    // It must be checkable as it is: the instructor's file compiles and has its variants.
+    // It must be checkable as it is (a regular file of at most 1 MiB that compiles and has its
+    // variants): `prepare` says why not before anything else reads it.
     let prepared = crate::file::prepare(file)?;
+    let text = prepared.scenario.source_text;
     if prepared.scenario.variant(BUGGY).is_none() {
         bail!("{} has no `pub fn buggy()`: that is the function a student fixes", file.display());
     }
     refuse_to_overwrite(dir, &["Cargo.toml", "README.md", "src/lib.rs", VENDORED_DIR])?;
     vendor(&dir.join(VENDORED_DIR))?;
     let id = prepared.scenario.id();
-    let handed_out = without_key(&text);
+    let handed_out = without_key(text);
     let target = o.target_dir.as_deref().unwrap_or(Path::new("target"));
     let files = [
         (
@@ -44,7 +45,7 @@ pub fn write_file_assignment(file: &Path, dir: &Path, o: &AssignOptions) -> Resu
         ("Cargo.lock", lock_file().to_string()),
         (".cargo/config.toml", format!("[build]\ntarget-dir = '{}'\n", target.display())),
         (".gitignore", "/target\n".to_string()),
-        ("README.md", readme(id, &text)),
+        ("README.md", readme(id, text)),
         ("src/lib.rs", handed_out.clone()),
         ("tests/handed_out.rs.txt", handed_out),
         (
@@ -87,21 +88,17 @@ pub fn file_checks_main(lib: &str, handed_out: &str) -> ExitCode {
 /// Grades the student's file: every handed-out assert still there, then each of [`GRADED_BY`]
 /// on `buggy`. Returns the grade and the first failure's report, rendered.
 pub fn grade_file(lib: &Path, handed_out: &str) -> Result<(Grade, Option<String>)> {
-    let theirs = std::fs::read_to_string(lib).with_context(|| format!("cannot read {}", lib.display()))?;
-    let mut checks = changed_asserts(handed_out, &theirs);
+    // `prepare` reads the file within its bound (a regular file, at most 1 MiB) and builds it.
     let prepared = match crate::file::prepare(lib) {
         Ok(p) => p,
         Err(e) => {
             let reason = format!("{e:#}");
-            checks.push(Check {
-                checker: "cargo".into(),
-                property: "compiles".into(),
-                verdict: CheckVerdict::Failed,
-                reason,
-            });
-            return Ok((Grade::new(&id_of(lib), checks), None));
+            let check =
+                Check { checker: "cargo".into(), property: "compiles".into(), verdict: CheckVerdict::Failed, reason };
+            return Ok((Grade::new(&id_of(lib), vec![check]), None));
         }
     };
+    let mut checks = changed_asserts(handed_out, prepared.scenario.source_text);
     let mut failure = None;
     for checker in GRADED_BY {
         let o = Options { checker, ..Options::new(checker, &prepared.exe) };

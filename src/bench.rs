@@ -9,6 +9,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use crate::catalog::{self, Scenario};
+use crate::html::{esc, inline_md, page as html_page, PALETTE};
 use crate::minimize::Shape;
 use crate::report::{Coverage, Kind, Report, Verdict};
 use crate::runner::{self, Checker, Options};
@@ -652,6 +653,176 @@ fn csv_field(s: &str) -> String {
     }
 }
 
+/// Log-scale x position of `n` executions in a chart `width` wide whose axis ends at `max`.
+fn log_x(n: usize, max: usize, width: f64) -> f64 {
+    let top = (max.max(10) as f64).log10().ceil().max(1.0);
+    ((n.max(1) as f64).log10() / top * width).max(2.0)
+}
+
+/// The checker comparison as a page: the method, a chart of executions to the first bug (log
+/// scale, median bar and max tick per checker), and the full table.
+pub fn page(c: &Comparison) -> String {
+    let mut b = String::new();
+    let _ = writeln!(b, "<h1>conclab — checker comparison</h1>");
+    let _ = writeln!(
+        b,
+        "<p>The SCTBench method (Thomson, Donaldson and Betts, PPoPP 2014) applied to conclab's catalog: \
+         every checker runs every scenario's buggy variant, seeded, and each fix; the chart shows how many \
+         executions each needed to find each bug.</p>\n<section id=\"method\"><h2>Method</h2><p>{}</p></section>",
+        inline_md(&c.method.summary)
+    );
+    chart(&mut b, c);
+    let _ = writeln!(b, "<h2>Results</h2>\n<table id=\"results\">\n<thead><tr><th>scenario</th><th>checker</th>\
+         <th>expected</th><th>buggy: found</th><th>kind</th><th>executions to bug (median / max)</th>\
+         <th>time (median)</th><th>trace steps / preemptions (first → minimised)</th><th>fixes</th></tr></thead>\n<tbody>");
+    for r in &c.rows {
+        let fixes: Vec<String> = r
+            .fixed
+            .iter()
+            .map(|f| format!("{} {} ({}), {} ms", f.variant, f.executions, coverage_short(&f.coverage), f.time_ms))
+            .collect();
+        let _ = writeln!(
+            b,
+            "<tr data-scenario=\"{}\" data-checker=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} ms</td><td>{}</td><td>{}</td></tr>",
+            esc(&r.scenario),
+            r.checker.name(),
+            esc(&r.scenario),
+            r.checker.name(),
+            if r.expected { "yes" } else { "no" },
+            esc(&r.buggy.found_text()),
+            r.buggy.kind.map(|k| k.to_string()).unwrap_or_else(|| "—".into()),
+            esc(&r.buggy.executions_text()),
+            r.buggy.time_ms_median,
+            esc(&r.buggy.trace_text()),
+            esc(&fixes.join("; "))
+        );
+    }
+    let _ = writeln!(b, "</tbody>\n</table>");
+    let notes: Vec<String> = c
+        .rows
+        .iter()
+        .flat_map(|r| {
+            r.notes
+                .iter()
+                .map(move |n| format!("<li><code>{}</code> / {}: {}</li>", esc(&r.scenario), r.checker.name(), esc(n)))
+        })
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(b, "<h2>Notes</h2>\n<ul>{}</ul>", notes.join("\n"));
+    }
+    html_page("conclab — checker comparison", &b)
+}
+
+fn chart(b: &mut String, c: &Comparison) {
+    let checkers: Vec<Checker> = {
+        let mut v = vec![];
+        for r in &c.rows {
+            if !v.contains(&r.checker) {
+                v.push(r.checker);
+            }
+        }
+        v
+    };
+    let mut scenarios: Vec<&str> = vec![];
+    for r in &c.rows {
+        if !scenarios.contains(&r.scenario.as_str()) {
+            scenarios.push(&r.scenario);
+        }
+    }
+    let max = c.rows.iter().filter_map(|r| r.buggy.executions_max).max().unwrap_or(10);
+    let (label_w, plot_w, bar_h) = (210.0, 560.0, 11.0);
+    let group_h = bar_h * checkers.len() as f64 + 12.0;
+    let height = 40.0 + group_h * scenarios.len() as f64 + 30.0;
+    let width = label_w + plot_w + 130.0;
+    let _ = writeln!(b, "<h2>Executions to the first bug (log scale)</h2>");
+    let _ = writeln!(
+        b,
+        "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
+         viewBox=\"0 0 {width} {height}\" font-family=\"system-ui,sans-serif\" font-size=\"11\">"
+    );
+    // Decades: 1, 10, 100, …
+    let top = (max.max(10) as f64).log10().ceil() as u32;
+    for d in 0..=top {
+        let x = label_w + log_x(10usize.pow(d), max, plot_w).max(0.0) * f64::from(u8::from(d > 0));
+        let _ = writeln!(
+            b,
+            "<line x1=\"{x:.1}\" y1=\"30\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#dde\"/><text x=\"{x:.1}\" y=\"22\" \
+             text-anchor=\"middle\" fill=\"#666\">{}</text>",
+            height - 30.0,
+            10usize.pow(d)
+        );
+    }
+    for (g, s) in scenarios.iter().enumerate() {
+        let y0 = 36.0 + group_h * g as f64;
+        let _ = writeln!(
+            b,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-weight=\"600\">{}</text>",
+            label_w - 8.0,
+            y0 + group_h / 2.0,
+            esc(s)
+        );
+        for (k, ch) in checkers.iter().enumerate() {
+            let y = y0 + bar_h * k as f64;
+            let colour = PALETTE[k % PALETTE.len()];
+            let Some(r) = c.rows.iter().find(|r| r.scenario == *s && r.checker == *ch) else { continue };
+            match (r.buggy.executions_median, r.buggy.executions_max) {
+                (Some(m), x) => {
+                    let w = log_x(m, max, plot_w);
+                    let _ = writeln!(
+                        b,
+                        "<rect class=\"bar\" data-scenario=\"{}\" data-checker=\"{}\" x=\"{label_w}\" y=\"{y:.1}\" \
+                         width=\"{w:.1}\" height=\"{:.1}\" fill=\"{colour}\"><title>{} / {}: median {m}, max {}</title></rect>",
+                        esc(s),
+                        ch.name(),
+                        bar_h - 2.0,
+                        esc(s),
+                        ch.name(),
+                        x.unwrap_or(m)
+                    );
+                    if let Some(x) = x.filter(|&x| x > m) {
+                        let xm = label_w + log_x(x, max, plot_w);
+                        let _ = writeln!(
+                            b,
+                            "<line x1=\"{xm:.1}\" y1=\"{y:.1}\" x2=\"{xm:.1}\" y2=\"{:.1}\" stroke=\"#222\" stroke-width=\"2\"/>",
+                            y + bar_h - 2.0
+                        );
+                    }
+                }
+                (None, _) => {
+                    let why = if r.buggy.runs == 0 {
+                        "not run"
+                    } else if r.buggy.found > 0 {
+                        "found (no count)"
+                    } else {
+                        "not found"
+                    };
+                    let _ = writeln!(
+                        b,
+                        "<text class=\"miss\" x=\"{:.1}\" y=\"{:.1}\" fill=\"#999\">{} — {why}</text>",
+                        label_w + 4.0,
+                        y + bar_h - 3.0,
+                        ch.name()
+                    );
+                }
+            }
+        }
+    }
+    let ly = height - 12.0;
+    for (k, ch) in checkers.iter().enumerate() {
+        let x = label_w + 120.0 * k as f64;
+        let _ = writeln!(
+            b,
+            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{ly:.1}\">{}</text>",
+            ly - 9.0,
+            PALETTE[k % PALETTE.len()],
+            x + 14.0,
+            ch.name()
+        );
+    }
+    let _ = writeln!(b, "</svg>\n<p class=\"meta\">Bars: median executions to the first bug over the seeds that found it; tick: the maximum. Stress counts real-thread runs, not executions, and has no bar.</p>");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -689,5 +860,11 @@ mod tests {
         assert_eq!((p.scenarios.len(), p.checkers.len()), (1, 1));
         let err = Plan::new(&["no-such-bug".into()], &[], 3, "conclab").unwrap_err().to_string();
         assert!(err.contains("unknown scenario `no-such-bug`"), "{err}");
+    }
+
+    #[test]
+    fn log_scale_grows_by_decades() {
+        let (a, b, c) = (log_x(1, 1000, 300.0), log_x(10, 1000, 300.0), log_x(1000, 1000, 300.0));
+        assert!(a < b && b < c && (c - 300.0).abs() < 1e-9, "{a} {b} {c}");
     }
 }

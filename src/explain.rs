@@ -143,8 +143,8 @@ pub fn trace_prose(report: &Report) -> Vec<String> {
 
 /// The checker `explain` uses unless told: the first of shuttle-pct, shuttle-random and loom that
 /// the scenario says finds its bug (shuttle's schedules shrink to the fewest preemptions).
-pub fn default_checker(s: &Scenario) -> crate::runner::Checker {
-    use crate::runner::Checker;
+pub fn default_checker(s: &Scenario) -> crate::vocab::Checker {
+    use crate::vocab::Checker;
     [Checker::ShuttlePct, Checker::ShuttleRandom, Checker::Loom]
         .into_iter()
         .find(|c| s.entry.found_by.contains(c))

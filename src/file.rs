@@ -12,6 +12,26 @@ use anyhow::{bail, Context, Result};
 
 use crate::catalog::{self, Scenario};
 
+/// The lock file every assignment gets: the versions conclab itself was built and tested with.
+const LOCK_FILE: &str = include_str!("../Cargo.lock");
+
+/// conclab's own lock file: the versions a crate built around a user's file gets.
+pub fn lock_file() -> &'static str {
+    LOCK_FILE
+}
+
+/// Where conclab's own sources are: what a course pack copies (see `assign::VENDORED`), and the
+/// dependency of the crates `conclab grade` builds.
+pub fn conclab_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The target directory `conclab grade` builds in (and the tests build assignments in):
+/// `$CONCLAB_TARGET_DIR`, or `target/assignments` of this checkout.
+pub fn default_target_dir() -> PathBuf {
+    std::env::var_os("CONCLAB_TARGET_DIR").map_or_else(|| conclab_dir().join("target/assignments"), PathBuf::from)
+}
+
 /// The largest file `check FILE.rs` reads: a model, not a program.
 const MAX_FILE_BYTES: u64 = 1 << 20;
 
@@ -165,7 +185,7 @@ fn unmapped_group(text: &str) -> Option<(usize, String)> {
 
 /// Writes the scratch crate for `path` and builds it; returns the worker executable.
 fn build(path: &Path, id: &str, text: &str, variants: &[String]) -> Result<PathBuf> {
-    let target_dir = crate::assign::default_target_dir();
+    let target_dir = default_target_dir();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf()).hash(&mut h);
     let name = format!("conclab-file-{}-{:016x}", id.to_lowercase().replace('_', "-"), h.finish());
@@ -182,11 +202,11 @@ fn build(path: &Path, id: &str, text: &str, variants: &[String]) -> Result<PathB
         "[package]\nname = \"{name}\"\nversion = \"0.0.0\"\nedition = \"2021\"\npublish = false\n\n\
          [dependencies]\nconclab = {{ path = '{dep}' }}\n\n[workspace]\n\n\
          [profile.dev]\nopt-level = 1\ndebug = 0\n\n[profile.dev.package.\"*\"]\nopt-level = 3\ndebug = 0\n",
-        dep = crate::assign::conclab_dir().display()
+        dep = conclab_dir().display()
     );
     let files = [
         ("Cargo.toml", manifest),
-        ("Cargo.lock", crate::assign::lock_file().to_string()),
+        ("Cargo.lock", lock_file().to_string()),
         ("src/main.rs", main),
         (&*format!("src/model/{id}.rs"), map_std(text)),
     ];

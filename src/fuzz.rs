@@ -389,7 +389,7 @@ pub fn books(data: &[u8], split: bool) -> Option<String> {
     config.failure_persistence = shuttle::FailurePersistence::None;
     config.silence_warnings = true;
     config.max_steps = shuttle::MaxSteps::FailAfter(10_000);
-    let result = runner::on_fresh_thread(move || {
+    let result = crate::engine::on_fresh_thread(move || {
         let _engine = crate::rt::dynamic::EngineScope::enter(crate::catalog::Engine::Shuttle);
         std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
             let runner = shuttle::Runner::new(FuzzScheduler::new(&schedule), config);
@@ -402,7 +402,7 @@ pub fn books(data: &[u8], split: bool) -> Option<String> {
     });
     match result {
         Ok(Ok(())) => None,
-        Ok(Err(p)) | Err(p) => Some(runner::panic_text(&*p)),
+        Ok(Err(p)) | Err(p) => Some(crate::engine::panic_text(&*p)),
     }
 }
 

@@ -10,11 +10,9 @@
 
 use std::fmt::Write as _;
 
-use crate::bench::{coverage_short, Comparison};
 use crate::catalog::Scenario;
 use crate::explain;
 use crate::report::{Kind, Report};
-use crate::runner::Checker;
 
 /// Escapes text for HTML content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -33,7 +31,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// The doc comments' light Markdown (`**bold**`, `` `code` ``, `*em*`) as HTML, escaped.
-fn inline_md(s: &str) -> String {
+pub(crate) fn inline_md(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     let mut open: Vec<&str> = vec![];
@@ -114,9 +112,10 @@ document.querySelectorAll('td.cell[data-object]').forEach(function(c){
 document.body.dataset.ready='yes';
 "#;
 
-const PALETTE: [&str; 8] = ["#2c6fbb", "#d9822b", "#3a9a5b", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#b7950b"];
+pub(crate) const PALETTE: [&str; 8] =
+    ["#2c6fbb", "#d9822b", "#3a9a5b", "#8e44ad", "#c0392b", "#16a085", "#7f8c8d", "#b7950b"];
 
-fn page(title: &str, body: &str) -> String {
+pub(crate) fn page(title: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{}</title>\n\
          <style>{STYLE}</style>\n</head>\n<body>\n{body}<script>{SCRIPT}</script>\n</body>\n</html>\n",
@@ -347,176 +346,6 @@ fn swimlanes(b: &mut String, report: &Report) {
     }
 }
 
-/// Log-scale x position of `n` executions in a chart `width` wide whose axis ends at `max`.
-fn log_x(n: usize, max: usize, width: f64) -> f64 {
-    let top = (max.max(10) as f64).log10().ceil().max(1.0);
-    ((n.max(1) as f64).log10() / top * width).max(2.0)
-}
-
-/// The checker comparison as a page: the method, a chart of executions to the first bug (log
-/// scale, median bar and max tick per checker), and the full table.
-pub fn bench_page(c: &Comparison) -> String {
-    let mut b = String::new();
-    let _ = writeln!(b, "<h1>conclab — checker comparison</h1>");
-    let _ = writeln!(
-        b,
-        "<p>The SCTBench method (Thomson, Donaldson and Betts, PPoPP 2014) applied to conclab's catalog: \
-         every checker runs every scenario's buggy variant, seeded, and each fix; the chart shows how many \
-         executions each needed to find each bug.</p>\n<section id=\"method\"><h2>Method</h2><p>{}</p></section>",
-        inline_md(&c.method.summary)
-    );
-    chart(&mut b, c);
-    let _ = writeln!(b, "<h2>Results</h2>\n<table id=\"results\">\n<thead><tr><th>scenario</th><th>checker</th>\
-         <th>expected</th><th>buggy: found</th><th>kind</th><th>executions to bug (median / max)</th>\
-         <th>time (median)</th><th>trace steps / preemptions (first → minimised)</th><th>fixes</th></tr></thead>\n<tbody>");
-    for r in &c.rows {
-        let fixes: Vec<String> = r
-            .fixed
-            .iter()
-            .map(|f| format!("{} {} ({}), {} ms", f.variant, f.executions, coverage_short(&f.coverage), f.time_ms))
-            .collect();
-        let _ = writeln!(
-            b,
-            "<tr data-scenario=\"{}\" data-checker=\"{}\"><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td>\
-             <td>{}</td><td class=\"num\">{}</td><td class=\"num\">{} ms</td><td>{}</td><td>{}</td></tr>",
-            esc(&r.scenario),
-            r.checker.name(),
-            esc(&r.scenario),
-            r.checker.name(),
-            if r.expected { "yes" } else { "no" },
-            esc(&r.buggy.found_text()),
-            r.buggy.kind.map(|k| k.to_string()).unwrap_or_else(|| "—".into()),
-            esc(&r.buggy.executions_text()),
-            r.buggy.time_ms_median,
-            esc(&r.buggy.trace_text()),
-            esc(&fixes.join("; "))
-        );
-    }
-    let _ = writeln!(b, "</tbody>\n</table>");
-    let notes: Vec<String> = c
-        .rows
-        .iter()
-        .flat_map(|r| {
-            r.notes
-                .iter()
-                .map(move |n| format!("<li><code>{}</code> / {}: {}</li>", esc(&r.scenario), r.checker.name(), esc(n)))
-        })
-        .collect();
-    if !notes.is_empty() {
-        let _ = writeln!(b, "<h2>Notes</h2>\n<ul>{}</ul>", notes.join("\n"));
-    }
-    page("conclab — checker comparison", &b)
-}
-
-fn chart(b: &mut String, c: &Comparison) {
-    let checkers: Vec<Checker> = {
-        let mut v = vec![];
-        for r in &c.rows {
-            if !v.contains(&r.checker) {
-                v.push(r.checker);
-            }
-        }
-        v
-    };
-    let mut scenarios: Vec<&str> = vec![];
-    for r in &c.rows {
-        if !scenarios.contains(&r.scenario.as_str()) {
-            scenarios.push(&r.scenario);
-        }
-    }
-    let max = c.rows.iter().filter_map(|r| r.buggy.executions_max).max().unwrap_or(10);
-    let (label_w, plot_w, bar_h) = (210.0, 560.0, 11.0);
-    let group_h = bar_h * checkers.len() as f64 + 12.0;
-    let height = 40.0 + group_h * scenarios.len() as f64 + 30.0;
-    let width = label_w + plot_w + 130.0;
-    let _ = writeln!(b, "<h2>Executions to the first bug (log scale)</h2>");
-    let _ = writeln!(
-        b,
-        "<svg id=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
-         viewBox=\"0 0 {width} {height}\" font-family=\"system-ui,sans-serif\" font-size=\"11\">"
-    );
-    // Decades: 1, 10, 100, …
-    let top = (max.max(10) as f64).log10().ceil() as u32;
-    for d in 0..=top {
-        let x = label_w + log_x(10usize.pow(d), max, plot_w).max(0.0) * f64::from(u8::from(d > 0));
-        let _ = writeln!(
-            b,
-            "<line x1=\"{x:.1}\" y1=\"30\" x2=\"{x:.1}\" y2=\"{:.1}\" stroke=\"#dde\"/><text x=\"{x:.1}\" y=\"22\" \
-             text-anchor=\"middle\" fill=\"#666\">{}</text>",
-            height - 30.0,
-            10usize.pow(d)
-        );
-    }
-    for (g, s) in scenarios.iter().enumerate() {
-        let y0 = 36.0 + group_h * g as f64;
-        let _ = writeln!(
-            b,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" font-weight=\"600\">{}</text>",
-            label_w - 8.0,
-            y0 + group_h / 2.0,
-            esc(s)
-        );
-        for (k, ch) in checkers.iter().enumerate() {
-            let y = y0 + bar_h * k as f64;
-            let colour = PALETTE[k % PALETTE.len()];
-            let Some(r) = c.rows.iter().find(|r| r.scenario == *s && r.checker == *ch) else { continue };
-            match (r.buggy.executions_median, r.buggy.executions_max) {
-                (Some(m), x) => {
-                    let w = log_x(m, max, plot_w);
-                    let _ = writeln!(
-                        b,
-                        "<rect class=\"bar\" data-scenario=\"{}\" data-checker=\"{}\" x=\"{label_w}\" y=\"{y:.1}\" \
-                         width=\"{w:.1}\" height=\"{:.1}\" fill=\"{colour}\"><title>{} / {}: median {m}, max {}</title></rect>",
-                        esc(s),
-                        ch.name(),
-                        bar_h - 2.0,
-                        esc(s),
-                        ch.name(),
-                        x.unwrap_or(m)
-                    );
-                    if let Some(x) = x.filter(|&x| x > m) {
-                        let xm = label_w + log_x(x, max, plot_w);
-                        let _ = writeln!(
-                            b,
-                            "<line x1=\"{xm:.1}\" y1=\"{y:.1}\" x2=\"{xm:.1}\" y2=\"{:.1}\" stroke=\"#222\" stroke-width=\"2\"/>",
-                            y + bar_h - 2.0
-                        );
-                    }
-                }
-                (None, _) => {
-                    let why = if r.buggy.runs == 0 {
-                        "not run"
-                    } else if r.buggy.found > 0 {
-                        "found (no count)"
-                    } else {
-                        "not found"
-                    };
-                    let _ = writeln!(
-                        b,
-                        "<text class=\"miss\" x=\"{:.1}\" y=\"{:.1}\" fill=\"#999\">{} — {why}</text>",
-                        label_w + 4.0,
-                        y + bar_h - 3.0,
-                        ch.name()
-                    );
-                }
-            }
-        }
-    }
-    let ly = height - 12.0;
-    for (k, ch) in checkers.iter().enumerate() {
-        let x = label_w + 120.0 * k as f64;
-        let _ = writeln!(
-            b,
-            "<rect x=\"{x:.1}\" y=\"{:.1}\" width=\"10\" height=\"10\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{ly:.1}\">{}</text>",
-            ly - 9.0,
-            PALETTE[k % PALETTE.len()],
-            x + 14.0,
-            ch.name()
-        );
-    }
-    let _ = writeln!(b, "</svg>\n<p class=\"meta\">Bars: median executions to the first bug over the seeds that found it; tick: the maximum. Stress counts real-thread runs, not executions, and has no bar.</p>");
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -526,11 +355,5 @@ mod tests {
         assert_eq!(esc("<a href='x'>&</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&lt;/a&gt;");
         assert_eq!(inline_md("**Story.** a `x<y` *b*"), "<strong>Story.</strong> a <code>x&lt;y</code> <em>b</em>");
         assert_eq!(inline_md("unclosed **bold"), "unclosed <strong>bold</strong>");
-    }
-
-    #[test]
-    fn log_scale_grows_by_decades() {
-        let (a, b, c) = (log_x(1, 1000, 300.0), log_x(10, 1000, 300.0), log_x(1000, 1000, 300.0));
-        assert!(a < b && b < c && (c - 300.0).abs() < 1e-9, "{a} {b} {c}");
     }
 }

@@ -13,6 +13,7 @@ pub mod bench;
 pub mod catalog;
 pub mod check;
 pub mod demo;
+pub mod engine;
 pub mod explain;
 pub mod file;
 pub mod fuzz;

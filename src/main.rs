@@ -563,7 +563,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let plan = bench::Plan::new(&scenarios, &checkers, seeds, std::env::current_exe()?)?;
             let table = bench::run(&plan, !json && !csv && std::io::stderr().is_terminal())?;
             if let Some(file) = &html {
-                write_file(file, &conclab::html::bench_page(&table))?;
+                write_file(file, &conclab::bench::page(&table))?;
             }
             if json {
                 writeln!(out, "{}", serde_json::to_string_pretty(&table)?)?;

@@ -17,74 +17,16 @@
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 use shuttle::scheduler::{Schedule, Scheduler, Task, TaskId};
 
+use crate::engine;
 use crate::replay::{Point, Token};
 use crate::report::{classify, Kind};
-use crate::runner::{self, Options};
-use crate::trace::{self, Failure, ReplayBase};
+pub use crate::report::{Minimised, Shape};
+use crate::trace::{Failure, ReplayBase};
 
 /// At most this many candidate schedules are replayed while shrinking one failure.
 pub const MAX_ATTEMPTS: usize = 400;
-
-/// The size of one failing execution's trace.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Shape {
-    /// Steps in the trace.
-    pub steps: usize,
-    /// Preemptions: switches away from a thread that could have gone on (`None`: not measured,
-    /// as for loom, whose bound is in [`Minimised::preemption_bound`]).
-    pub preemptions: Option<usize>,
-    /// Changes of the running thread between consecutive steps of the trace.
-    pub switches: usize,
-}
-
-impl Shape {
-    fn of(trace: &trace::Trace, preemptions: Option<usize>) -> Shape {
-        let switches = trace.steps.windows(2).filter(|w| w[0].thread != w[1].thread).count();
-        Shape { steps: trace.steps.len(), preemptions, switches }
-    }
-}
-
-impl std::fmt::Display for Shape {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        write!(f, "{}", plural(self.steps, "step", "steps"))?;
-        if let Some(p) = self.preemptions {
-            write!(f, ", {}", plural(p, "preemption", "preemptions"))?;
-        }
-        write!(f, ", {}", plural(self.switches, "thread switch", "thread switches"))
-    }
-}
-
-/// How the shown trace was minimised, and how it compares with the first one found.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Minimised {
-    /// The method in one sentence.
-    pub method: String,
-    /// The first failing execution the checker found.
-    pub first: Shape,
-    /// The trace shown in the report.
-    pub shown: Shape,
-    /// loom: the preemption bound under which the bug was found.
-    pub preemption_bound: Option<usize>,
-    /// Candidate schedules replayed (0 for loom).
-    pub attempts: usize,
-    /// The first-found execution's token, when it differs from the shown one.
-    pub first_replay: Option<String>,
-}
-
-impl Minimised {
-    /// One line for the human report.
-    pub fn summary(&self) -> String {
-        if self.first == self.shown {
-            format!("{}; shown: {}", self.method, self.shown)
-        } else {
-            format!("{}; first found: {}; shown: {}", self.method, self.first, self.shown)
-        }
-    }
-}
 
 /// What one replay of a plan did.
 #[derive(Clone, Debug, Default)]
@@ -178,10 +120,10 @@ impl Attempt {
     }
 }
 
-/// Replays `plan` once, recording every event (see [`runner::traced_run`]).
-fn attempt(base: &ReplayBase, body: fn(), plan: Vec<Option<usize>>, options: &Options) -> Attempt {
+/// Replays `plan` once, recording every event (see [`engine::shuttle::traced_run`]).
+fn attempt(base: &ReplayBase, body: fn(), plan: Vec<Option<usize>>, max_steps: usize) -> Attempt {
     let run = Arc::new(Mutex::new(Run::default()));
-    let failure = runner::traced_run(base, body, Shrink::new(plan, run.clone()), options);
+    let failure = engine::shuttle::traced_run(base, body, Shrink::new(plan, run.clone()), max_steps);
     let run = run.lock().clone();
     Attempt { failure, run }
 }
@@ -190,7 +132,7 @@ fn attempt(base: &ReplayBase, body: fn(), plan: Vec<Option<usize>>, options: &Op
 struct Search<'a> {
     base: &'a ReplayBase,
     body: fn(),
-    options: Options,
+    max_steps: usize,
     kind: Kind,
     attempts: usize,
 }
@@ -198,7 +140,7 @@ struct Search<'a> {
 impl Search<'_> {
     fn attempt(&mut self, plan: Vec<Option<usize>>) -> Attempt {
         self.attempts += 1;
-        attempt(self.base, self.body, plan, &self.options)
+        attempt(self.base, self.body, plan, self.max_steps)
     }
 
     /// The first plan whose run fails the same way and scores better than `best`.
@@ -243,15 +185,16 @@ fn step_bound(f: &Failure) -> bool {
     crate::report::limit_reached(&f.message)
 }
 
-/// Shrinks a failure a shuttle checker found (its token holds the schedule). Returns the
-/// failure to show and how it was minimised; `None` when the failure cannot be shrunk (no
-/// token, a step-bound failure, or its replay did not fail the same way).
+/// Shrinks a failure a shuttle checker found (its token holds the schedule), replaying candidates
+/// with at most `max_steps` steps each (the search's own bound). Returns the failure to show and
+/// how it was minimised; `None` when the failure cannot be shrunk (no token, a step-bound
+/// failure, or its replay did not fail the same way).
 pub fn shrink(
     scenario: &str,
     variant: &str,
     body: fn(),
     found: &Failure,
-    options: &Options,
+    max_steps: usize,
 ) -> Option<(Failure, Minimised)> {
     let token: Token = found.replay.as_deref()?.parse().ok()?;
     let Point::Shuttle { choices } = token.point else { return None };
@@ -265,14 +208,14 @@ pub fn shrink(
         point: Point::Shuttle { choices: vec![] },
     };
     let decisions = choices.len();
-    let first = attempt(&base, body, choices.into_iter().map(Some).collect(), options);
+    let first = attempt(&base, body, choices.into_iter().map(Some).collect(), max_steps);
     if first.kind() != Some(kind) {
         return None;
     }
     // A candidate that runs far longer than the original is no simplification: cut it short.
-    let tight = Options { max_steps: options.max_steps.min(decisions * 2 + 200), ..options.clone() };
+    let tight = max_steps.min(decisions * 2 + 200);
     let first_preemptions = first.run.preemptions;
-    let mut search = Search { base: &base, body, options: tight, kind, attempts: 1 };
+    let mut search = Search { base: &base, body, max_steps: tight, kind, attempts: 1 };
     let mut best = first;
     let mut swept = false;
     loop {

@@ -111,10 +111,10 @@ fn parse(s: &str) -> std::result::Result<Token, String> {
                 Some(n) => Some(number(n, "the preemption bound")?),
                 None => return Err(format!("expected `b<bound>` (or `bx`) after `{engine}`, found `{}`", shorten(b))),
             };
-            if let Some(b) = bound.filter(|&b| b > crate::runner::MAX_PREEMPTION_BOUND) {
+            if let Some(b) = bound.filter(|&b| b > crate::vocab::MAX_PREEMPTION_BOUND) {
                 return Err(format!(
                     "preemption bound {b} is beyond any search conclab runs (at most {})",
-                    crate::runner::MAX_PREEMPTION_BOUND
+                    crate::vocab::MAX_PREEMPTION_BOUND
                 ));
             }
             let Some(e) = e.strip_prefix('e') else {
@@ -423,7 +423,7 @@ mod tests {
     /// Any token the printer can write: loom's bounds and executions, shuttle's schedules with
     /// runs of every length.
     fn any_token() -> impl Strategy<Value = Token> {
-        let loom = (proptest::option::of(0..=crate::runner::MAX_PREEMPTION_BOUND), 1usize.., any::<bool>())
+        let loom = (proptest::option::of(0..=crate::vocab::MAX_PREEMPTION_BOUND), 1usize.., any::<bool>())
             .prop_map(|(bound, execution, acqrel)| Point::Loom { bound, execution, acqrel });
         let shuttle = proptest::collection::vec((0usize..26, 1usize..30), 1..40).prop_map(|runs| Point::Shuttle {
             choices: runs.into_iter().flat_map(|(t, n)| std::iter::repeat_n(t, n)).collect(),

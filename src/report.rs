@@ -89,10 +89,10 @@ fn in_model_source(location: &str) -> bool {
 /// [`Kind::Panic`] is left for crashes that are no check of the model's (an `unwrap` of `None`,
 /// an index out of bounds, an overflow, a panic inside a dependency or an engine).
 pub fn classify(message: &str, location: &str) -> (Kind, String) {
-    if let Some(m) = message.strip_prefix(crate::rt::INVARIANT_PREFIX) {
+    if let Some(m) = message.strip_prefix(INVARIANT_PREFIX) {
         return (Kind::Assertion, m.to_string());
     }
-    if let Some(m) = message.strip_prefix(crate::rt::PROPERTY_PREFIX) {
+    if let Some(m) = message.strip_prefix(PROPERTY_PREFIX) {
         let (name, what) = m.split_once(": ").unwrap_or((m, ""));
         return (Kind::Assertion, format!("{MUST_STILL_WORK}[{name}]: {what}"));
     }
@@ -124,6 +124,13 @@ pub fn limit_reached(message: &str) -> bool {
     let m = message.to_lowercase();
     m.contains("max_steps bound") || m.contains("maximum number of branches")
 }
+
+/// The prefix of every invariant failure's panic message: how a report tells an
+/// `assertion` verdict from any other panic.
+pub const INVARIANT_PREFIX: &str = "invariant violated: ";
+
+/// The prefix of every "must still work" property failure's panic message (see `rt::property`).
+pub const PROPERTY_PREFIX: &str = "property violated: ";
 
 /// The prefix of conclab's own message when an engine cannot model the program (see
 /// [`Undecided::EngineLimit`]).
@@ -322,7 +329,7 @@ pub struct Report {
     pub notes: Vec<String>,
     /// How the shown trace was minimised, and the first-found trace's size beside it.
     #[serde(default)]
-    pub minimised: Option<crate::minimize::Minimised>,
+    pub minimised: Option<Minimised>,
 }
 
 impl Report {
@@ -423,6 +430,64 @@ impl Report {
             }
         }
         out
+    }
+}
+
+/// The size of one failing execution's trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shape {
+    /// Steps in the trace.
+    pub steps: usize,
+    /// Preemptions: switches away from a thread that could have gone on (`None`: not measured,
+    /// as for loom, whose bound is in [`Minimised::preemption_bound`]).
+    pub preemptions: Option<usize>,
+    /// Changes of the running thread between consecutive steps of the trace.
+    pub switches: usize,
+}
+
+impl Shape {
+    pub(crate) fn of(trace: &Trace, preemptions: Option<usize>) -> Shape {
+        let switches = trace.steps.windows(2).filter(|w| w[0].thread != w[1].thread).count();
+        Shape { steps: trace.steps.len(), preemptions, switches }
+    }
+}
+
+impl std::fmt::Display for Shape {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        write!(f, "{}", plural(self.steps, "step", "steps"))?;
+        if let Some(p) = self.preemptions {
+            write!(f, ", {}", plural(p, "preemption", "preemptions"))?;
+        }
+        write!(f, ", {}", plural(self.switches, "thread switch", "thread switches"))
+    }
+}
+
+/// How the shown trace was minimised, and how it compares with the first one found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Minimised {
+    /// The method in one sentence.
+    pub method: String,
+    /// The first failing execution the checker found.
+    pub first: Shape,
+    /// The trace shown in the report.
+    pub shown: Shape,
+    /// loom: the preemption bound under which the bug was found.
+    pub preemption_bound: Option<usize>,
+    /// Candidate schedules replayed (0 for loom).
+    pub attempts: usize,
+    /// The first-found execution's token, when it differs from the shown one.
+    pub first_replay: Option<String>,
+}
+
+impl Minimised {
+    /// One line for the human report.
+    pub fn summary(&self) -> String {
+        if self.first == self.shown {
+            format!("{}; shown: {}", self.method, self.shown)
+        } else {
+            format!("{}; first found: {}; shown: {}", self.method, self.first, self.shown)
+        }
     }
 }
 
@@ -551,7 +616,7 @@ mod tests {
             .into_iter()
             .map(|(what, crash)| {
                 let payload = std::panic::catch_unwind(std::panic::AssertUnwindSafe(crash)).err();
-                (what, payload.map(|p| crate::runner::panic_text(&*p)))
+                (what, payload.map(|p| crate::engine::panic_text(&*p)))
             })
             .collect();
         std::panic::set_hook(hook);

@@ -614,7 +614,7 @@ pub struct Recorder {
     executions: AtomicUsize,
     failure: Mutex<Option<Failure>>,
     failed_this_execution: AtomicBool,
-    emit_failures: AtomicBool,
+    failure_sink: Mutex<Option<fn(&Failure)>>,
     replay_base: Mutex<Option<ReplayBase>>,
     loom_stage_start: AtomicUsize,
 }
@@ -701,7 +701,7 @@ impl Recorder {
             executions: AtomicUsize::new(0),
             failure: Mutex::new(None),
             failed_this_execution: AtomicBool::new(false),
-            emit_failures: AtomicBool::new(false),
+            failure_sink: Mutex::new(None),
             replay_base: Mutex::new(None),
             loom_stage_start: AtomicUsize::new(0),
         }
@@ -733,15 +733,19 @@ impl Recorder {
         self.executions.load(Ordering::Relaxed)
     }
 
-    /// Whether the first failure is also written to stdout as a JSON line at once: a worker
-    /// process does this so that a failure survives loom aborting the process.
-    pub fn set_emit_failures(&self, on: bool) {
-        self.emit_failures.store(on, Ordering::Relaxed);
+    /// Where a failure goes the moment it is recorded, besides this recorder: a worker process
+    /// writes it to its parent at once, so that it survives loom aborting the process. `None`
+    /// (the default): nowhere else.
+    pub fn set_failure_sink(&self, sink: Option<fn(&Failure)>) {
+        *self.failure_sink.lock() = sink;
     }
 
-    /// See [`Recorder::set_emit_failures`].
-    pub fn emit_failures(&self) -> bool {
-        self.emit_failures.load(Ordering::Relaxed)
+    /// Hands `f` to the failure sink, if there is one ([`Recorder::set_failure_sink`]).
+    pub fn sink(&self, f: &Failure) {
+        let sink = *self.failure_sink.lock();
+        if let Some(sink) = sink {
+            sink(f);
+        }
     }
 
     /// Whether the current execution has failed.

@@ -59,3 +59,7 @@ impl Checker {
         }
     }
 }
+
+/// The largest preemption bound a check or a replay token accepts: far beyond what any model
+/// needs (bounds 2-3 find the catalog's bugs; the unbounded search has no bound at all).
+pub const MAX_PREEMPTION_BOUND: usize = 1_000;

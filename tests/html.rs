@@ -121,7 +121,7 @@ fn the_bench_page_has_the_method_a_log_chart_and_the_table() {
     )
     .unwrap();
     let c = bench::run(&plan, false).unwrap();
-    let page = html::bench_page(&c);
+    let page = conclab::bench::page(&c);
     assert_self_contained(&page);
     assert!(page.contains("SCTBench") && page.contains("id=\"method\""));
     assert!(page.contains("<svg id=\"chart\"") && page.contains("(log scale)"));

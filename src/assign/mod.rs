@@ -29,25 +29,7 @@ pub use grade::{
 };
 pub use source::student_file;
 
-/// The lock file every assignment gets: the versions conclab itself was built and tested with.
-const LOCK_FILE: &str = include_str!("../../Cargo.lock");
-
-/// conclab's own lock file: the versions a crate built around a user's file gets.
-pub fn lock_file() -> &'static str {
-    LOCK_FILE
-}
-
-/// Where conclab's own sources are: what a course pack copies (see [`VENDORED`]), and the
-/// dependency of the crates `conclab grade` builds.
-pub fn conclab_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// The target directory `conclab grade` builds in (and the tests build assignments in):
-/// `$CONCLAB_TARGET_DIR`, or `target/assignments` of this checkout.
-pub fn default_target_dir() -> PathBuf {
-    std::env::var_os("CONCLAB_TARGET_DIR").map_or_else(|| conclab_dir().join("target/assignments"), PathBuf::from)
-}
+pub use crate::file::{conclab_dir, default_target_dir, lock_file};
 
 /// How to write an assignment.
 #[derive(Clone, Debug)]
@@ -314,7 +296,7 @@ fn glue_files(
                 dep = conclab.display(),
             ),
         ),
-        ("Cargo.lock", LOCK_FILE.to_string()),
+        ("Cargo.lock", lock_file().to_string()),
         (
             ".cargo/config.toml",
             format!(

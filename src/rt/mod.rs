@@ -1071,9 +1071,7 @@ impl<B: Backend> Default for Builder<B> {
     }
 }
 
-/// The prefix of every invariant failure's panic message: how the runner tells an
-/// `assertion` verdict from any other panic.
-pub const INVARIANT_PREFIX: &str = "invariant violated: ";
+pub use crate::report::{INVARIANT_PREFIX, PROPERTY_PREFIX};
 
 /// Checks the scenario's invariant: when `holds` is false, records the violation at the
 /// caller's line and fails the execution with `message()`.
@@ -1085,9 +1083,6 @@ pub fn invariant<B: Backend>(holds: bool, message: impl FnOnce() -> String) {
         panic!("{INVARIANT_PREFIX}{m}");
     }
 }
-
-/// The prefix of every "must still work" property failure's panic message (see [`property`]).
-pub const PROPERTY_PREFIX: &str = "property violated: ";
 
 /// Checks one of the scenario's "must still work" properties (`Entry::must_still_work`), named
 /// `name`: what a fix must keep doing besides keeping the invariant (every seat is sold, the

@@ -258,7 +258,7 @@ pub(super) fn run(listener: TcpListener, shared: &Shared) -> Result<StatsReport>
 /// [`step`], with one connection's panic closing that connection only.
 fn step_guarded(conn: &mut Conn, shared: &Shared, buf: &mut [u8]) -> bool {
     panic::catch_unwind(AssertUnwindSafe(|| step(conn, shared, buf))).unwrap_or_else(|p| {
-        let what = crate::runner::panic_text(&*p);
+        let what = crate::engine::panic_text(&*p);
         eprintln!("conclab serve: connection {}'s handler panicked ({what}); the server goes on", conn.id);
         false
     })

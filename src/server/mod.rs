@@ -614,7 +614,7 @@ fn handle(shared: &Shared, stream: TcpStream, id: u64) {
         Ok(Ok(_end)) => {}
         Ok(Err(_io)) => {}
         Err(p) => {
-            let what = crate::runner::panic_text(&*p);
+            let what = crate::engine::panic_text(&*p);
             eprintln!("conclab serve: connection {id}'s handler panicked ({what}); the server goes on");
         }
     }

@@ -569,7 +569,7 @@ mod tests {
     #[test]
     fn an_object_made_outside_any_check_says_so() {
         let made = std::panic::catch_unwind(|| Mutex::new(1));
-        let message = crate::runner::panic_text(&*made.err().expect("refused"));
+        let message = crate::engine::panic_text(&*made.err().expect("refused"));
         assert!(message.contains("outside any check"), "{message}");
     }
 

@@ -1,29 +1,41 @@
-//! The runner: `check(scenario, variant, checker) -> Report`. Every front end (CLI, tests,
-//! bench, later fuzz and grading) goes through here.
+//! The runner: `check(scenario, variant, options) -> Report`, the one orchestration entry point.
+//! Every front end (CLI, `conclab::check`, tests, bench, fuzz, grading) goes through here; it
+//! stands on the engine floor ([`crate::engine`]), which runs one model under one engine.
 //!
-//! Checks that can kill their process — loom aborts on a deadlock while its `Arc`s are alive
-//! (loom#291, #52), and a real-thread deadlock never returns — run in a child process of the
-//! `conclab` binary (`conclab __worker`, fed a [`Job`] on stdin). The child's panic hook writes
-//! the first failure to stdout *before* any abort, so the parent still gets a verdict and a trace.
+//! Here: what a check may be told ([`Options`]), where it runs ([`Isolation`]), one engine's
+//! search turned into a [`Report`] (shrunk by [`crate::minimize`], classified by
+//! [`crate::report`]), the default check's engines side by side (`portfolio`, [`PORTFOLIO`]), and the worker
+//! protocol ([`worker`]): checks that can kill their process — loom aborts on a deadlock while its
+//! `Arc`s are alive (loom#291, #52), and a real-thread deadlock never returns — run in a child
+//! process whose panic hook writes the first failure to stdout *before* any abort, so the parent
+//! still gets a verdict and a trace.
 
-use std::io::{BufRead, Read, Write};
+mod portfolio;
+pub mod worker;
+
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Once};
+use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::{self, Engine, Scenario};
-use crate::replay::{Playback, Point, Recording, Token};
-use crate::report::{classify, limit_reached, BlindSpot, Coverage, Kind, Report, StressStats, Undecided, Verdict};
-use crate::rt::{Backend, Loom, SeqCstModel, Shuttle, StdThreads};
+use crate::catalog::{self, Scenario};
+use crate::engine::{self, install_panic_hook, on_fresh_thread, panic_text, Outcome};
+use crate::replay::{Playback, Point, Token};
+use crate::report::{classify, limit_reached, Coverage, Kind, Report, Undecided, Verdict};
+use crate::rt::{Loom, SeqCstModel};
 use crate::trace::{self, Failure, Recorder, ReplayBase};
+use ::shuttle::scheduler::{DfsScheduler, PctScheduler, RandomScheduler, Scheduler};
 
-pub use crate::vocab::Checker;
+pub use crate::engine::blind_spots;
+pub use crate::vocab::{Checker, Engine, MAX_PREEMPTION_BOUND};
+use portfolio::portfolio;
+pub use portfolio::PORTFOLIO;
+use worker::run_in_child;
+pub use worker::{work_on, worker_main, worker_main_with};
 
 /// Where a check runs.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,7 +45,7 @@ pub enum Isolation {
     /// stays out of the caller's output.
     Subprocess(PathBuf),
     /// In a child process that re-runs one test of this test binary (`exe <test> --exact`) with
-    /// `env` set, so that the test's own call to [`crate::check`] becomes the worker
+    /// `env` set, so that the test's own call to [`crate::check()`] becomes the worker
     /// ([`work_on`]): `conclab::check` in any crate's `cargo test`.
     TestChild {
         /// The test binary.
@@ -143,10 +155,6 @@ impl Options {
         }
     }
 }
-
-/// The largest `preemption_bound` accepted: far beyond what any model needs (bounds 2-3 find
-/// the catalog's bugs; the unbounded search is `preemption_bound: None`).
-pub const MAX_PREEMPTION_BOUND: usize = 1_000;
 
 impl Options {
     /// Refuses values that cannot describe a search, before any work: a budget of 0 explores
@@ -266,276 +274,11 @@ fn dispatch(s: &Scenario, job: Job) -> Result<Report> {
         // `cargo bench --bench trace_overhead`; perf showed TLB-shootdown IPIs from unmapping
         // loom's per-execution stacks).
         Isolation::InProcess if job.options.checker.engine() == Some(Engine::Shuttle) => {
-            on_fresh_thread(|| run_job(s, &job, false))
+            on_fresh_thread(|| run_job(s, &job, Host::Caller))
         }
-        Isolation::InProcess => panic::catch_unwind(AssertUnwindSafe(|| run_job(s, &job, false))),
+        Isolation::InProcess => panic::catch_unwind(AssertUnwindSafe(|| run_job(s, &job, Host::Caller))),
     };
     in_process.unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p)))
-}
-
-/// The default check's engines, in order of preference: loom (exhaustive, weak memory), then
-/// shuttle PCT and random (sequentially consistent; they see livelocks loom cannot). No metadata
-/// chooses them: the same three judge a catalog scenario and code conclab has never seen.
-pub const PORTFOLIO: [Checker; 3] = [Checker::Loom, Checker::ShuttlePct, Checker::ShuttleRandom];
-
-/// The default check. In child processes the engines run side by side, as many at once as the
-/// machine has cores, and the first bug found wins (the others are stopped); in this process
-/// (tests) they run one after the other, in [`PORTFOLIO`] order, until one finds a bug.
-fn portfolio(s: &Scenario, variant: &str, options: &Options) -> Result<Report> {
-    let started = Instant::now();
-    let parallel = !matches!(options.isolation, Isolation::InProcess);
-    let stage_options = |i: usize, checker: Checker| Options {
-        checker,
-        // Each stage gets what is left of the budget (at least a moment: it then reports a timeout).
-        time_budget_ms: options.time_budget_ms.saturating_sub(started.elapsed().as_millis() as u64).max(1),
-        // One progress bar: the first stage's.
-        progress: options.progress && i == 0,
-        ..options.clone()
-    };
-    // (stage, report), in the order the stages ended.
-    let mut ended: Vec<(usize, Report)> = vec![];
-    let mut stage_errors: Vec<String> = vec![];
-    if parallel {
-        let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let next = std::sync::atomic::AtomicUsize::new(0);
-        let done = parking_lot::Mutex::new(Vec::new());
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(PORTFOLIO.len());
-        std::thread::scope(|scope| {
-            for _ in 0..cores {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    if i >= PORTFOLIO.len() || cancel.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let o = Options { cancel: Some(cancel.clone()), ..stage_options(i, PORTFOLIO[i]) };
-                    let r = check_scenario(s, variant, &o);
-                    // A timeout spent the budget the stages share: no time is left for the others.
-                    let decided = r.as_ref().map_or(true, |r| {
-                        r.found_bug() || r.interrupted() || r.inconclusive == Some(Undecided::Timeout)
-                    });
-                    done.lock().push((i, r));
-                    if decided {
-                        cancel.store(true, Ordering::SeqCst);
-                    }
-                });
-            }
-        });
-        // A stage that could not run (its worker died without a word) does not hide another
-        // stage's verdict: it is a note, unless no stage reported at all.
-        let mut failed = vec![];
-        for (i, r) in done.into_inner() {
-            match r {
-                Ok(r) => ended.push((i, r)),
-                Err(e) => failed.push((i, e)),
-            }
-        }
-        if ended.is_empty() {
-            if let Some((_, e)) = failed.into_iter().next() {
-                return Err(e);
-            }
-        } else {
-            for (i, e) in failed {
-                stage_errors.push(format!("{}: could not run: {e:#}", PORTFOLIO[i].name()));
-            }
-        }
-    } else {
-        for (i, checker) in PORTFOLIO.into_iter().enumerate() {
-            let r = check_scenario(s, variant, &stage_options(i, checker))?;
-            let decided = r.found_bug() || r.interrupted() || r.inconclusive == Some(Undecided::Timeout);
-            ended.push((i, r));
-            if decided {
-                break;
-            }
-        }
-    }
-    // Per engine, in portfolio order: what it covered, and what it cannot see.
-    let mut by_stage: Vec<&(usize, Report)> = ended.iter().collect();
-    by_stage.sort_by_key(|(i, _)| *i);
-    let mut notes: Vec<String> = by_stage
-        .iter()
-        .map(|(i, r)| {
-            let name = PORTFOLIO[*i].name();
-            let mut said = match r.inconclusive {
-                _ if r.notes.iter().any(|n| n == CANCELLED) => {
-                    format!("{name}: {} execution(s), {CANCELLED}", r.executions)
-                }
-                Some(Undecided::EngineLimit) => format!("{name}: {}", r.message.as_deref().unwrap_or("engine limit")),
-                Some(why) => format!("{name}: {} execution(s), {}", r.executions, why.words()),
-                None => format!("{name}: {} execution(s), {}", r.executions, r.coverage),
-            };
-            if !r.found_bug() && !r.not_covered.is_empty() {
-                let blind: Vec<&str> = r.not_covered.iter().map(|b| b.words()).collect();
-                said.push_str(&format!("; cannot see {}", blind.join(", ")));
-            }
-            said
-        })
-        .collect();
-    notes.append(&mut stage_errors);
-    let executions = ended.iter().map(|(_, r)| r.executions).sum();
-    let decided = |r: &Report| !r.notes.iter().any(|n| n == CANCELLED);
-    // The first bug found wins; then Ctrl-C; then a stage that could not decide (it keeps the
-    // whole portfolio from passing); else a pass as strong as the strongest stage (loom's
-    // exhaustive proof beats samples), with that stage's blind spots.
-    let pick = ended
-        .iter()
-        .position(|(_, r)| r.found_bug())
-        .or_else(|| ended.iter().position(|(_, r)| r.interrupted() && decided(r)))
-        // An engine that cannot model the program judged nothing: the others decide.
-        .or_else(|| {
-            ended.iter().position(|(_, r)| r.is_inconclusive() && r.inconclusive != Some(Undecided::EngineLimit))
-        })
-        .or_else(|| {
-            ended.iter().position(|(_, r)| {
-                r.verdict == Verdict::Passed
-                    && matches!(r.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. })
-            })
-        })
-        .or_else(|| ended.iter().position(|(_, r)| r.verdict == Verdict::Passed))
-        .unwrap_or(0);
-    let (stage, mut r) = ended.swap_remove(pick);
-    if r.found_bug() || r.is_inconclusive() {
-        r.found_by = Some(PORTFOLIO[stage].name().to_string());
-    }
-    r.checker = Checker::Portfolio.name().into();
-    r.executions = executions;
-    r.elapsed_ms = started.elapsed().as_millis() as u64;
-    // The stages' summary, then what the deciding stage said about its own run.
-    notes.append(&mut r.notes);
-    r.notes = notes;
-    Ok(r)
-}
-
-/// The note of a portfolio stage stopped because another engine decided first.
-const CANCELLED: &str = "stopped: another engine decided first";
-
-/// Runs a job in a child `conclab __worker` and reads its report — or, if the child died
-/// (loom's abort), the failure its panic hook wrote before dying. A child still running when the
-/// job's time budget runs out is killed (see [`Options::time_budget_ms`]).
-fn run_in_child(mut command: Command, job: &Job) -> Result<Report> {
-    let started = Instant::now();
-    let budget = Duration::from_millis(job.options.time_budget_ms);
-    let mut child = command
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .with_context(|| format!("could not start the worker `{}`", command.get_program().to_string_lossy()))?;
-    crate::interrupt::register_child(child.id());
-    let _registered = ChildRegistration(child.id());
-    let mut stdin = child.stdin.take().expect("piped");
-    // A child that ends without reading its job (a test that never reaches the check) is
-    // reported below, with its output, as a worker that died before reporting.
-    let _ = serde_json::to_writer(&mut stdin, job);
-    drop(stdin);
-    let mut stderr = child.stderr.take().expect("piped");
-    let err_reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = stderr.read_to_string(&mut s);
-        s
-    });
-    // The worker's lines arrive on a channel, so that waiting for the next one can end at the budget.
-    let stdout = child.stdout.take().expect("piped");
-    let (lines_tx, lines) = crossbeam::channel::unbounded();
-    let out_reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines() {
-            let Ok(line) = line else { break };
-            if lines_tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut report = None;
-    let mut failure = None;
-    let mut executions = 0;
-    let bar = progress_bar(&job.options);
-    let mut read = |line: String| match serde_json::from_str::<WorkerLine>(&line) {
-        Ok(WorkerLine::Report(r)) => report = Some(*r),
-        // The first failed execution is the one to report; a later line about that same
-        // execution describes it better (a shuttle search's: with token, then with trace).
-        Ok(WorkerLine::Failure(f)) => {
-            if failure.as_ref().is_none_or(|first: &Failure| first.execution == f.execution) {
-                failure = Some(f);
-            }
-        }
-        Ok(WorkerLine::Progress(n)) => {
-            executions = n;
-            bar.set_position(n as u64);
-        }
-        Err(_) => {} // stray output of the model under test
-    };
-    // A budget beyond what an `Instant` can count is no deadline at all.
-    let deadline = started.checked_add(budget);
-    let mut timed_out = false;
-    let mut cancelled = false;
-    loop {
-        // Wake at least every 50 ms while another engine may decide first.
-        let tick = job.options.cancel.as_ref().map(|_| Instant::now() + Duration::from_millis(50));
-        let wake = match (deadline, tick) {
-            (Some(d), Some(t)) => Some(d.min(t)),
-            (d, t) => d.or(t),
-        };
-        let next = match wake {
-            Some(wake) => lines.recv_deadline(wake),
-            None => lines.recv().map_err(|_| crossbeam::channel::RecvTimeoutError::Disconnected),
-        };
-        match next {
-            Ok(line) => read(line),
-            Err(crossbeam::channel::RecvTimeoutError::Disconnected) => break,
-            Err(crossbeam::channel::RecvTimeoutError::Timeout)
-                if job.options.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) =>
-            {
-                cancelled = true;
-                let _ = child.kill();
-                lines.iter().for_each(&mut read);
-                break;
-            }
-            Err(crossbeam::channel::RecvTimeoutError::Timeout) if deadline.is_none_or(|d| Instant::now() < d) => {}
-            Err(crossbeam::channel::RecvTimeoutError::Timeout) => {
-                // An execution that never ends never returns to the engine's checks: only a kill stops it.
-                timed_out = true;
-                let _ = child.kill();
-                // What it wrote before it died still counts (a failure found is a bug).
-                lines.iter().for_each(&mut read);
-                break;
-            }
-        }
-    }
-    bar.finish_and_clear();
-    let status = child.wait()?;
-    let _ = out_reader.join();
-    let stderr = err_reader.join().unwrap_or_default();
-    if let Some(r) = report {
-        return Ok(r);
-    }
-    let budget_words = format!("the time budget of {}", seconds(budget));
-    if cancelled && failure.is_none() {
-        let mut r = report_from(job, None, executions, Coverage::Interrupted { after: executions }, started);
-        r.notes.push(CANCELLED.into());
-        return Ok(r);
-    }
-    let Some(f) = failure else {
-        if timed_out {
-            return Ok(timed_out_report(job, executions, started));
-        }
-        if crate::interrupt::requested() {
-            // Ctrl-C reached the worker before it could report: nothing was explored to speak of.
-            return Ok(report_from(job, None, executions, Coverage::Interrupted { after: executions }, started));
-        }
-        let tail: String =
-            stderr.lines().rev().take(15).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join("\n");
-        bail!("the {} worker died ({status}) before reporting; its last output:\n{tail}", job.options.checker.name());
-    };
-    let mut r = report_from(job, Some(f.clone()), f.execution, Coverage::StoppedAtBug { after: f.execution }, started);
-    r.notes.push(if cancelled {
-        "the worker was stopped when another engine decided, after this failure was recorded".to_string()
-    } else if timed_out {
-        format!("the worker was stopped when {budget_words} ran out, after the failure was recorded")
-    } else {
-        format!(
-            "the checker ended its process ({status}) after the failure was recorded; the report was captured before that"
-        )
-    });
-    Ok(r)
 }
 
 /// A duration in seconds, as the budget is given: `600 s`, `0.25 s`.
@@ -546,164 +289,18 @@ pub(crate) fn seconds(d: Duration) -> String {
     }
 }
 
-/// The report of a worker killed at its time budget with no failure found: inconclusive, with
-/// the executions it had begun (from its progress lines) as what was sampled.
-fn timed_out_report(job: &Job, executions: usize, started: Instant) -> Report {
-    let budget = seconds(Duration::from_millis(job.options.time_budget_ms));
-    let mut r = report_from(job, None, executions, Coverage::Sampled { schedules: executions }, started);
-    r.verdict = Verdict::Inconclusive;
-    r.inconclusive = Some(Undecided::Timeout);
-    r.message = Some(format!(
-        "timeout after {budget} ({executions} execution(s) begun): the worker was stopped; no failure was found \
-         before it (an execution that never ends — a loop without end — or a search longer than the budget; \
-         `--timeout SECS` gives more time)"
-    ));
-    r
+/// Which process runs a job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Host {
+    /// The caller's own ([`Isolation::InProcess`]).
+    Caller,
+    /// A worker child: failures and progress are streamed to the parent as they happen, and a
+    /// real-thread hang ends the process (see [`engine::threads::run`]).
+    Worker,
 }
 
-/// Forgets a worker for Ctrl-C forwarding when its run ends, however it ends.
-struct ChildRegistration(u32);
-
-impl Drop for ChildRegistration {
-    fn drop(&mut self) {
-        crate::interrupt::unregister_child(self.0);
-    }
-}
-
-/// The CLI's progress bar for one check (hidden unless `options.progress`): executions, rate,
-/// elapsed time; a bar when the number of executions is known (shuttle's schedules, stress runs).
-fn progress_bar(o: &Options) -> indicatif::ProgressBar {
-    if !o.progress {
-        return indicatif::ProgressBar::hidden();
-    }
-    let total = match o.checker {
-        Checker::ShuttleRandom | Checker::ShuttlePct => Some(o.iterations.unwrap_or(DEFAULT_SHUTTLE_ITERATIONS)),
-        Checker::Stress => Some(o.iterations.unwrap_or(DEFAULT_STRESS_RUNS)),
-        _ => None,
-    };
-    let name = o.checker.name();
-    let (bar, template) = match total {
-        Some(n) => (
-            indicatif::ProgressBar::new(n as u64),
-            format!("{name} {{elapsed_precise}} [{{bar:24}}] {{human_pos}}/{{human_len}} ({{rate}}) Ctrl-C stops"),
-        ),
-        None => (
-            indicatif::ProgressBar::no_length(),
-            format!("{name} {{spinner}} {{elapsed_precise}} {{human_pos}} executions ({{rate}}) Ctrl-C stops"),
-        ),
-    };
-    let style = indicatif::ProgressStyle::with_template(&template)
-        .expect("a valid template")
-        .with_key("rate", |s: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-            let _ = write!(w, "{:.0}/s", s.per_sec());
-        })
-        .progress_chars("=> ");
-    bar.set_style(style);
-    bar.enable_steady_tick(Duration::from_millis(200));
-    bar
-}
-
-#[derive(Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum WorkerLine {
-    Failure(Failure),
-    Report(Box<Report>),
-    /// Executions begun so far (sent every 100 ms).
-    Progress(usize),
-}
-
-/// Entry point of `conclab __worker`: reads a [`Job`] from stdin, prints JSON lines.
-pub fn worker_main() -> Result<()> {
-    worker_main_with(|id| catalog::find(id).copied())
-}
-
-/// A worker for scenarios compiled outside the catalog: `find` resolves the job's scenario id.
-/// An executable that passes itself as [`Isolation::Subprocess`] calls this when started with
-/// the argument `__worker` (an assignment's test binary does).
-pub fn worker_main_with(find: impl Fn(&str) -> Option<Scenario>) -> Result<()> {
-    let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input)?;
-    let job: Job = serde_json::from_str(&input).context("the worker's job is not valid JSON")?;
-    let Some(s) = find(&job.scenario) else { bail!("this worker does not know the scenario `{}`", job.scenario) };
-    work(&s, &job)
-}
-
-/// The worker's side of [`Isolation::TestChild`]: reads the [`Job`] from stdin and runs it on
-/// `s` (the check the test reached), printing JSON lines as `conclab __worker` does.
-pub fn work_on(s: &Scenario) -> Result<()> {
-    let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input)?;
-    let job: Job = serde_json::from_str(&input).context("the worker's job is not valid JSON")?;
-    if job.scenario != s.id() {
-        bail!("this worker was started for `{}`, but the test reached `{}`", job.scenario, s.id());
-    }
-    work(s, &job)
-}
-
-fn work(s: &Scenario, job: &Job) -> Result<()> {
-    let report = run_job(s, job, true)?;
-    PROGRESS_DONE.store(true, Ordering::Relaxed);
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer(&mut out, &WorkerLine::Report(Box::new(report)))?;
-    writeln!(out)?;
-    out.flush()?;
-    Ok(())
-}
-
-static PROGRESS_DONE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// In a worker: a line with the execution count every 100 ms.
-fn report_progress(rec: &Arc<Recorder>) {
-    let rec = rec.clone();
-    std::thread::spawn(move || {
-        while !PROGRESS_DONE.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(100));
-            let mut out = std::io::stdout().lock();
-            let _ = serde_json::to_writer(&mut out, &WorkerLine::Progress(rec.executions()));
-            let _ = writeln!(out);
-            let _ = out.flush();
-        }
-    });
-}
-
-fn install_panic_hook() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            let Some(rec) = trace::current() else { return previous(info) };
-            let message = panic_text(info.payload());
-            let location = info.location().map(|l| trace::short_location(l)).unwrap_or_default();
-            if let Some(f) = rec.fail(message, location) {
-                if rec.emit_failures() {
-                    emit_failure(&f);
-                }
-            }
-        }));
-    });
-}
-
-fn emit_failure(f: &Failure) {
-    let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer(&mut out, &WorkerLine::Failure(f.clone()));
-    let _ = writeln!(out);
-    let _ = out.flush();
-}
-
-/// What one engine's search produced.
-pub(crate) struct Outcome {
-    pub(crate) failure: Option<Failure>,
-    executions: usize,
-    coverage: Coverage,
-    stress: Option<StressStats>,
-    notes: Vec<String>,
-    /// Blind spots of this run beyond its engine's own (see [`blind_spots`]).
-    blind: Vec<BlindSpot>,
-}
-
-/// Runs a job in this process. `worker`: this is a worker child (failures are streamed to stdout
-/// and a real-thread hang may end the process).
-fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
+/// Runs a job in this process, on the engine its checker names.
+fn run_job(s: &Scenario, job: &Job, host: Host) -> Result<Report> {
     let engine = job.options.checker.engine().context("the portfolio is run by `check`, not by a worker")?;
     let body = s.body(&job.variant).with_context(|| format!("`{}` has no variant `{}`", job.scenario, job.variant))?;
     install_panic_hook();
@@ -716,11 +313,8 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
     // stale) there alone; shuttle is sequentially consistent, real threads' events are in
     // recording order.
     rec.set_weak_memory(engine == Engine::Loom);
-    rec.set_emit_failures(worker);
-    if worker {
-        // The parent draws it (`progress`) and, should it stop this worker at the time budget,
-        // reports how many executions were begun.
-        report_progress(&rec);
+    if host == Host::Worker {
+        worker::stream(&rec);
     }
     // Scoped: loom and stress checks run on the caller's thread, which must get its recorder back.
     let current = trace::scoped(rec.clone());
@@ -731,7 +325,7 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
         (_, Some(Point::Loom { bound, execution, acqrel })) => {
             rec.set_replay_base(base(Point::Loom { bound, execution: 0, acqrel }));
             Loom::set_seqcst_model(if acqrel { SeqCstModel::AcqRel } else { SeqCstModel::Exact });
-            let out = run_loom(&rec, body, &[bound], execution);
+            let out = engine::loom::run(&rec, body, &[bound], execution);
             Loom::set_seqcst_model(SeqCstModel::Exact);
             // A failure of loom's own SeqCst model is, replayed, what it was when found: its
             // token says `loom-acqrel` again (see `in_loom_acqrel`).
@@ -741,7 +335,7 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
             rec.set_replay_base(base(Point::Shuttle { choices: vec![] }));
             let playback = Playback::new(choices, Arc::default());
             let fit = playback.fit();
-            let mut out = run_shuttle(&rec, body, playback, o);
+            let mut out = engine::shuttle::run(&rec, body, playback, o.max_steps);
             out.notes.push("replayed".into());
             // `replay_scenario` turns a misfit into an error that says why.
             if let Some(why) = fit.lock().why_not() {
@@ -756,26 +350,26 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
                 None => vec![Some(0), Some(1), Some(2), None],
             };
             rec.set_replay_base(base(Point::Loom { bound: None, execution: 0, acqrel: false }));
-            run_loom_seqcst(&rec, body, &stages, o.iterations.unwrap_or(DEFAULT_LOOM_BUDGET))
+            engine::loom::run_seqcst(&rec, body, &stages, o.iterations.unwrap_or(DEFAULT_LOOM_BUDGET))
         }
         (Checker::ShuttleRandom | Checker::ShuttlePct | Checker::ShuttleDfs, None) => {
             rec.set_replay_base(base(Point::Shuttle { choices: vec![] }));
-            let n = o.iterations.unwrap_or(DEFAULT_SHUTTLE_ITERATIONS);
+            let (n, steps) = (o.iterations.unwrap_or(DEFAULT_SHUTTLE_ITERATIONS), o.max_steps);
             let mut out = match o.checker {
                 Checker::ShuttleRandom => {
-                    run_shuttle(&rec, body, shuttle::scheduler::RandomScheduler::new_from_seed(o.seed, n), o)
+                    engine::shuttle::run(&rec, body, RandomScheduler::new_from_seed(o.seed, n), steps)
                 }
                 Checker::ShuttlePct => {
-                    run_shuttle(&rec, body, shuttle::scheduler::PctScheduler::new_from_seed(o.seed, o.pct_depth, n), o)
+                    engine::shuttle::run(&rec, body, PctScheduler::new_from_seed(o.seed, o.pct_depth, n), steps)
                 }
-                _ => run_shuttle(&rec, body, shuttle::scheduler::DfsScheduler::new(Some(n), false), o),
+                _ => engine::shuttle::run(&rec, body, DfsScheduler::new(Some(n), false), steps),
             };
             // A worker's panic hook streamed the search's failure without a timeline or token
             // (the search keeps neither); stream it again with its token, then with its trace, so
             // that a worker dying later (while shrinking) still leaves the parent the best one.
             let stream = |out: &Outcome| {
-                if let Some(f) = out.failure.as_ref().filter(|_| rec.emit_failures()) {
-                    emit_failure(f);
+                if let Some(f) = &out.failure {
+                    rec.sink(f);
                 }
             };
             stream(&out);
@@ -790,7 +384,10 @@ fn run_job(s: &Scenario, job: &Job, worker: bool) -> Result<Report> {
             }
             out
         }
-        (Checker::Stress, None) => run_stress(&rec, body, o, worker),
+        (Checker::Stress, None) => {
+            let watchdog = (host == Host::Worker).then(|| Duration::from_millis(o.hang_timeout_ms));
+            engine::threads::run(&rec, body, o.iterations.unwrap_or(DEFAULT_STRESS_RUNS), watchdog)
+        }
         (Checker::Portfolio, None) => unreachable!("handled by check"),
     };
     drop(current);
@@ -806,7 +403,7 @@ fn finish(job: &Job, engine: Engine, body: fn(), outcome: Outcome, started: Inst
     let o = &job.options;
     let shrunk = match (&outcome.failure, engine, &job.replay) {
         (Some(f), Engine::Shuttle, None) if o.minimize => {
-            crate::minimize::shrink(&job.scenario, &job.variant, body, f, o)
+            crate::minimize::shrink(&job.scenario, &job.variant, body, f, o.max_steps)
         }
         _ => None,
     };
@@ -832,14 +429,14 @@ fn with_trace(out: &mut Outcome, body: fn(), o: &Options) {
     let Some(Ok(Token { scenario, variant, point: Point::Shuttle { choices } })) =
         found.replay.as_deref().map(str::parse::<Token>)
     else {
-        // `run_shuttle` gives a token to every failure that ended its run; one that did not
+        // `engine::shuttle::run` gives a token to every failure that ended its run; one that did not
         // (a panic after the run) has no schedule to replay.
         out.notes.push("no trace: the failure's schedule was not recorded, so it could not be replayed".into());
         return;
     };
     let base = ReplayBase { scenario, variant, point: Point::Shuttle { choices: vec![] } };
     let diverged = Arc::new(parking_lot::Mutex::new(false));
-    match traced_run(&base, body, Playback::new(choices, diverged.clone()), o) {
+    match engine::shuttle::traced_run(&base, body, Playback::new(choices, diverged.clone()), o.max_steps) {
         Some(traced)
             if !*diverged.lock()
                 && classify(&traced.message, &traced.location).0 == classify(&found.message, &found.location).0 =>
@@ -858,79 +455,45 @@ fn with_trace(out: &mut Outcome, body: fn(), o: &Options) {
     }
 }
 
-/// Runs the shuttle scheduler `scheduler` (one that replays a schedule) with a recorder that
-/// keeps every event, on a fresh OS thread; its first failure, if any.
-pub(crate) fn traced_run<S: shuttle::scheduler::Scheduler + Send + 'static>(
-    base: &ReplayBase,
-    body: fn(),
-    scheduler: S,
-    options: &Options,
-) -> Option<Failure> {
-    on_fresh_thread(|| {
-        let rec = Recorder::new();
-        rec.set_replay_base(Some(base.clone()));
-        let _current = trace::scoped(rec.clone());
-        run_shuttle(&rec, body, scheduler, options).failure
-    })
-    .ok()
-    .flatten()
-}
-
-/// Runs `f` on a fresh OS thread and waits for it. A shuttle run that returned early on a panic
-/// leaves its thread's panic count raised, and the next run on that thread would stop at once:
-/// every in-process caller that runs one shuttle run after another (tests, the fuzzer, the
-/// shrinker) goes through here.
-pub(crate) fn on_fresh_thread<R: Send>(f: impl FnOnce() -> R + Send) -> std::thread::Result<R> {
-    std::thread::scope(|scope| scope.spawn(f).join())
-}
-
 /// Runs variant `variant`'s shuttle compilation once per execution the caller's `scheduler`
 /// asks for (the fuzzer's [`crate::fuzz::FuzzScheduler`]: one), in this process, and reports as
 /// a shuttle check does: the first failure's trace, minimised, and a replay token of the
 /// recorded choices. Unlike a search, it records every event of every execution (a fuzz input
 /// is one execution: nothing to save by replaying it). `label` names the checker in the report
 /// (`fuzz`).
-pub fn check_with_scheduler<S: shuttle::scheduler::Scheduler + Send + 'static>(
+pub fn check_with_scheduler<S: Scheduler + Send + 'static>(
     s: &Scenario,
     variant: &str,
     scheduler: S,
     label: &str,
     options: &Options,
 ) -> Result<Report> {
-    on_fresh_thread(|| check_with_scheduler_here(s, variant, scheduler, label, options))
-        .unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p)))
-}
-
-fn check_with_scheduler_here<S: shuttle::scheduler::Scheduler + 'static>(
-    s: &Scenario,
-    variant: &str,
-    scheduler: S,
-    label: &str,
-    options: &Options,
-) -> Result<Report> {
-    let body = s.body(variant).with_context(|| {
-        format!("`{}` has no variant `{variant}`; its variants: {}", s.id(), s.variant_names().join(", "))
-    })?;
-    install_panic_hook();
-    let rec = Recorder::new();
-    let current = trace::scoped(rec.clone());
-    let started = Instant::now();
-    rec.set_replay_base(Some(ReplayBase {
-        scenario: s.id().to_string(),
-        variant: variant.to_string(),
-        point: Point::Shuttle { choices: vec![] },
-    }));
-    let outcome = run_shuttle(&rec, body, scheduler, options);
-    drop(current);
-    let job = Job {
-        scenario: s.id().to_string(),
-        variant: variant.to_string(),
-        options: Options { checker: Checker::ShuttleRandom, ..options.clone() },
-        replay: None,
-    };
-    let mut r = finish(&job, Engine::Shuttle, body, outcome, started);
-    r.checker = label.to_string();
-    Ok(r)
+    on_fresh_thread(|| -> Result<Report> {
+        let body = s.body(variant).with_context(|| {
+            format!("`{}` has no variant `{variant}`; its variants: {}", s.id(), s.variant_names().join(", "))
+        })?;
+        install_panic_hook();
+        let rec = Recorder::new();
+        let current = trace::scoped(rec.clone());
+        let started = Instant::now();
+        rec.set_replay_base(Some(ReplayBase {
+            scenario: s.id().to_string(),
+            variant: variant.to_string(),
+            point: Point::Shuttle { choices: vec![] },
+        }));
+        let outcome = engine::shuttle::run(&rec, body, scheduler, options.max_steps);
+        drop(current);
+        let job = Job {
+            scenario: s.id().to_string(),
+            variant: variant.to_string(),
+            options: Options { checker: Checker::ShuttleRandom, ..options.clone() },
+            replay: None,
+        };
+        let mut r = finish(&job, Engine::Shuttle, body, outcome, started);
+        r.checker = label.to_string();
+        Ok(r)
+    })
+    .unwrap_or_else(|p| bail!("the check itself panicked: {}", panic_text(&*p)))
 }
 
 fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage: Coverage, started: Instant) -> Report {
@@ -1044,270 +607,13 @@ fn report_from(job: &Job, failure: Option<Failure>, executions: usize, coverage:
 }
 
 /// Whether `f` was found in loom's own model of SeqCst (its token says `loom-acqrel`): the search
-/// after the exact one ([`run_loom_seqcst`]), or the replay of such a token. Every path that
+/// after the exact one ([`engine::loom::run_seqcst`]), or the replay of such a token. Every path that
 /// reports a failure (a worker's report, its streamed failure line, a replay) comes through here.
 fn in_loom_acqrel(f: &Failure) -> bool {
     f.replay
         .as_deref()
         .and_then(|t| t.parse::<Token>().ok())
         .is_some_and(|t| matches!(t.point, Point::Loom { acqrel: true, .. }))
-}
-
-/// What an engine cannot show, whatever its search covered.
-pub fn blind_spots(engine: Engine) -> Vec<BlindSpot> {
-    match engine {
-        Engine::Loom => vec![BlindSpot::YieldLivelock],
-        Engine::Shuttle => vec![BlindSpot::WeakMemory],
-        // Real threads sample; they can show anything, rarely. Their coverage says so.
-        Engine::Stress => vec![],
-    }
-}
-
-/// One execution's lifetime: counted when it begins; the modelled process's signal state is
-/// dropped when it ends (even by a panic), inside the engine's execution, as its objects must be.
-struct Execution;
-
-impl Execution {
-    fn begin(rec: &Recorder) -> Execution {
-        crate::rt::signal::reset();
-        rec.begin_execution();
-        Execution
-    }
-}
-
-impl Drop for Execution {
-    fn drop(&mut self) {
-        crate::rt::signal::reset();
-    }
-}
-
-/// loom with SeqCst given its meaning (see [`SeqCstModel`]). When the program also used weaker
-/// orderings, the exact model may have hidden a real bug, so a passing search is followed by
-/// plain loom's (SeqCst as AcqRel) on the rest of the budget; a failure only that search shows
-/// is reported as what it is ([`Undecided::WeakSeqCst`]), never as a plain bug and never dropped.
-fn run_loom_seqcst(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: usize) -> Outcome {
-    Loom::set_seqcst_model(SeqCstModel::Exact);
-    let mut exact = run_loom(rec, body, stages, budget);
-    if Loom::weak_loads_seen() {
-        exact.blind.push(BlindSpot::WeakLoadInterleavings);
-    }
-    let decided = exact.failure.is_some() || matches!(exact.coverage, Coverage::Interrupted { .. });
-    if decided || !Loom::mixed_orderings_seen() {
-        return exact;
-    }
-    Loom::set_seqcst_model(SeqCstModel::AcqRel);
-    let mut plain = run_loom(rec, body, stages, budget);
-    // Read before the model is set back, which forgets what was seen.
-    let weak_loads = Loom::weak_loads_seen();
-    Loom::set_seqcst_model(SeqCstModel::Exact);
-    let exact_searched = format!(
-        "{} execution(s) with SeqCst exact ({}), then {} with SeqCst as AcqRel (loom's own model): \
-         the program mixes SeqCst with weaker orderings, which the exact model may strengthen",
-        exact.executions,
-        exact.coverage,
-        plain.executions - exact.executions
-    );
-    plain.notes.insert(0, exact_searched);
-    plain.blind = exact.blind;
-    // The plain model runs SeqCst loads as plain loads, which loom's DPOR compares poorly too.
-    if weak_loads && !plain.blind.contains(&BlindSpot::WeakLoadInterleavings) {
-        plain.blind.push(BlindSpot::WeakLoadInterleavings);
-    }
-    // A failure here has a `loom-acqrel` token, and `report_from` reports it as what it is.
-    if plain.failure.is_none() && !matches!(exact.coverage, Coverage::Exhaustive | Coverage::PreemptionBounded { .. }) {
-        plain.coverage = exact.coverage;
-    }
-    plain
-}
-
-/// loom, stage by stage (one preemption bound each), until a failure or the budget is spent.
-fn run_loom(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: usize) -> Outcome {
-    let _engine = crate::rt::dynamic::EngineScope::enter(Engine::Loom);
-    // Until a stage ends on its own, nothing is covered but what was sampled: a budget spent
-    // before (or inside) a stage never reads as exhaustive.
-    let mut coverage = Coverage::Sampled { schedules: 0 };
-    for &bound in stages {
-        let start = rec.executions();
-        let remaining = budget.saturating_sub(start);
-        if remaining == 0 {
-            coverage = Coverage::Sampled { schedules: start };
-            break;
-        }
-        rec.set_loom_stage(bound, start, Loom::seqcst_model() == SeqCstModel::AcqRel);
-        let mut b = loom::model::Builder::new();
-        b.preemption_bound = bound;
-        // loom checks its cap before each execution, so N+1 lets N run; interval 1 makes it check every time.
-        b.max_permutations = Some(remaining.saturating_add(1));
-        b.checkpoint_interval = 1;
-        b.checkpoint_file = None;
-        b.log = false;
-        let r2 = rec.clone();
-        let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            b.check(move || {
-                if crate::interrupt::requested() {
-                    // Ctrl-C: leave loom's search between executions (no panic hook sees this).
-                    panic::resume_unwind(Box::new(crate::interrupt::Interrupted));
-                }
-                let _execution = Execution::begin(&r2);
-                Loom::set_thread_index(0);
-                body();
-            })
-        }));
-        let ran = rec.executions() - start;
-        if let Some(f) = rec.take_failure() {
-            return Outcome {
-                failure: Some(f),
-                executions: rec.executions(),
-                coverage: Coverage::StoppedAtBug { after: rec.executions() },
-                stress: None,
-                notes: vec![],
-                blind: vec![],
-            };
-        }
-        if result.as_ref().err().is_some_and(|p| p.is::<crate::interrupt::Interrupted>())
-            || crate::interrupt::requested()
-        {
-            return Outcome {
-                failure: None,
-                executions: rec.executions(),
-                coverage: Coverage::Interrupted { after: rec.executions() },
-                stress: None,
-                notes: vec![],
-                blind: vec![],
-            };
-        }
-        if let Err(p) = result {
-            let failure = rec.fail(panic_text(&*p), String::new());
-            return Outcome {
-                failure,
-                executions: rec.executions(),
-                coverage: Coverage::StoppedAtBug { after: rec.executions() },
-                stress: None,
-                notes: vec![],
-                blind: vec![],
-            };
-        }
-        coverage = match bound {
-            _ if ran >= remaining => Coverage::Sampled { schedules: rec.executions() },
-            None => Coverage::Exhaustive,
-            Some(b) => Coverage::PreemptionBounded { bound: b },
-        };
-        if ran >= remaining {
-            break;
-        }
-    }
-    Outcome { failure: None, executions: rec.executions(), coverage, stress: None, notes: vec![], blind: vec![] }
-}
-
-fn shuttle_config(o: &Options) -> shuttle::Config {
-    let mut config = shuttle::Config::new();
-    config.failure_persistence = shuttle::FailurePersistence::None;
-    config.max_steps = shuttle::MaxSteps::FailAfter(o.max_steps);
-    config.silence_warnings = true;
-    config.ungraceful_shutdown_config.immediately_return_on_panic = true;
-    config
-}
-
-pub(crate) fn run_shuttle<S: shuttle::scheduler::Scheduler + 'static>(
-    rec: &Arc<Recorder>,
-    body: fn(),
-    scheduler: S,
-    o: &Options,
-) -> Outcome {
-    let _engine = crate::rt::dynamic::EngineScope::enter(Engine::Shuttle);
-    let (scheduler, choices) = Recording::new(scheduler);
-    let runner = shuttle::Runner::new(scheduler, shuttle_config(o));
-    let r2 = rec.clone();
-    let result = panic::catch_unwind(AssertUnwindSafe(|| {
-        runner.run(move || {
-            let _execution = Execution::begin(&r2);
-            Shuttle::set_thread_index(0);
-            body();
-        })
-    }));
-    let executions = rec.executions();
-    let mut failure =
-        rec.take_failure().or_else(|| result.err().and_then(|p| rec.fail(panic_text(&*p), String::new())));
-    if let Some(f) = failure.as_mut().filter(|f| f.execution == rec.executions()) {
-        // The failure ended the run: the choices are the failing execution's.
-        f.replay = rec.shuttle_token(&choices.borrow());
-    }
-    let coverage = match failure {
-        Some(_) => Coverage::StoppedAtBug { after: executions },
-        None if crate::interrupt::requested() => Coverage::Interrupted { after: executions },
-        None => Coverage::Sampled { schedules: executions },
-    };
-    Outcome { failure, executions, coverage, stress: None, notes: vec![], blind: vec![] }
-}
-
-/// The model on real threads, run after run. In a worker, a watchdog turns a run that stops
-/// making progress into a reported hang, naming what each blocked thread waits for.
-fn run_stress(rec: &Arc<Recorder>, body: fn(), o: &Options, worker: bool) -> Outcome {
-    let _engine = crate::rt::dynamic::EngineScope::enter(Engine::Stress);
-    let runs = o.iterations.unwrap_or(DEFAULT_STRESS_RUNS);
-    // Real threads can record millions of events in one run (a spin until the watchdog fires).
-    rec.set_event_cap(Some(trace::STRESS_EVENT_CAP));
-    let progress = Arc::new(AtomicU64::new(0));
-    if worker {
-        let (rec, progress, timeout) = (rec.clone(), progress.clone(), Duration::from_millis(o.hang_timeout_ms));
-        std::thread::spawn(move || {
-            let mut seen = progress.load(Ordering::Relaxed);
-            let mut since = Instant::now();
-            loop {
-                std::thread::sleep(Duration::from_millis(50).min(timeout));
-                let now = progress.load(Ordering::Relaxed);
-                if now != seen {
-                    (seen, since) = (now, Instant::now());
-                } else if since.elapsed() >= timeout {
-                    let message =
-                        format!("hung with threads blocked for {} ms (run {})", timeout.as_millis(), rec.executions());
-                    let f = rec
-                        .fail(message.clone(), String::new())
-                        .unwrap_or_else(|| rec.failure_now(message, String::new()));
-                    emit_failure(&f);
-                    std::process::exit(3);
-                }
-            }
-        });
-    }
-    let mut failing_runs = 0;
-    let mut done = 0;
-    for _ in 0..runs {
-        if crate::interrupt::requested() {
-            break;
-        }
-        done += 1;
-        let execution = Execution::begin(rec);
-        StdThreads::set_thread_index(0);
-        let result = panic::catch_unwind(body);
-        drop(execution);
-        if result.is_err() || rec.failed_this_execution() {
-            failing_runs += 1;
-        }
-        progress.fetch_add(1, Ordering::Relaxed);
-    }
-    let failure = rec.take_failure();
-    let coverage =
-        if done < runs { Coverage::Interrupted { after: done } } else { Coverage::Sampled { schedules: runs } };
-    let runs = done;
-    let notes = vec![
-        "real threads: the trace's order is the order events were recorded, not a replayable schedule".to_string()
-    ];
-    Outcome {
-        failure,
-        executions: runs,
-        coverage,
-        stress: Some(StressStats { runs, failing_runs }),
-        notes,
-        blind: vec![],
-    }
-}
-
-pub(crate) fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
-    p.downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| p.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "(a panic without a message)".to_string())
 }
 
 /// Checks a model written for the test (see `catalog::ad_hoc`) in this process with `checker`,
@@ -1372,7 +678,7 @@ mod tests {
             let r = check_in_process("overdraw", panics_if_negative, checker, None);
             assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
             assert_eq!(r.message.as_deref(), Some("the balance went negative: -1"), "{}", r.render());
-            assert!(r.render().contains("src/runner.rs:"), "the line of the panic: {}", r.render());
+            assert!(r.render().contains("src/runner/mod.rs:"), "the line of the panic: {}", r.render());
             let r = check_in_process("overdraw", unwraps_a_none, checker, None);
             assert_eq!(r.kind, Some(Kind::Panic), "{}", r.render());
         }
@@ -1482,7 +788,7 @@ mod tests {
                 |thread: &str| r.trace.iter().find(|s| s.thread == thread && s.op == "lock").map(|s| s.object.clone());
             let mine: Vec<String> =
                 ["thread-1", "thread-2", "thread-3"].iter().map(|t| first_lock(t).expect("took its lock")).collect();
-            assert!(mine.iter().all(|m| m.starts_with("mutex@src/runner.rs:")), "{mine:?}");
+            assert!(mine.iter().all(|m| m.starts_with("mutex@src/runner/mod.rs:")), "{mine:?}");
             assert_eq!(mine.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "{mine:?}");
             let cycle: Vec<(&str, &str, Option<&str>)> = r
                 .blocked

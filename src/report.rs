@@ -172,6 +172,10 @@ pub enum Undecided {
     /// PCT: a model without concurrency): it judged nothing. The default check lets the other
     /// engines judge.
     EngineLimit,
+    /// The model started no thread through `conclab::thread` in any execution: the engines saw
+    /// one thread, so nothing concurrent was checked (threads and locks of `std` itself are
+    /// invisible to them). Not a pass.
+    NoThreads,
 }
 
 impl Undecided {
@@ -185,6 +189,7 @@ impl Undecided {
                  of mixed orderings; loom cannot tell which)"
             }
             Undecided::EngineLimit => "inconclusive: this engine cannot model the program",
+            Undecided::NoThreads => "inconclusive: the model started no thread, so nothing concurrent was checked",
         }
     }
 }

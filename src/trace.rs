@@ -413,6 +413,8 @@ pub(crate) struct Now {
     events_on: bool,
     /// Thread names by index (`main` first): the timeline's columns.
     threads: Vec<String>,
+    /// Whether any execution so far spawned a thread (through the facade): kept across executions.
+    spawned_any: bool,
     /// The timeline: every event, or the last `cap` of them.
     events: VecDeque<Event>,
     /// At most this many events are kept (the oldest are dropped); `None`: all of them.
@@ -494,6 +496,7 @@ impl Now {
     /// returns its index, its column in the timeline.
     pub(crate) fn register_thread(&mut self, name: Option<String>) -> usize {
         let index = self.threads.len();
+        self.spawned_any = true;
         self.threads.push(name.unwrap_or_else(|| format!("thread-{index}")));
         index
     }
@@ -826,6 +829,13 @@ impl Recorder {
                 })
                 .count()
         })
+    }
+
+    /// Whether any execution recorded so far spawned a thread through the facade. A model that
+    /// never did ran one thread only, as far as any engine could see: nothing concurrent was
+    /// checked (threads and locks of `std` are invisible to the engines).
+    pub fn spawned_any(&self) -> bool {
+        self.step(|now| now.spawned_any)
     }
 
     /// The most spawned threads alive at once (spawned, not yet joined) in the current execution.

@@ -194,18 +194,39 @@ fn a_check_that_failed_to_run_keeps_its_number() {
     assert_eq!(r.verdict, conclab::report::Verdict::Passed, "{}", r.render());
 }
 
-/// A model without a second thread has nothing to interleave: PCT refuses it, which is no bug;
-/// the other engines pass it.
+/// A model that starts no thread through `conclab::thread` shows the engines one thread: nothing
+/// concurrent was checked, and the check says so rather than pass — above all when the threads
+/// and locks are std's own, which the engines cannot see (a lost update here would read as a pass).
 #[test]
-fn a_model_without_threads_passes_the_default_check() {
+fn a_model_without_conclab_threads_is_inconclusive_not_a_pass() {
     fn alone() {
         let m = Mutex::new(1).named("m");
         *m.lock().unwrap() += 1;
         assert_eq!(*m.lock().unwrap(), 2);
     }
-    let r = Check::new().report(alone);
-    assert_eq!(r.verdict, conclab::report::Verdict::Passed, "{}", r.render());
-    assert!(r.notes.iter().any(|n| n.starts_with("shuttle-pct: ") && n.contains("concurrency")), "{:?}", r.notes);
+    fn std_threads_with_a_lost_update() {
+        let hits = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let hits = hits.clone();
+                std::thread::spawn(move || {
+                    let seen = hits.load(SeqCst);
+                    hits.store(seen + 1, SeqCst);
+                })
+            })
+            .collect();
+        for w in workers {
+            w.join().unwrap();
+        }
+    }
+    for (what, model) in [("alone", alone as fn()), ("std threads", std_threads_with_a_lost_update)] {
+        let r = Check::new().report(model);
+        assert_eq!(r.verdict, conclab::report::Verdict::Inconclusive, "{what}: {}", r.render());
+        assert_eq!(r.inconclusive, Some(conclab::report::Undecided::NoThreads), "{what}: {}", r.render());
+        assert!(r.render().contains("conclab::thread"), "{what}: {}", r.render());
+        let failed = std::panic::catch_unwind(|| Check::new().run(model));
+        assert!(failed.is_err(), "{what}: `check` does not return as if it passed");
+    }
 }
 
 /// A malformed `CONCLAB_REPLAY` fails the check and says why; it is not silently ignored.

@@ -391,14 +391,16 @@ fn run_job(s: &Scenario, job: &Job, host: Host) -> Result<Report> {
         (Checker::Portfolio, None) => unreachable!("handled by check"),
     };
     drop(current);
-    Ok(finish(job, engine, body, outcome, started))
+    let spawned = rec.spawned_any();
+    Ok(finish(job, engine, body, outcome, started, spawned))
 }
 
 /// Turns a search's outcome into its report: a shuttle failure found by a search (not a replay)
 /// is shrunk first; `elapsed_ms` stays the search's time (with, for a shuttle search that failed,
 /// the one replay that records its trace), not the shrinking's (`bench` compares the checkers'
-/// searches).
-fn finish(job: &Job, engine: Engine, body: fn(), outcome: Outcome, started: Instant) -> Report {
+/// searches). A pass of a model that never started a thread (`spawned`: false) shows nothing
+/// concurrent: it is [`Undecided::NoThreads`], not a pass.
+fn finish(job: &Job, engine: Engine, body: fn(), outcome: Outcome, started: Instant, spawned: bool) -> Report {
     let elapsed_ms = started.elapsed().as_millis() as u64;
     let o = &job.options;
     let shrunk = match (&outcome.failure, engine, &job.replay) {
@@ -417,6 +419,16 @@ fn finish(job: &Job, engine: Engine, body: fn(), outcome: Outcome, started: Inst
     r.stress = outcome.stress;
     r.notes.extend(outcome.notes);
     r.not_covered.extend(outcome.blind);
+    if r.verdict == Verdict::Passed && !spawned && !r.interrupted() && r.executions > 0 {
+        r.verdict = Verdict::Inconclusive;
+        r.inconclusive = Some(Undecided::NoThreads);
+        r.message = Some(format!(
+            "the model started no thread through `conclab::thread` in {} execution(s): the engine saw one thread, \
+             so nothing concurrent was checked. Threads and locks of `std::thread`/`std::sync` are invisible to \
+             the checkers: write the model with `conclab::thread` and `conclab::sync` (the same API)",
+            r.executions
+        ));
+    }
     r
 }
 
@@ -489,7 +501,7 @@ pub fn check_with_scheduler<S: Scheduler + Send + 'static>(
             options: Options { checker: Checker::ShuttleRandom, ..options.clone() },
             replay: None,
         };
-        let mut r = finish(&job, Engine::Shuttle, body, outcome, started);
+        let mut r = finish(&job, Engine::Shuttle, body, outcome, started, rec.spawned_any());
         r.checker = label.to_string();
         Ok(r)
     })

@@ -35,6 +35,12 @@ pub fn default_target_dir() -> PathBuf {
 /// The largest file `check FILE.rs` reads: a model, not a program.
 const MAX_FILE_BYTES: u64 = 1 << 20;
 
+/// Where a file's model sits in its scratch crate, as a trace names it: a report shows it under
+/// the file's own path instead ([`crate::report::Report::relocate`]).
+pub fn model_path(id: &str) -> String {
+    format!("src/model/{id}.rs")
+}
+
 /// Whether a `check`/`replay`/`explain` argument names a file rather than a catalog id.
 pub fn is_file(arg: &str) -> bool {
     arg.ends_with(".rs")
@@ -208,7 +214,7 @@ fn build(path: &Path, id: &str, text: &str, variants: &[String]) -> Result<PathB
         ("Cargo.toml", manifest),
         ("Cargo.lock", lock_file().to_string()),
         ("src/main.rs", main),
-        (&*format!("src/model/{id}.rs"), map_std(text)),
+        (&*model_path(id), map_std(text)),
     ];
     for (rel, content) in files {
         let p = krate.join(rel);

@@ -377,9 +377,14 @@ fn options(checker: Checker) -> Result<Options> {
     Ok(Options::new(checker, std::env::current_exe()?))
 }
 
-/// The file a `check`/`replay`/`explain` argument names, if it names one.
-fn as_file(id: &str) -> Option<String> {
-    conclab::file::is_file(id).then(|| id.to_string())
+/// A report on what `id` names: for a file, the file's path (`Report::file`) and its own path in
+/// every location the trace shows, not the scratch crate's copy.
+fn on_target(id: &str, s: &catalog::Scenario, mut report: Report) -> Report {
+    if conclab::file::is_file(id) {
+        report.relocate(&conclab::file::model_path(s.id()), id);
+        report.file = Some(id.to_string());
+    }
+    report
 }
 
 /// What `check`, `replay` and `explain` act on: a catalog scenario, or a Rust file (`FILE.rs`,
@@ -578,7 +583,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let (s, variant, base) = target(&id, &variant)?;
             let checker = checker.unwrap_or_else(|| conclab::explain::default_checker(&s));
             let o = Options { checker, seed, time_budget_ms: timeout, ..base };
-            let report = Report { file: as_file(&id), ..runner::check_scenario(&s, &variant, &o)? };
+            let report = on_target(&id, &s, runner::check_scenario(&s, &variant, &o)?);
             write!(out, "{}", conclab::explain::render(&s, &report))?;
             return Ok(ExitCode::SUCCESS);
         }
@@ -610,7 +615,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 progress: !json && std::io::stderr().is_terminal(),
                 ..base
             };
-            (Report { file: as_file(&id), ..runner::check_scenario(&s, &variant, &opts)? }, json, html, s)
+            (on_target(&id, &s, runner::check_scenario(&s, &variant, &opts)?), json, html, s)
         }
         Cmd::Replay { id, variant, token, fuzz_input, budget: Budget { timeout }, json, html } => {
             check_writable(html.as_deref())?;
@@ -622,7 +627,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 (Some(token), None) => {
                     let (s, variant, base) = target(&id, &variant)?;
                     let o = Options { time_budget_ms: timeout, ..base };
-                    (Report { file: as_file(&id), ..runner::replay_scenario(&s, &variant, &token, &o)? }, json, html, s)
+                    (on_target(&id, &s, runner::replay_scenario(&s, &variant, &token, &o)?), json, html, s)
                 }
                 (None, None) => anyhow::bail!("give a replay token or --fuzz-input FILE"),
             }

@@ -338,6 +338,32 @@ pub struct Report {
 }
 
 impl Report {
+    /// Names every source location under `from` (a path as the trace shows it) as `to` instead:
+    /// a file checked in a scratch crate (`conclab check FILE.rs`) is shown under the path the
+    /// user gave, not the copy's. Lines are kept as they are (the copy keeps the file's lines).
+    pub fn relocate(&mut self, from: &str, to: &str) {
+        if from == to {
+            return;
+        }
+        let fix = |s: &mut String| {
+            if s.contains(from) {
+                *s = s.replace(from, to);
+            }
+        };
+        self.message.iter_mut().for_each(fix);
+        self.notes.iter_mut().for_each(fix);
+        for step in &mut self.trace {
+            fix(&mut step.location);
+            fix(&mut step.object);
+            fix(&mut step.op);
+        }
+        for b in &mut self.blocked {
+            fix(&mut b.location);
+            fix(&mut b.object);
+            b.held_by.iter_mut().for_each(fix);
+        }
+    }
+
     /// The failing execution's trace.
     pub fn trace(&self) -> Trace {
         Trace { threads: self.threads.clone(), steps: self.trace.clone(), blocked: self.blocked.clone() }

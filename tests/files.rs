@@ -95,6 +95,10 @@ fn a_std_file_is_checked_replayed_and_explained_like_a_catalog_id() {
     assert_eq!(r["kind"], "assertion", "{r}");
     assert!(r["message"].as_str().unwrap().contains("computed twice"), "{r}");
     assert_eq!(r["file"].as_str(), Some(f), "{r}");
+    // Locations name the user's file, not the scratch crate's copy of it.
+    let at: Vec<&str> = r["trace"].as_array().unwrap().iter().filter_map(|s| s["location"].as_str()).collect();
+    assert!(at.iter().any(|l| l.starts_with(&format!("{f}:"))), "{at:?}");
+    assert!(!r.to_string().contains("src/model/"), "{r}");
     let token = r["replay"].as_str().expect("a token").to_string();
 
     let out = conclab(&["replay", f, &token]);

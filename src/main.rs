@@ -406,6 +406,16 @@ const INCONCLUSIVE: u8 = 3;
 /// Exit code of a check or bench that Ctrl-C stopped before it found anything (128 + SIGINT).
 const INTERRUPTED: u8 = 130;
 
+/// Prints a command's result: pretty JSON with `--json`, else its text.
+fn print(out: &mut impl Write, json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> String) -> Result<()> {
+    if json {
+        writeln!(out, "{}", serde_json::to_string_pretty(value)?)?;
+    } else {
+        write!(out, "{}", text())?;
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     // Not locked for the whole command: the worker's panic hook writes from model threads.
     let mut out = std::io::stdout();
@@ -430,11 +440,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Demo { id, variant, runs, timeout_ms, json } => {
             let r = demo::run(&id, &variant, &DemoOptions { runs, timeout_ms }, &std::env::current_exe()?)?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
-            } else {
-                write!(out, "{}", r.render())?;
-            }
+            print(&mut out, json, &r, || r.render())?;
             return Ok(if r.found_bug() { ExitCode::from(1) } else { ExitCode::SUCCESS });
         }
         Cmd::Serve {
@@ -477,11 +483,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 server_pid,
             };
             let r = load::run(&cfg, !json && std::io::stderr().is_terminal())?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
-            } else {
-                write!(out, "{}", r.render())?;
-            }
+            print(&mut out, json, &r, || r.render())?;
             return Ok(if r.errors == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) });
         }
         Cmd::Assign { args, all, with_solution, stress_runs, target_dir, timeout } => {
@@ -570,13 +572,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(file) = &html {
                 write_file(file, &conclab::bench::page(&table))?;
             }
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&table)?)?;
-            } else if csv {
-                write!(out, "{}", table.csv())?;
-            } else {
-                write!(out, "{}", table.markdown())?;
-            }
+            print(&mut out, json, &table, || if csv { table.csv() } else { table.markdown() })?;
             return Ok(if table.method.interrupted { ExitCode::from(INTERRUPTED) } else { ExitCode::SUCCESS });
         }
         Cmd::Explain { id, variant, checker, seed, budget: Budget { timeout } } => {
@@ -634,11 +630,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Cmd::Fuzz { id, variant, seconds, seed, random, json } => {
             let r = conclab::fuzz::run(&id, &variant, seconds, seed, random)?;
-            if json {
-                writeln!(out, "{}", serde_json::to_string_pretty(&r)?)?;
-            } else {
-                write!(out, "{}", r.render())?;
-            }
+            print(&mut out, json, &r, || r.render())?;
             return Ok(if r.found_bug() { ExitCode::from(1) } else { ExitCode::SUCCESS });
         }
     };
@@ -646,11 +638,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
     if let Some(file) = &html {
         write_file(file, &conclab::html::trace_page(&s, &report))?;
     }
-    if json {
-        writeln!(out, "{}", serde_json::to_string_pretty(&report)?)?;
-    } else {
-        write!(out, "{}", report.render())?;
-    }
+    print(&mut out, json, &report, || report.render())?;
     Ok(if report.found_bug() {
         ExitCode::from(1)
     } else if report.is_inconclusive() {

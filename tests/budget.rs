@@ -41,12 +41,12 @@ fn long_then_fails() {
     rt::invariant(false, || "fails after a long run".into());
 }
 
-/// The scenarios this binary knows, under their catalog ids (metadata only; the code is ours).
+/// The scenarios this binary knows (no metadata; one variant, `model`).
 fn scenario(id: &str) -> Option<Scenario> {
     match id {
-        "airplane-seat" => Some(conclab::assign::student_scenario(id, spin, "")),
-        "lost-update" => Some(conclab::assign::student_scenario(id, fails_then_spins, "")),
-        "server-stats" => Some(conclab::assign::student_scenario(id, long_then_fails, "")),
+        "spin" => Some(conclab::catalog::of_body("spin", "model", spin)),
+        "fails-then-spins" => Some(conclab::catalog::of_body("fails-then-spins", "model", fails_then_spins)),
+        "long-then-fails" => Some(conclab::catalog::of_body("long-then-fails", "model", long_then_fails)),
         _ => None,
     }
 }
@@ -57,9 +57,9 @@ fn options(checker: Checker, time_budget_ms: u64) -> Options {
 }
 
 fn an_execution_that_never_ends_is_stopped_at_the_budget_on_every_engine() {
-    let s = scenario("airplane-seat").unwrap();
+    let s = scenario("spin").unwrap();
     for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct, Checker::Stress] {
-        let r = runner::check_scenario(&s, "student", &options(checker, 200)).unwrap();
+        let r = runner::check_scenario(&s, "model", &options(checker, 200)).unwrap();
         let name = checker.name();
         assert_eq!(r.verdict, Verdict::Inconclusive, "{name}: {}", r.render());
         assert_eq!(r.inconclusive, Some(Undecided::Timeout), "{name}: {}", r.render());
@@ -76,8 +76,8 @@ fn an_execution_that_never_ends_is_stopped_at_the_budget_on_every_engine() {
 /// race here is the worker reaching its first failure within the budget: a few milliseconds
 /// against three seconds.)
 fn a_failure_found_before_the_budget_ran_out_is_reported() {
-    let s = scenario("lost-update").unwrap();
-    let r = runner::check_scenario(&s, "student", &options(Checker::Stress, 3_000)).unwrap();
+    let s = scenario("fails-then-spins").unwrap();
+    let r = runner::check_scenario(&s, "model", &options(Checker::Stress, 3_000)).unwrap();
     assert_eq!(r.verdict, Verdict::BugFound, "{}", r.render());
     assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
     assert!(r.notes.iter().any(|n| n.contains("stopped when the time budget of 3 s ran out")), "{:?}", r.notes);
@@ -86,8 +86,8 @@ fn a_failure_found_before_the_budget_ran_out_is_reported() {
 /// The portfolio's stages share one budget: a stage that spends it ends the portfolio (no stage
 /// starts after it; one running beside it is stopped or times out too).
 fn a_portfolio_stage_that_times_out_ends_the_portfolio() {
-    let s = scenario("airplane-seat").unwrap();
-    let r = runner::check_scenario(&s, "student", &options(Checker::Portfolio, 200)).unwrap();
+    let s = scenario("spin").unwrap();
+    let r = runner::check_scenario(&s, "model", &options(Checker::Portfolio, 200)).unwrap();
     assert_eq!(r.inconclusive, Some(Undecided::Timeout), "{}", r.render());
     let stages: Vec<&String> = r.notes.iter().filter(|n| n.contains(" execution(s), ")).collect();
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()).min(3);
@@ -100,9 +100,9 @@ fn a_portfolio_stage_that_times_out_ends_the_portfolio() {
 /// Not the budget, but the other way a stress run once held a worker for minutes: its trace.
 /// A failing run's trace keeps the last `STRESS_EVENT_CAP` events, and the report says so.
 fn a_stress_trace_keeps_the_last_events_and_says_it_was_truncated() {
-    let s = scenario("server-stats").unwrap();
+    let s = scenario("long-then-fails").unwrap();
     let o = Options { iterations: Some(1), ..options(Checker::Stress, runner::DEFAULT_TIME_BUDGET_MS) };
-    let r = runner::check_scenario(&s, "student", &o).unwrap();
+    let r = runner::check_scenario(&s, "model", &o).unwrap();
     assert_eq!(r.kind, Some(Kind::Assertion), "{:?}", r.message);
     let cap = conclab::trace::STRESS_EVENT_CAP;
     assert_eq!(r.trace.len(), cap);

@@ -287,9 +287,9 @@ static RAN_FOR_PORTFOLIO: std::sync::atomic::AtomicBool = std::sync::atomic::Ato
 fn a_failure_whose_schedule_does_not_fail_again_is_kept_and_its_missing_trace_explained() {
     use conclab::runner::Isolation;
     let body: fn() = || fails_once(&RAN_FOR_SEARCH);
-    let s = conclab::assign::student_scenario("airplane-seat", body, "");
+    let s = conclab::catalog::of_body("fails-once", "model", body);
     let o = Options { isolation: Isolation::InProcess, minimize: false, ..options(Checker::ShuttleRandom, Some(10)) };
-    let r = runner::check_scenario(&s, "student", &o).unwrap();
+    let r = runner::check_scenario(&s, "model", &o).unwrap();
     assert_eq!(r.kind, Some(conclab::report::Kind::Assertion), "{}", r.render());
     assert!(r.trace.is_empty(), "{}", r.render());
     assert!(r.notes.iter().any(|n| n.starts_with("no trace: replaying the failing schedule")), "{:?}", r.notes);
@@ -306,9 +306,9 @@ fn the_portfolio_keeps_the_deciding_stage_s_notes() {
             fails_once(&RAN_FOR_PORTFOLIO)
         }
     };
-    let s = conclab::assign::student_scenario("airplane-seat", body, "");
+    let s = conclab::catalog::of_body("fails-once", "model", body);
     let o = Options { isolation: Isolation::InProcess, minimize: false, ..options(Checker::Portfolio, Some(10)) };
-    let r = runner::check_scenario(&s, "student", &o).unwrap();
+    let r = runner::check_scenario(&s, "model", &o).unwrap();
     assert_eq!(r.kind, Some(conclab::report::Kind::Assertion), "{}", r.render());
     assert!(r.notes.iter().any(|n| n.starts_with("shuttle-pct: ")), "{:?}", r.notes);
     assert!(r.notes.iter().any(|n| n.starts_with("no trace: replaying the failing schedule")), "{:?}", r.notes);

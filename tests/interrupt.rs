@@ -80,13 +80,13 @@ fn a_stop_before_the_traced_replay_keeps_the_bug_and_says_why_it_has_no_trace() 
         conclab::interrupt::request();
         rt::invariant(false, || "fails once a stop was requested".into());
     }
-    let s = conclab::assign::student_scenario("airplane-seat", stops_then_fails, "");
+    let s = conclab::catalog::of_body("stops-then-fails", "model", stops_then_fails);
     let o = Options {
         isolation: Isolation::InProcess,
         minimize: false,
         ..Options::new(Checker::ShuttleRandom, env!("CARGO_BIN_EXE_conclab"))
     };
-    let r = runner::check_scenario(&s, "student", &o).unwrap();
+    let r = runner::check_scenario(&s, "model", &o).unwrap();
     assert_eq!(r.kind, Some(conclab::report::Kind::Assertion), "{}", r.render());
     assert!(r.notes.iter().any(|n| n.starts_with("no trace: interrupted")), "{:?}", r.notes);
 }

@@ -8,16 +8,21 @@
 //! }
 //! ```
 //!
-//! The model is a `fn()` (a closure that captures nothing): every execution builds its objects
-//! afresh, so nothing can leak from one schedule into the next. Each engine's search runs in a
-//! child process that re-runs this very test (`<test binary> <test> --exact`, told by an
-//! environment variable to work for this check): a model that ends its process (an abort, a
-//! stack overflow, an engine's own abort) or an execution that never ends cannot take the test
-//! binary down or hang it.
+//! The model is any `Fn() + Send + Sync + 'static`, called once per execution. It may capture
+//! plain data (a size, an input); its threads, locks and atomics it makes itself, every execution
+//! afresh (a facade object made outside a check is refused), so nothing leaks from one schedule
+//! into the next. Each engine's search runs in a child process that re-runs this very test
+//! (`<test binary> <test> --exact`, told by an environment variable to work for this check): a
+//! model that ends its process (an abort, a stack overflow, an engine's own abort) or an
+//! execution that never ends cannot take the test binary down or hang it. So what a model
+//! captures must come out the same when the test is re-run (no clock, no unseeded randomness).
 
 use std::cell::RefCell;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::Mutex;
 
 use crate::catalog::{self, Scenario};
 use crate::report::{Kind, Report, Verdict};
@@ -35,6 +40,22 @@ const EARLIER_ENV: &str = "CONCLAB_CHECK_EARLIER";
 /// What one check of a test came to: its report, or why it could not run (it panicked).
 type Outcome = Result<Report, String>;
 
+/// A model, as the engines run it.
+type Model = Arc<dyn Fn() + Send + Sync>;
+
+/// The model of the check whose engines run in this process: in a child, the one check it works
+/// for; in a process without libtest, the check running (one at a time: [`IN_PROCESS`]).
+static MODEL: Mutex<Option<Model>> = Mutex::new(None);
+
+/// Held while a check runs its engines in this process, so that two of them cannot swap [`MODEL`].
+static IN_PROCESS: Mutex<()> = Mutex::new(());
+
+/// The body every engine runs: the model of the check in this process ([`MODEL`]).
+fn run_model() {
+    let model = MODEL.lock().clone().expect("conclab: a check's model ran outside its check");
+    model()
+}
+
 std::thread_local! {
     /// The outcomes of the checks this test (libtest runs each on a thread of its own) made.
     static DONE: RefCell<Vec<Outcome>> = const { RefCell::new(Vec::new()) };
@@ -43,7 +64,7 @@ std::thread_local! {
 /// Checks `body` with the default portfolio and panics with the report — verdict, kind,
 /// message, the minimised trace, the replay token and how to replay it — unless it passes.
 #[track_caller]
-pub fn check(body: fn()) {
+pub fn check(body: impl Fn() + Send + Sync + 'static) {
     Check::new().run(body)
 }
 
@@ -127,17 +148,19 @@ impl Check {
     /// Checks `body` and returns the report without judging it. Panics only when the check
     /// cannot run (bad options, a worker that died without a word).
     #[track_caller]
-    pub fn report(&self, body: fn()) -> Report {
+    pub fn report(&self, body: impl Fn() + Send + Sync + 'static) -> Report {
+        let body: Model = Arc::new(body);
         let test = std::thread::current().name().filter(|n| *n != "main").map(str::to_string);
         let index = DONE.with(|d| d.borrow().len()) + 1;
         let id: &'static str = leak(test.as_deref().map_or_else(|| "check".to_string(), |t| t.replace("::", "-")));
         let variant: &'static str = leak(format!("check-{index}"));
-        let s = catalog::of_body(id, variant, body);
+        let s = catalog::of_body(id, variant, run_model);
         let at = std::panic::Location::caller();
         let me = format!("{id}:{variant}@{}:{}", at.file(), at.line());
         if let Ok(target) = std::env::var(WORKER_ENV) {
             if target == me {
                 // The child this test was re-run as: work, and end here.
+                *MODEL.lock() = Some(body);
                 let code = match runner::work_on(&s) {
                     Ok(()) => 0,
                     Err(e) => {
@@ -158,7 +181,7 @@ impl Check {
             DONE.with(|d| d.borrow_mut().push(outcome.clone()));
             return outcome.unwrap_or_else(|why| panic!("{why}"));
         }
-        let report = match self.search(&s, variant, test.as_deref(), &me) {
+        let report = match self.search(&s, variant, test.as_deref(), &me, body) {
             Ok(mut r) => {
                 if let (Some(token), Some(test)) = (&r.replay, &test) {
                     r.replay_command = Some(format!("{REPLAY_ENV}='{token}' cargo test {test} -- --exact"));
@@ -183,7 +206,7 @@ impl Check {
     /// Checks `body` and judges the report: returns on a pass (or, with [`Check::expect`], on a
     /// bug of the expected kind); otherwise panics with the report and how to replay it.
     #[track_caller]
-    pub fn run(&self, body: fn()) {
+    pub fn run(&self, body: impl Fn() + Send + Sync + 'static) {
         let r = self.report(body);
         match self.expect {
             Some(kind) if r.found_bug() && r.kind == Some(kind) => println!("{}", r.render()),
@@ -193,7 +216,7 @@ impl Check {
         }
     }
 
-    fn search(&self, s: &Scenario, variant: &str, test: Option<&str>, me: &str) -> anyhow::Result<Report> {
+    fn search(&self, s: &Scenario, variant: &str, test: Option<&str>, me: &str, body: Model) -> anyhow::Result<Report> {
         let earlier = write_earlier(s.id())?;
         let isolation = match (test, std::env::current_exe()) {
             (Some(test), Ok(exe)) => {
@@ -227,6 +250,12 @@ impl Check {
             }
             Err(_) => None,
         };
+        // In this process, the engines run the model here: one check at a time.
+        let _here = (options.isolation == Isolation::InProcess).then(|| {
+            let held = IN_PROCESS.lock();
+            *MODEL.lock() = Some(body);
+            held
+        });
         let result = match replay {
             Some(token) => runner::replay_scenario(s, variant, &token, &options),
             None => runner::check_scenario(s, variant, &options),

@@ -51,6 +51,42 @@ fn racy_counter() {
     assert_eq!(hits.load(SeqCst), 2, "a hit was lost");
 }
 
+/// `threads` threads count with a load and a store; the mutex-guarded count with `locked`.
+fn counters(threads: usize, locked: bool) {
+    let hits = Arc::new(Mutex::new(0).named("hits"));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let hits = hits.clone();
+            thread::spawn(move || {
+                if locked {
+                    *hits.lock().unwrap() += 1;
+                } else {
+                    let n = *hits.lock().unwrap();
+                    *hits.lock().unwrap() = n + 1;
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert_eq!(*hits.lock().unwrap(), threads, "a hit was lost");
+}
+
+/// A model may be a closure that captures plain data, as loom's and shuttle's may: one test checks
+/// a family of models, each check in its own children, each bug with a token that replays it.
+#[test]
+fn a_closure_that_captures_its_parameters_is_a_model() {
+    for threads in [2, 3] {
+        let r = Check::new().checker(Checker::Loom).report(move || counters(threads, false));
+        assert_eq!(r.kind, Some(Kind::Assertion), "{threads} threads: {}", r.render());
+        assert_eq!(r.threads.len(), threads + 1, "{threads} threads: {}", r.render());
+        let r = Check::new().report(move || counters(threads, true));
+        assert_eq!(r.verdict, conclab::report::Verdict::Passed, "{threads} threads: {}", r.render());
+        assert!(r.executions > 1, "{}", r.render());
+    }
+}
+
 /// A deadlock is a verdict with who waits for what.
 #[test]
 fn a_deadlock_under_loom_is_a_verdict_with_its_trace() {

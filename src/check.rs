@@ -50,6 +50,26 @@ static MODEL: Mutex<Option<Model>> = Mutex::new(None);
 /// Held while a check runs its engines in this process, so that two of them cannot swap [`MODEL`].
 static IN_PROCESS: Mutex<()> = Mutex::new(());
 
+/// An in-process check's hold on [`MODEL`]: set while the check runs, cleared after (what the
+/// model captured is dropped with it).
+struct ModelHere {
+    _held: parking_lot::MutexGuard<'static, ()>,
+}
+
+impl ModelHere {
+    fn hold(model: Model) -> ModelHere {
+        let held = IN_PROCESS.lock();
+        *MODEL.lock() = Some(model);
+        ModelHere { _held: held }
+    }
+}
+
+impl Drop for ModelHere {
+    fn drop(&mut self) {
+        *MODEL.lock() = None;
+    }
+}
+
 /// The body every engine runs: the model of the check in this process ([`MODEL`]).
 fn run_model() {
     let model = MODEL.lock().clone().expect("conclab: a check's model ran outside its check");
@@ -149,6 +169,12 @@ impl Check {
     /// cannot run (bad options, a worker that died without a word).
     #[track_caller]
     pub fn report(&self, body: impl Fn() + Send + Sync + 'static) -> Report {
+        if let Some(engine) = crate::rt::dynamic::engine() {
+            panic!(
+                "conclab: a check cannot run inside a model (this code runs in an execution of a {engine:?} check): \
+                 call `conclab::check` from the test itself"
+            );
+        }
         let body: Model = Arc::new(body);
         let test = std::thread::current().name().filter(|n| *n != "main").map(str::to_string);
         let index = DONE.with(|d| d.borrow().len()) + 1;
@@ -251,11 +277,7 @@ impl Check {
             Err(_) => None,
         };
         // In this process, the engines run the model here: one check at a time.
-        let _here = (options.isolation == Isolation::InProcess).then(|| {
-            let held = IN_PROCESS.lock();
-            *MODEL.lock() = Some(body);
-            held
-        });
+        let _here = (options.isolation == Isolation::InProcess).then(|| ModelHere::hold(body));
         let result = match replay {
             Some(token) => runner::replay_scenario(s, variant, &token, &options),
             None => runner::check_scenario(s, variant, &options),

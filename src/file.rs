@@ -11,6 +11,7 @@ use std::process::{Command, ExitCode};
 use anyhow::{bail, Context, Result};
 
 use crate::catalog::{self, Scenario};
+use crate::report::Report;
 
 /// The lock file every assignment gets: the versions conclab itself was built and tested with.
 const LOCK_FILE: &str = include_str!("../Cargo.lock");
@@ -39,6 +40,14 @@ const MAX_FILE_BYTES: u64 = 1 << 20;
 /// the file's own path instead ([`crate::report::Report::relocate`]).
 pub fn model_path(id: &str) -> String {
     format!("src/model/{id}.rs")
+}
+
+/// A report on a file's model, shown as the user knows the file: under `path` (the path they
+/// gave, or `src/lib.rs` in an assignment), in every location and in [`Report::file`].
+pub fn shown_as(mut report: Report, id: &str, path: &str) -> Report {
+    report.relocate(&model_path(id), path);
+    report.file = Some(path.to_string());
+    report
 }
 
 /// Whether a `check`/`replay`/`explain` argument names a file rather than a catalog id.

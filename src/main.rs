@@ -379,10 +379,9 @@ fn options(checker: Checker) -> Result<Options> {
 
 /// A report on what `id` names: for a file, the file's path (`Report::file`) and its own path in
 /// every location the trace shows, not the scratch crate's copy.
-fn on_target(id: &str, s: &catalog::Scenario, mut report: Report) -> Report {
+fn on_target(id: &str, s: &catalog::Scenario, report: Report) -> Report {
     if conclab::file::is_file(id) {
-        report.relocate(&conclab::file::model_path(s.id()), id);
-        report.file = Some(id.to_string());
+        return conclab::file::shown_as(report, s.id(), id);
     }
     report
 }

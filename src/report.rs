@@ -345,9 +345,11 @@ impl Report {
         if from == to {
             return;
         }
+        // A location is `path:line`: only a path followed by its line is one.
+        let (from, to) = (format!("{from}:"), format!("{to}:"));
         let fix = |s: &mut String| {
-            if s.contains(from) {
-                *s = s.replace(from, to);
+            if s.contains(&from) {
+                *s = s.replace(&from, &to);
             }
         };
         self.message.iter_mut().for_each(fix);

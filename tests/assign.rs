@@ -387,6 +387,8 @@ fn an_instructor_s_file_is_an_assignment_that_grades_bug_fix_and_cheat() {
         !passed && text.contains("NOT PASSED") && text.contains("a hit was lost") && text.contains("step │"),
         "{text}"
     );
+    // The trace names the student's file, not the scratch crate's copy of it.
+    assert!(text.contains("src/lib.rs:") && !text.contains("src/model/"), "{text}");
     let fixed = lib.replace(
         "        let n = h.load(Ordering::SeqCst);\n        h.store(n + 1, Ordering::SeqCst);",
         "        h.fetch_add(1, Ordering::SeqCst);",

@@ -87,6 +87,17 @@ fn a_closure_that_captures_its_parameters_is_a_model() {
     }
 }
 
+/// A check inside a model is refused with the reason (in-process it would wait for itself).
+#[test]
+fn a_check_inside_a_model_is_refused() {
+    let r = Check::new().checker(Checker::ShuttleRandom).iterations(5).report(|| {
+        thread::spawn(|| {}).join().unwrap();
+        conclab::check(|| {});
+    });
+    assert!(r.found_bug(), "{}", r.render());
+    assert!(r.message.as_deref().unwrap_or("").contains("a check cannot run inside a model"), "{}", r.render());
+}
+
 /// A deadlock is a verdict with who waits for what.
 #[test]
 fn a_deadlock_under_loom_is_a_verdict_with_its_trace() {
@@ -259,7 +270,7 @@ fn a_model_without_conclab_threads_is_inconclusive_not_a_pass() {
         let r = Check::new().report(model);
         assert_eq!(r.verdict, conclab::report::Verdict::Inconclusive, "{what}: {}", r.render());
         assert_eq!(r.inconclusive, Some(conclab::report::Undecided::NoThreads), "{what}: {}", r.render());
-        assert!(r.render().contains("conclab::thread"), "{what}: {}", r.render());
+        assert!(r.render().contains("the model started no thread"), "{what}: {}", r.render());
         let failed = std::panic::catch_unwind(|| Check::new().run(model));
         assert!(failed.is_err(), "{what}: `check` does not return as if it passed");
     }

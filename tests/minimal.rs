@@ -55,5 +55,7 @@ fn explain_tells_the_minimal_trace_in_words() {
     for part in ["Story.", "Invariant: tickets sold", "// BUG:", reads.as_str()] {
         assert!(text.contains(part), "{part} missing:\n{text}");
     }
-    lines_as_ll(|| insta::assert_snapshot!("explain_airplane_seat", text));
+    // The source excerpt's line numbers too (`    92 │ // BUG: …`).
+    let filters = vec![(r"\.rs:\d+", ".rs:LL"), (r"(?m)^(\s+)\d+ │ ", "${1}LL │ ")];
+    insta::with_settings!({ filters => filters }, { insta::assert_snapshot!("explain_airplane_seat", text) });
 }

@@ -172,20 +172,24 @@ fn floor_of(module: &str) -> Option<usize> {
     FLOORS.iter().position(|(_, modules)| modules.contains(&module))
 }
 
-/// The `crate::` modules a file's code names: its own `#[cfg(test)] mod tests` and comments
-/// (doc links name what they explain) left out.
+/// The `crate::` modules a file's code names, with their lines: its own `#[cfg(test)] mod
+/// tests` and comments (doc links name what they explain) left out; a group (`crate::{a, b::c}`,
+/// over several lines too) names each of its members.
 fn imports(text: &str) -> Vec<(usize, String)> {
     let code = text.split("#[cfg(test)]\nmod tests").next().unwrap();
+    let code: String = code.lines().map(|l| l.split("//").next().unwrap()).collect::<Vec<_>>().join("\n");
+    let module = |path: &str| -> String {
+        path.trim_start().chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect()
+    };
     let mut found = vec![];
-    for (n, line) in code.lines().enumerate() {
-        let line = line.split("//").next().unwrap();
-        for (i, _) in line.match_indices("crate::") {
-            let name: String =
-                line[i + "crate::".len()..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
-            if !name.is_empty() {
-                found.push((n + 1, name));
-            }
-        }
+    for (i, _) in code.match_indices("crate::") {
+        let line = 1 + code[..i].matches('\n').count();
+        let rest = &code[i + "crate::".len()..];
+        let names: Vec<String> = match rest.strip_prefix('{') {
+            Some(group) => group[..group.find('}').unwrap_or(group.len())].split(',').map(module).collect(),
+            None => vec![module(rest)],
+        };
+        found.extend(names.into_iter().filter(|m| !m.is_empty()).map(|m| (line, m)));
     }
     found
 }

@@ -102,7 +102,8 @@ pub fn grade_file(lib: &Path, handed_out: &str) -> Result<(Grade, Option<String>
     let mut failure = None;
     for checker in GRADED_BY {
         let o = Options { checker, ..Options::new(checker, &prepared.exe) };
-        let r = runner::check_scenario(&prepared.scenario, BUGGY, &o)?;
+        let id = prepared.scenario.id();
+        let r = crate::file::shown_as(runner::check_scenario(&prepared.scenario, BUGGY, &o)?, id, "src/lib.rs");
         let verdict = if r.verdict == crate::report::Verdict::Passed {
             CheckVerdict::Passed
         } else if r.is_inconclusive() {
@@ -110,12 +111,14 @@ pub fn grade_file(lib: &Path, handed_out: &str) -> Result<(Grade, Option<String>
         } else {
             CheckVerdict::Failed
         };
-        let reason = match (&r.kind, &r.message) {
-            (Some(kind), Some(m)) => format!("{kind}: {}", m.lines().next().unwrap_or("")),
+        let first_line = |m: &str| m.lines().next().unwrap_or("").to_string();
+        let reason = match (&r.kind, r.inconclusive, &r.message) {
+            (Some(kind), _, Some(m)) => format!("{kind}: {}", first_line(m)),
+            (_, Some(why), Some(m)) => format!("{}: {}", why.words(), first_line(m)),
+            (_, Some(why), None) => why.words().to_string(),
             _ => r.coverage.to_string(),
         };
         if verdict != CheckVerdict::Passed && failure.is_none() {
-            let r = crate::report::Report { file: Some("src/lib.rs".into()), ..r.clone() };
             failure = Some(r.render());
         }
         checks.push(Check { checker: checker.name().into(), property: "asserts".into(), verdict, reason });

@@ -423,9 +423,10 @@ fn finish(job: &Job, engine: Engine, body: fn(), outcome: Outcome, started: Inst
         r.verdict = Verdict::Inconclusive;
         r.inconclusive = Some(Undecided::NoThreads);
         r.message = Some(format!(
-            "the model started no thread through `conclab::thread` in {} execution(s): the engine saw one thread, \
-             so nothing concurrent was checked. Threads and locks of `std::thread`/`std::sync` are invisible to \
-             the checkers: write the model with `conclab::thread` and `conclab::sync` (the same API)",
+            "the model started no thread in {} execution(s) (none through the facade's `thread::spawn`, \
+             `thread::scope` or `Builder`): the engine saw one thread and one schedule, so nothing concurrent was \
+             checked. Threads started any other way (`std::thread` itself in a `conclab::check`, a thread pool) \
+             are invisible to the checkers",
             r.executions
         ));
     }

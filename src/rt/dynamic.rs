@@ -528,6 +528,11 @@ macro_rules! dyn_atomics {
                 each!(&self.0, a => RawAtomicInt::fetch_xor(a, v, o))
             }
             #[track_caller]
+            fn fetch_nand(&self, v: $v, o: Ordering) -> $v {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomicInt::fetch_nand(a, v, o))
+            }
+            #[track_caller]
             fn fetch_max(&self, v: $v, o: Ordering) -> $v {
                 same("atomic", self.0.engine());
                 each!(&self.0, a => RawAtomicInt::fetch_max(a, v, o))

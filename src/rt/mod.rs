@@ -136,6 +136,8 @@ pub trait IntValue: TraceValue + Ord {
     fn or(self, v: Self) -> Self;
     /// `self ^ v`.
     fn xor(self, v: Self) -> Self;
+    /// `!(self & v)`.
+    fn nand(self, v: Self) -> Self;
 }
 
 macro_rules! int_values {
@@ -162,6 +164,9 @@ macro_rules! int_values {
             }
             fn xor(self, v: Self) -> Self {
                 self ^ v
+            }
+            fn nand(self, v: Self) -> Self {
+                !(self & v)
             }
         }
     )*};
@@ -221,6 +226,8 @@ pub trait RawAtomicInt: RawAtomic<Value: IntValue> {
     fn fetch_or(&self, v: Self::Value, o: Ordering) -> Self::Value;
     /// Atomic bitwise xor, returning the old value.
     fn fetch_xor(&self, v: Self::Value, o: Ordering) -> Self::Value;
+    /// Atomic bitwise nand (`!(old & v)`), returning the old value.
+    fn fetch_nand(&self, v: Self::Value, o: Ordering) -> Self::Value;
     /// Atomic maximum, returning the old value.
     fn fetch_max(&self, v: Self::Value, o: Ordering) -> Self::Value;
     /// Atomic minimum, returning the old value.
@@ -835,6 +842,8 @@ recorded_rmws! {
     fetch_or => |old, v| old.or(v);
     /// Atomic bitwise xor; returns the old value.
     fetch_xor => |old, v| old.xor(v);
+    /// Atomic bitwise nand (`!(old & v)`); returns the old value.
+    fetch_nand => |old, v| old.nand(v);
     /// Atomic maximum; returns the old value.
     fetch_max => |old, v| old.max(v);
     /// Atomic minimum; returns the old value.

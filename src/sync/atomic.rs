@@ -96,6 +96,23 @@ macro_rules! common {
                 Err(prev)
             }
 
+            /// [`Self::fetch_update`] under its newer name (std 1.95).
+            #[track_caller]
+            pub fn try_update(
+                &self,
+                set_order: Ordering,
+                fetch_order: Ordering,
+                f: impl FnMut($v) -> Option<$v>,
+            ) -> Result<$v, $v> {
+                self.fetch_update(set_order, fetch_order, f)
+            }
+
+            /// Applies `f` until a compare-exchange succeeds; returns the old value (std 1.95).
+            #[track_caller]
+            pub fn update(&self, set_order: Ordering, fetch_order: Ordering, mut f: impl FnMut($v) -> $v) -> $v {
+                self.fetch_update(set_order, fetch_order, |v| Some(f(v))).unwrap_or_else(|v| v)
+            }
+
             /// Consumes the atomic, returning its value.
             pub fn into_inner(self) -> $v {
                 self.inner.into_inner()
@@ -119,6 +136,14 @@ macro_rules! common {
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(stringify!($name))
+            }
+        }
+
+        impl From<$v> for $name {
+            /// A new atomic holding `v`, bound to the engine of the running check.
+            #[track_caller]
+            fn from(v: $v) -> Self {
+                $name::new(v)
             }
         }
     };
@@ -157,6 +182,12 @@ macro_rules! ints {
             #[track_caller]
             pub fn fetch_xor(&self, v: $v, order: Ordering) -> $v {
                 self.inner.fetch_xor(v, order)
+            }
+
+            /// Bitwise nand (`!(old & v)`), returning the old value.
+            #[track_caller]
+            pub fn fetch_nand(&self, v: $v, order: Ordering) -> $v {
+                self.inner.fetch_nand(v, order)
             }
 
             /// Maximum, returning the old value.
@@ -206,6 +237,20 @@ impl AtomicBool {
     #[track_caller]
     pub fn fetch_xor(&self, v: bool, order: Ordering) -> bool {
         self.fetch_update(order, load_part(order), |x| Some(x ^ v)).unwrap_or_else(|x| x)
+    }
+
+    /// Logical nand (`!(old && v)`), returning the old value (a compare-exchange loop under
+    /// the checkers).
+    #[track_caller]
+    pub fn fetch_nand(&self, v: bool, order: Ordering) -> bool {
+        self.fetch_update(order, load_part(order), |x| Some(!(x && v))).unwrap_or_else(|x| x)
+    }
+
+    /// Logical not, returning the old value (std 1.81; a compare-exchange loop under the
+    /// checkers).
+    #[track_caller]
+    pub fn fetch_not(&self, order: Ordering) -> bool {
+        self.fetch_update(order, load_part(order), |x| Some(!x)).unwrap_or_else(|x| x)
     }
 }
 
@@ -351,6 +396,14 @@ impl<T> Default for AtomicPtr<T> {
     }
 }
 
+impl<T> From<*mut T> for AtomicPtr<T> {
+    /// A new atomic pointer holding `p`, bound to the engine of the running check.
+    #[track_caller]
+    fn from(p: *mut T) -> Self {
+        AtomicPtr::new(p)
+    }
+}
+
 impl<T> std::fmt::Debug for AtomicPtr<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("AtomicPtr")
@@ -478,6 +531,54 @@ mod tests {
         let r = check(published_relaxed, Checker::ShuttleRandom);
         assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
         assert!(r.not_covered.contains(&BlindSpot::WeakMemory), "{}", r.render());
+    }
+
+    /// Two threads each flip a flag (`fetch_not`) and invert a byte (`fetch_nand` with all
+    /// ones, which is `!old`): flipped twice, both are back where they began. `racy` does each
+    /// flip as a load and a store instead: one flip can be lost.
+    fn flip_twice(racy: bool) {
+        use super::{AtomicBool, AtomicU8};
+        let (flag, byte) = (Arc::new(AtomicBool::from(false)), Arc::new(AtomicU8::from(0x0f)));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (flag, byte) = (flag.clone(), byte.clone());
+                thread::spawn(move || {
+                    if racy {
+                        let (f, b) = (flag.load(SeqCst), byte.load(SeqCst));
+                        flag.store(!f, SeqCst); // BUG: the other thread may have flipped meanwhile
+                        byte.store(!(b & 0xff), SeqCst);
+                    } else {
+                        flag.fetch_not(AcqRel);
+                        byte.fetch_nand(0xff, AcqRel);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!((flag.load(SeqCst), byte.load(SeqCst)), (false, 0x0f), "a flip was lost");
+        // One thread: nand and the newer update calls, against std's own answers.
+        let b = AtomicBool::new(true);
+        assert!(b.fetch_nand(true, SeqCst) && !b.load(SeqCst), "true nand true is false");
+        assert!(!b.fetch_nand(false, SeqCst) && b.load(SeqCst), "false nand false is true");
+        let n = AtomicU8::new(0b1100);
+        assert_eq!((n.fetch_nand(0b1010, SeqCst), n.load(SeqCst)), (0b1100, !0b1000));
+        assert_eq!(n.update(SeqCst, SeqCst, |v| v.wrapping_add(1)), !0b1000);
+        assert_eq!(n.try_update(SeqCst, SeqCst, |_| None), Err(!0b1000u8 + 1));
+    }
+
+    #[test]
+    fn fetch_not_and_fetch_nand_flip_atomically_and_a_load_then_store_flip_is_lost() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(|| flip_twice(true), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            assert!(r.message.as_deref().unwrap_or("").contains("a flip was lost"), "{}", r.render());
+            let r = check(|| flip_twice(false), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
+        assert_eq!(check(|| flip_twice(false), Checker::Loom).coverage, Coverage::Exhaustive);
     }
 
     #[test]

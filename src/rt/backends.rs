@@ -172,6 +172,9 @@ macro_rules! model_backend {
             fn own_os_threads() -> bool {
                 false
             }
+            fn weak_memory() -> bool {
+                stringify!($krate) == "loom"
+            }
 
             fn mutex<T>(value: T) -> Self::Mutex<T> {
                 ::$krate::sync::Mutex::new(value)

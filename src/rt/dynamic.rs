@@ -198,6 +198,9 @@ impl Backend for Dynamic {
     fn own_os_threads() -> bool {
         engine() == Some(Engine::Stress)
     }
+    fn weak_memory() -> bool {
+        engine() == Some(Engine::Loom)
+    }
     #[track_caller]
     fn mutex<T>(value: T) -> Self::Mutex<T> {
         match engine_for("Mutex") {

@@ -485,12 +485,12 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
-        let mut log = Arc::try_unwrap(log).ok().expect("threads done");
+        let mut log = Arc::try_unwrap(log).expect("threads done");
         assert!(!log.is_poisoned());
         log.clear_poison();
         *log.get_mut().unwrap() += 10;
         assert_eq!(log.into_inner().unwrap(), 12);
-        let mut table = Arc::try_unwrap(table).ok().expect("threads done");
+        let mut table = Arc::try_unwrap(table).expect("threads done");
         *table.get_mut().unwrap() += 10;
         assert_eq!(*table.read().unwrap(), 12);
         let mut count = Arc::try_unwrap(count).expect("threads done");
@@ -546,7 +546,7 @@ mod tests {
                     if racy {
                         let (f, b) = (flag.load(SeqCst), byte.load(SeqCst));
                         flag.store(!f, SeqCst); // BUG: the other thread may have flipped meanwhile
-                        byte.store(!(b & 0xff), SeqCst);
+                        byte.store(!b, SeqCst); // what fetch_nand(0xff) does, in two steps
                     } else {
                         flag.fetch_not(AcqRel);
                         byte.fetch_nand(0xff, AcqRel);

@@ -1,6 +1,6 @@
-//! `std::thread` as a model checker sees it: spawn, name, join, scope, park, yield and sleep
-//! under the engine of the running check (see [`crate::sync`]). A `sleep` is a scheduling point,
-//! not a delay: the checkers explore what may happen meanwhile.
+//! `std::thread` as a model checker sees it: spawn, name, join, `is_finished`, scope, park,
+//! yield and sleep under the engine of the running check (see [`crate::sync`]). A `sleep` is a
+//! scheduling point, not a delay: the checkers explore what may happen meanwhile.
 //!
 //! Engine limits: loom models at most 4 threads besides `main` in one execution
 //! (`loom::MAX_THREADS` = 5); a 5th spawn fails the check with a message that names the limit

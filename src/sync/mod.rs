@@ -11,10 +11,11 @@
 //!
 //! Here: [`Arc`] and [`Weak`] (std's own), [`Mutex`] (`get_mut`, `into_inner`), [`RwLock`],
 //! [`Condvar`] (`wait_timeout` and `wait_timeout_while` modelled as "may time out"),
-//! [`Barrier`], [`Once`], [`OnceLock`], [`mpsc`] and [`atomic`] (every integer width,
-//! `AtomicBool`, `AtomicPtr`, `into_inner`, `get_mut`, `fence`); threads, scopes and parking in
-//! [`crate::thread`]. Poisoning is never reported: a panic on a model thread already ends the
-//! execution as a failure.
+//! [`Barrier`], [`Once`], [`OnceLock`], [`LazyLock`], [`mpsc`] (`recv_timeout` "may time out"
+//! too) and [`atomic`] (every integer width, `AtomicBool`, `AtomicPtr`, `into_inner`,
+//! `get_mut`, `fence`), with `Default`, `From<T>` and `Debug` where std has them; threads,
+//! scopes, `is_finished` and parking in [`crate::thread`]. Poisoning is never reported: a panic
+//! on a model thread already ends the execution as a failure.
 //!
 //! # What each engine cannot model
 //!

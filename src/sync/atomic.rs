@@ -376,6 +376,72 @@ impl<T> AtomicPtr<T> {
         Err(prev)
     }
 
+    /// [`Self::fetch_update`] under its newer name (std 1.95).
+    #[track_caller]
+    pub fn try_update(
+        &self,
+        set_order: Ordering,
+        fetch_order: Ordering,
+        f: impl FnMut(*mut T) -> Option<*mut T>,
+    ) -> Result<*mut T, *mut T> {
+        self.fetch_update(set_order, fetch_order, f)
+    }
+
+    /// Applies `f` until a compare-exchange succeeds; returns the old pointer (std 1.95).
+    #[track_caller]
+    pub fn update(&self, set_order: Ordering, fetch_order: Ordering, mut f: impl FnMut(*mut T) -> *mut T) -> *mut T {
+        self.fetch_update(set_order, fetch_order, |p| Some(f(p))).unwrap_or_else(|p| p)
+    }
+
+    /// Applies `f` to the pointer atomically: a compare-exchange loop under the checkers, as
+    /// [`AtomicBool`]'s logical operations are.
+    #[track_caller]
+    fn rmw(&self, order: Ordering, f: impl Fn(*mut T) -> *mut T) -> *mut T {
+        self.update(order, load_part(order), f)
+    }
+
+    /// Offsets the pointer by `val` elements (wrapping), returning the old one (std 1.91).
+    #[track_caller]
+    pub fn fetch_ptr_add(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.wrapping_add(val))
+    }
+
+    /// Offsets the pointer back by `val` elements (wrapping), returning the old one (std 1.91).
+    #[track_caller]
+    pub fn fetch_ptr_sub(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.wrapping_sub(val))
+    }
+
+    /// Offsets the pointer by `val` bytes (wrapping), returning the old one (std 1.91).
+    #[track_caller]
+    pub fn fetch_byte_add(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.wrapping_byte_add(val))
+    }
+
+    /// Offsets the pointer back by `val` bytes (wrapping), returning the old one (std 1.91).
+    #[track_caller]
+    pub fn fetch_byte_sub(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.wrapping_byte_sub(val))
+    }
+
+    /// Bitwise or of the address with `val` (tag bits), returning the old pointer (std 1.91).
+    #[track_caller]
+    pub fn fetch_or(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.map_addr(|a| a | val))
+    }
+
+    /// Bitwise and of the address with `val`, returning the old pointer (std 1.91).
+    #[track_caller]
+    pub fn fetch_and(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.map_addr(|a| a & val))
+    }
+
+    /// Bitwise xor of the address with `val`, returning the old pointer (std 1.91).
+    #[track_caller]
+    pub fn fetch_xor(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.map_addr(|a| a ^ val))
+    }
+
     /// Consumes the atomic, returning the pointer.
     pub fn into_inner(self) -> *mut T {
         self.inner.into_inner()
@@ -579,6 +645,52 @@ mod tests {
             assert!(r.executions > 1, "{}", r.render());
         }
         assert_eq!(check(|| flip_twice(false), Checker::Loom).coverage, Coverage::Exhaustive);
+    }
+
+    /// Two threads each set a tag bit in the low bits of an aligned pointer: with `fetch_or`
+    /// both bits stay; `racy` sets them by a load and a store, and one can be lost.
+    fn tag_a_pointer(racy: bool) {
+        let target = Box::into_raw(Box::new(0u64));
+        let slot = Arc::new(AtomicPtr::from(target));
+        let handles: Vec<_> = [1usize, 2]
+            .into_iter()
+            .map(|bit| {
+                let slot = slot.clone();
+                thread::spawn(move || {
+                    if racy {
+                        let p = slot.load(SeqCst);
+                        slot.store(p.map_addr(|a| a | bit), SeqCst); // BUG: the other's tag may be lost
+                    } else {
+                        slot.fetch_or(bit, AcqRel);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let tagged = slot.load(SeqCst);
+        assert_eq!(tagged.addr() & 3, 3, "a tag was lost");
+        assert_eq!(slot.fetch_and(!3, SeqCst), tagged);
+        assert_eq!(slot.fetch_ptr_add(1, SeqCst), target);
+        assert_eq!(slot.fetch_byte_sub(8, SeqCst), target.wrapping_add(1));
+        assert_eq!(slot.update(SeqCst, SeqCst, |p| p.wrapping_add(2)), target);
+        assert_eq!(slot.fetch_ptr_sub(2, SeqCst), target.wrapping_add(2));
+        assert_eq!((slot.fetch_xor(1, SeqCst), slot.fetch_byte_add(0, SeqCst)), (target, target.map_addr(|a| a ^ 1)));
+        // SAFETY: made by `Box::into_raw` above, freed once.
+        drop(unsafe { Box::from_raw(target) });
+    }
+
+    #[test]
+    fn an_atomic_ptr_s_tag_bits_set_by_fetch_or_stay_and_a_load_then_store_loses_one() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(|| tag_a_pointer(true), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            assert!(r.message.as_deref().unwrap_or("").contains("a tag was lost"), "{}", r.render());
+            let r = check(|| tag_a_pointer(false), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
     }
 
     #[test]

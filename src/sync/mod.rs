@@ -299,7 +299,7 @@ mod ported;
 mod rwlock;
 
 pub use barrier::{Barrier, BarrierWaitResult};
-pub use once::{LazyLock, Once, OnceLock};
+pub use once::{LazyLock, Once, OnceLock, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 impl<T> Mutex<T> {

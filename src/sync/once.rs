@@ -306,10 +306,42 @@ impl Once {
         self.cell.get_or_init(f);
     }
 
+    /// Like [`Once::call_once`], `f` told whether an earlier call panicked: never, here (a
+    /// panicking closure does not poison; see the type's docs).
+    #[track_caller]
+    pub fn call_once_force<F: FnOnce(&OnceState)>(&self, f: F) {
+        self.cell.get_or_init(|| f(&OnceState { _private: () }));
+    }
+
     /// Whether a `call_once` has completed.
     #[track_caller]
     pub fn is_completed(&self) -> bool {
         self.cell.get().is_some()
+    }
+
+    /// Blocks until a `call_once` has completed (std 1.86).
+    #[track_caller]
+    pub fn wait(&self) {
+        self.cell.wait();
+    }
+
+    /// As [`Once::wait`]: nothing is ever poisoned here (std 1.86).
+    #[track_caller]
+    pub fn wait_force(&self) {
+        self.cell.wait();
+    }
+}
+
+/// `std::sync::OnceState`: what [`Once::call_once_force`] tells its closure.
+#[derive(Debug)]
+pub struct OnceState {
+    _private: (),
+}
+
+impl OnceState {
+    /// Always `false`: a panicking closure does not poison a [`Once`] here.
+    pub fn is_poisoned(&self) -> bool {
+        false
     }
 }
 
@@ -363,6 +395,37 @@ mod tests {
     /// `get_or_init`: one initialiser runs, the other thread waits for it.
     fn get_or_init() {
         race(|cell, i| *cell.get_or_init(|| i))
+    }
+
+    /// A `Once` that sets up a shared value; a reader that assumes it ran (`is_completed`
+    /// unchecked, `racy`) or waits for it (`wait`).
+    fn once_then_read(racy: bool) {
+        let (once, value) = (Arc::new(Once::new()), Arc::new(AtomicUsize::new(0)));
+        let (o2, v2) = (once.clone(), value.clone());
+        let setup = thread::spawn(move || {
+            o2.call_once_force(|state| {
+                assert!(!state.is_poisoned());
+                v2.store(42, SeqCst);
+            })
+        });
+        if !racy {
+            once.wait();
+        }
+        assert_eq!(value.load(SeqCst), 42, "read before the set-up ran"); // BUG if `racy`
+        assert!(once.is_completed() || racy);
+        setup.join().unwrap();
+        once.wait_force();
+    }
+
+    #[test]
+    fn once_wait_waits_for_call_once_force() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(|| once_then_read(true), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            let r = check(|| once_then_read(false), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
     }
 
     /// `Once`: two threads call it; the closure runs once and both see it completed.

@@ -1,6 +1,6 @@
-//! `std::thread` as a model checker sees it: spawn, name, join, scope, park, yield and sleep
-//! under the engine of the running check (see [`crate::sync`]). A `sleep` is a scheduling point,
-//! not a delay: the checkers explore what may happen meanwhile.
+//! `std::thread` as a model checker sees it: spawn, name, join, `is_finished`, scope, park,
+//! yield and sleep under the engine of the running check (see [`crate::sync`]). A `sleep` is a
+//! scheduling point, not a delay: the checkers explore what may happen meanwhile.
 //!
 //! Engine limits: loom models at most 4 threads besides `main` in one execution
 //! (`loom::MAX_THREADS` = 5); a 5th spawn fails the check with a message that names the limit
@@ -87,6 +87,15 @@ impl<T: Send + 'static> JoinHandle<T> {
     #[track_caller]
     pub fn join(self) -> Result<T> {
         self.inner.join()
+    }
+
+    /// Whether the thread's function has returned, without waiting (a `true` means `join` will
+    /// not block). Under loom and shuttle a scheduling point: the poll races with the thread's
+    /// end and both answers are explored; a `false` also yields, so a loop that polls is
+    /// explored, not spun. Recorded in the trace as `is_finished <thread>: <answer>`.
+    #[track_caller]
+    pub fn is_finished(&self) -> bool {
+        self.inner.is_finished()
     }
 
     /// The thread this handle joins.
@@ -251,6 +260,14 @@ impl<T> ScopedJoinHandle<'_, T> {
         Ok(self.result.lock().unwrap_or_else(PoisonError::into_inner).take().expect("the thread finished"))
     }
 
+    /// Whether the thread's function has returned, without waiting; see
+    /// [`JoinHandle::is_finished`].
+    #[track_caller]
+    pub fn is_finished(&self) -> bool {
+        let unjoined = self.unjoined.lock().unwrap_or_else(PoisonError::into_inner);
+        unjoined.as_ref().is_none_or(rt::JoinHandle::is_finished)
+    }
+
     /// The thread this handle joins.
     pub fn thread(&self) -> &Thread {
         &self.thread
@@ -291,6 +308,18 @@ where
         Err(e) => resume_unwind(e),
         Ok(_) if panicked => panic!("a scoped thread panicked"),
         Ok(v) => v,
+    }
+}
+
+/// `std::thread::available_parallelism`. Under loom and shuttle always 2, whatever the machine:
+/// a model that sizes a pool by it is then the same model, and replays the same, everywhere
+/// (and stays within loom's threads). On real threads, std's answer.
+pub fn available_parallelism() -> std::io::Result<std::num::NonZeroUsize> {
+    match rt::dynamic::engine() {
+        Some(crate::vocab::Engine::Loom | crate::vocab::Engine::Shuttle) => {
+            Ok(std::num::NonZeroUsize::new(2).expect("2 is not 0"))
+        }
+        _ => std::thread::available_parallelism(),
     }
 }
 
@@ -445,6 +474,83 @@ mod tests {
         for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::Stress] {
             let r = check(names_and_ids, checker);
             assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+        }
+    }
+
+    /// How often `polled_outcomes` saw each answer over a check: (not finished, finished).
+    static POLLS: [AtomicUsizeStd; 2] = [AtomicUsizeStd::new(0), AtomicUsizeStd::new(0)];
+    use std::sync::atomic::AtomicUsize as AtomicUsizeStd;
+
+    /// Two workers count themselves done as their last act; a supervisor polls `is_finished`
+    /// and compares. `exact` takes "finished" and "counted" to be the same: a worker may have
+    /// counted and not yet returned. A finished worker has counted, though: `<=` holds.
+    fn supervisor(exact: bool) {
+        let done = Arc::new(AtomicUsize::new(0));
+        let workers: Vec<_> = (0..2)
+            .map(|_| {
+                let done = done.clone();
+                spawn(move || {
+                    done.fetch_add(1, SeqCst);
+                })
+            })
+            .collect();
+        let finished = workers.iter().filter(|w| w.is_finished()).count();
+        POLLS[usize::from(finished > 0)].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let counted = done.load(SeqCst);
+        if exact {
+            assert_eq!(finished, counted, "a worker counted but had not finished");
+        // BUG
+        } else {
+            assert!(finished <= counted, "a finished worker had not counted");
+        }
+        for w in workers {
+            w.join().unwrap();
+        }
+    }
+
+    /// A poll loop with no sleep or yield of its own, then a join; and a scoped thread polled
+    /// the same way. Under the checkers the loop ends because a `false` answer yields.
+    fn poll_until_finished() {
+        let h = spawn(|| 7);
+        while !h.is_finished() {}
+        assert_eq!(h.join().unwrap(), 7);
+        let x = AtomicUsize::new(0);
+        scope(|s| {
+            let h = s.spawn(|| x.fetch_add(1, SeqCst));
+            while !h.is_finished() {}
+            assert_eq!(x.load(SeqCst), 1, "a finished scoped thread's write is visible");
+            assert_eq!(h.join().unwrap(), 0);
+        });
+        assert!(super::available_parallelism().unwrap().get() >= 1);
+    }
+
+    #[test]
+    fn is_finished_races_with_the_thread_s_end_and_a_poll_loop_is_explored() {
+        for checker in MODELS {
+            let r = check(|| supervisor(true), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            assert!(r.message.as_deref().unwrap_or("").contains("had not finished"), "{}", r.render());
+            if checker == Checker::Loom {
+                // The poll is in the trace, with its answer.
+                assert!(r.render().contains("is_finished thread-"), "{}", r.render());
+            }
+            let r = check(|| supervisor(false), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
+            let r = check(poll_until_finished, checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
+        for p in &POLLS {
+            p.store(0, std::sync::atomic::Ordering::Relaxed);
+        }
+        let r = check(|| supervisor(false), Checker::Loom);
+        assert_eq!(r.coverage, Coverage::Exhaustive, "{}", r.render());
+        let [running, finished] = POLLS.each_ref().map(|p| p.load(std::sync::atomic::Ordering::Relaxed));
+        assert!(running > 0 && finished > 0, "not finished {running}, finished {finished}");
+        for body in [(|| supervisor(false)) as fn(), poll_until_finished] {
+            let r = check(body, Checker::Stress);
+            assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
         }
     }
 

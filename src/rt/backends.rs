@@ -172,6 +172,9 @@ macro_rules! model_backend {
             fn own_os_threads() -> bool {
                 false
             }
+            fn weak_memory() -> bool {
+                stringify!($krate) == "loom"
+            }
 
             fn mutex<T>(value: T) -> Self::Mutex<T> {
                 ::$krate::sync::Mutex::new(value)
@@ -358,6 +361,9 @@ macro_rules! raw_atomics {
             }
             fn fetch_xor(&self, v: $v, o: Ordering) -> $v {
                 <$ty>::fetch_xor(self, v, o)
+            }
+            fn fetch_nand(&self, v: $v, o: Ordering) -> $v {
+                <$ty>::fetch_nand(self, v, o)
             }
             fn fetch_max(&self, v: $v, o: Ordering) -> $v {
                 <$ty>::fetch_max(self, v, o)
@@ -568,6 +574,10 @@ macro_rules! loom_atomics {
             fn fetch_xor(&self, v: $v, o: Ordering) -> $v {
                 note(o);
                 self.0.fetch_xor(v, o)
+            }
+            fn fetch_nand(&self, v: $v, o: Ordering) -> $v {
+                note(o);
+                self.0.fetch_nand(v, o)
             }
             fn fetch_max(&self, v: $v, o: Ordering) -> $v {
                 note(o);

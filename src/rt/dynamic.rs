@@ -198,6 +198,9 @@ impl Backend for Dynamic {
     fn own_os_threads() -> bool {
         engine() == Some(Engine::Stress)
     }
+    fn weak_memory() -> bool {
+        engine() == Some(Engine::Loom)
+    }
     #[track_caller]
     fn mutex<T>(value: T) -> Self::Mutex<T> {
         match engine_for("Mutex") {
@@ -526,6 +529,11 @@ macro_rules! dyn_atomics {
             fn fetch_xor(&self, v: $v, o: Ordering) -> $v {
                 same("atomic", self.0.engine());
                 each!(&self.0, a => RawAtomicInt::fetch_xor(a, v, o))
+            }
+            #[track_caller]
+            fn fetch_nand(&self, v: $v, o: Ordering) -> $v {
+                same("atomic", self.0.engine());
+                each!(&self.0, a => RawAtomicInt::fetch_nand(a, v, o))
             }
             #[track_caller]
             fn fetch_max(&self, v: $v, o: Ordering) -> $v {

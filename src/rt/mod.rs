@@ -40,6 +40,13 @@ pub trait Backend: 'static {
     /// recorder and the modelled process must be handed; the checkers run every model thread
     /// on the OS thread that runs the check.
     fn own_os_threads() -> bool;
+    /// Whether the engine models weak memory (loom): then state the facade keeps for the model
+    /// (a thread's `finished` flag) must be the engine's from the start, so that reading it
+    /// synchronises as it should. Elsewhere such state may be made when first read, which
+    /// leaves models that never read it exactly as they were.
+    fn weak_memory() -> bool {
+        false
+    }
     /// A new mutex.
     fn mutex<T>(value: T) -> Self::Mutex<T>;
     /// Blocks until the mutex is held.
@@ -136,6 +143,8 @@ pub trait IntValue: TraceValue + Ord {
     fn or(self, v: Self) -> Self;
     /// `self ^ v`.
     fn xor(self, v: Self) -> Self;
+    /// `!(self & v)`.
+    fn nand(self, v: Self) -> Self;
 }
 
 macro_rules! int_values {
@@ -162,6 +171,9 @@ macro_rules! int_values {
             }
             fn xor(self, v: Self) -> Self {
                 self ^ v
+            }
+            fn nand(self, v: Self) -> Self {
+                !(self & v)
             }
         }
     )*};
@@ -221,6 +233,8 @@ pub trait RawAtomicInt: RawAtomic<Value: IntValue> {
     fn fetch_or(&self, v: Self::Value, o: Ordering) -> Self::Value;
     /// Atomic bitwise xor, returning the old value.
     fn fetch_xor(&self, v: Self::Value, o: Ordering) -> Self::Value;
+    /// Atomic bitwise nand (`!(old & v)`), returning the old value.
+    fn fetch_nand(&self, v: Self::Value, o: Ordering) -> Self::Value;
     /// Atomic maximum, returning the old value.
     fn fetch_max(&self, v: Self::Value, o: Ordering) -> Self::Value;
     /// Atomic minimum, returning the old value.
@@ -835,6 +849,8 @@ recorded_rmws! {
     fetch_or => |old, v| old.or(v);
     /// Atomic bitwise xor; returns the old value.
     fetch_xor => |old, v| old.xor(v);
+    /// Atomic bitwise nand (`!(old & v)`); returns the old value.
+    fetch_nand => |old, v| old.nand(v);
     /// Atomic maximum; returns the old value.
     fetch_max => |old, v| old.max(v);
     /// Atomic minimum; returns the old value.
@@ -846,6 +862,61 @@ pub struct JoinHandle<T: Send + 'static, B: Backend> {
     raw: B::JoinHandle<T>,
     /// The thread's column in the recorder's thread table (0 when nothing records).
     index: usize,
+    /// Whether the thread's function is over, for [`JoinHandle::is_finished`].
+    finished: std::sync::Arc<Finished<B>>,
+}
+
+/// Whether a thread's function is over.
+struct Finished<B: Backend> {
+    /// Set when it is. A std flag, no engine operation: under loom and shuttle, which run one
+    /// model thread at a time and switch only at engine operations, it is read in the
+    /// interleaving's own order.
+    done: std::sync::atomic::AtomicBool,
+    /// The engine's own atomic (unrecorded), 1 once the function is over: what a poll reads, so
+    /// that the engine orders the poll against the thread's end. Made at the spawn on real
+    /// threads and under loom ([`Backend::weak_memory`]: a `true` must synchronise with the
+    /// thread's end); under shuttle, by the first poll (holding `done` then), so that a model
+    /// that never polls has no scheduling point more, and its schedules (and replay tokens)
+    /// stay as they were. Set by a swap and read by a `fetch_add(0)`, both SeqCst: they read
+    /// the newest value and synchronise, and loom's SeqCst model counts no ordering for them.
+    engine: std::sync::OnceLock<B::AtomicUsize>,
+}
+
+impl<B: Backend> Finished<B> {
+    fn new() -> Self {
+        let engine = std::sync::OnceLock::new();
+        if B::own_os_threads() || B::weak_memory() {
+            let _ = engine.set(<B::AtomicUsize as RawAtomic>::new(0));
+        }
+        Finished { done: std::sync::atomic::AtomicBool::new(false), engine }
+    }
+
+    /// The thread's function is over.
+    fn set(&self) {
+        self.done.store(true, Ordering::SeqCst);
+        if let Some(flag) = self.engine.get() {
+            flag.swap(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Whether it is over: an engine access (made now if nobody polled before).
+    fn get(&self) -> bool {
+        let flag = self.engine.get_or_init(|| RawAtomic::new(usize::from(self.done.load(Ordering::SeqCst))));
+        flag.fetch_add(0, Ordering::SeqCst) != 0
+    }
+}
+
+/// Sets a real thread's [`Finished`] when its function is over, returned or panicked. Under
+/// loom and shuttle the thread sets it itself once its function has returned: a panic ends the
+/// execution, and a closure the engine drops unrun must run no engine operation.
+struct SetOnDrop<B: Backend>(std::sync::Arc<Finished<B>>);
+
+impl<B: Backend> Drop for SetOnDrop<B> {
+    fn drop(&mut self) {
+        if B::own_os_threads() {
+            self.0.set();
+        }
+    }
 }
 
 impl<T: Send + 'static, B: Backend> JoinHandle<T, B> {
@@ -871,6 +942,26 @@ impl<T: Send + 'static, B: Backend> JoinHandle<T, B> {
         // Back from a blocking call: a signal that arrived meanwhile is delivered now.
         op_start::<B>();
         res
+    }
+
+    /// Whether the thread's function has returned, without waiting: a read of a flag the thread
+    /// sets as its last act (a `true` synchronises with it, as a join does), so the checkers see
+    /// a poll as an access racing with the thread's end and explore both answers. Recorded as `is_finished <name>: <answer>`.
+    /// A `false` answer under loom and shuttle is also a yield: a loop that polls is scheduled
+    /// like one that sleeps between polls, not spun blindly.
+    #[track_caller]
+    pub fn is_finished(&self) -> bool {
+        op_start::<B>();
+        let loc = Location::caller();
+        let done = self.finished.get();
+        trace::with_events(|r| {
+            let who = r.thread_name(self.index);
+            r.record(B::thread_index(), Op::Note(format!("is_finished {who}: {done}")), "", Some(loc))
+        });
+        if !done && !B::own_os_threads() {
+            B::yield_now();
+        }
+        done
     }
 
     /// The thread this handle joins.
@@ -927,7 +1018,10 @@ where
     let os_name = move || {
         name.or_else(|| recorded.and_then(|i| trace::with(|r| r.thread_name(i)))).unwrap_or_else(|| "thread".into())
     };
+    let finished = std::sync::Arc::new(Finished::<B>::new());
+    let flag = SetOnDrop(finished.clone());
     let raw = B::spawn(os_name, move || {
+        let flag = flag;
         if let Some((rec, process)) = handover {
             trace::set_current(rec);
             signal::adopt(process);
@@ -935,9 +1029,13 @@ where
         B::set_thread_index(index);
         let v = f();
         trace::with_events(|r| r.record(index, Op::Finish, "", None));
+        if !B::own_os_threads() {
+            flag.0.set();
+        }
+        drop(flag);
         v
     });
-    JoinHandle { raw, index }
+    JoinHandle { raw, index, finished }
 }
 
 /// The message of a spawn past the engine's limit on threads (loom's `MAX_THREADS`).

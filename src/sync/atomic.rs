@@ -96,6 +96,23 @@ macro_rules! common {
                 Err(prev)
             }
 
+            /// [`Self::fetch_update`] under its newer name (std 1.95).
+            #[track_caller]
+            pub fn try_update(
+                &self,
+                set_order: Ordering,
+                fetch_order: Ordering,
+                f: impl FnMut($v) -> Option<$v>,
+            ) -> Result<$v, $v> {
+                self.fetch_update(set_order, fetch_order, f)
+            }
+
+            /// Applies `f` until a compare-exchange succeeds; returns the old value (std 1.95).
+            #[track_caller]
+            pub fn update(&self, set_order: Ordering, fetch_order: Ordering, mut f: impl FnMut($v) -> $v) -> $v {
+                self.fetch_update(set_order, fetch_order, |v| Some(f(v))).unwrap_or_else(|v| v)
+            }
+
             /// Consumes the atomic, returning its value.
             pub fn into_inner(self) -> $v {
                 self.inner.into_inner()
@@ -119,6 +136,14 @@ macro_rules! common {
         impl std::fmt::Debug for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(stringify!($name))
+            }
+        }
+
+        impl From<$v> for $name {
+            /// A new atomic holding `v`, bound to the engine of the running check.
+            #[track_caller]
+            fn from(v: $v) -> Self {
+                $name::new(v)
             }
         }
     };
@@ -157,6 +182,12 @@ macro_rules! ints {
             #[track_caller]
             pub fn fetch_xor(&self, v: $v, order: Ordering) -> $v {
                 self.inner.fetch_xor(v, order)
+            }
+
+            /// Bitwise nand (`!(old & v)`), returning the old value.
+            #[track_caller]
+            pub fn fetch_nand(&self, v: $v, order: Ordering) -> $v {
+                self.inner.fetch_nand(v, order)
             }
 
             /// Maximum, returning the old value.
@@ -206,6 +237,20 @@ impl AtomicBool {
     #[track_caller]
     pub fn fetch_xor(&self, v: bool, order: Ordering) -> bool {
         self.fetch_update(order, load_part(order), |x| Some(x ^ v)).unwrap_or_else(|x| x)
+    }
+
+    /// Logical nand (`!(old && v)`), returning the old value (a compare-exchange loop under
+    /// the checkers).
+    #[track_caller]
+    pub fn fetch_nand(&self, v: bool, order: Ordering) -> bool {
+        self.fetch_update(order, load_part(order), |x| Some(!(x && v))).unwrap_or_else(|x| x)
+    }
+
+    /// Logical not, returning the old value (std 1.81; a compare-exchange loop under the
+    /// checkers).
+    #[track_caller]
+    pub fn fetch_not(&self, order: Ordering) -> bool {
+        self.fetch_update(order, load_part(order), |x| Some(!x)).unwrap_or_else(|x| x)
     }
 }
 
@@ -331,6 +376,72 @@ impl<T> AtomicPtr<T> {
         Err(prev)
     }
 
+    /// [`Self::fetch_update`] under its newer name (std 1.95).
+    #[track_caller]
+    pub fn try_update(
+        &self,
+        set_order: Ordering,
+        fetch_order: Ordering,
+        f: impl FnMut(*mut T) -> Option<*mut T>,
+    ) -> Result<*mut T, *mut T> {
+        self.fetch_update(set_order, fetch_order, f)
+    }
+
+    /// Applies `f` until a compare-exchange succeeds; returns the old pointer (std 1.95).
+    #[track_caller]
+    pub fn update(&self, set_order: Ordering, fetch_order: Ordering, mut f: impl FnMut(*mut T) -> *mut T) -> *mut T {
+        self.fetch_update(set_order, fetch_order, |p| Some(f(p))).unwrap_or_else(|p| p)
+    }
+
+    /// Applies `f` to the pointer atomically: a compare-exchange loop under the checkers, as
+    /// [`AtomicBool`]'s logical operations are.
+    #[track_caller]
+    fn rmw(&self, order: Ordering, f: impl Fn(*mut T) -> *mut T) -> *mut T {
+        self.update(order, load_part(order), f)
+    }
+
+    /// Offsets the pointer by `val` elements (wrapping), returning the old one (std 1.91).
+    #[track_caller]
+    pub fn fetch_ptr_add(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.wrapping_add(val))
+    }
+
+    /// Offsets the pointer back by `val` elements (wrapping), returning the old one (std 1.91).
+    #[track_caller]
+    pub fn fetch_ptr_sub(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.wrapping_sub(val))
+    }
+
+    /// Offsets the pointer by `val` bytes (wrapping), returning the old one (std 1.91).
+    #[track_caller]
+    pub fn fetch_byte_add(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.wrapping_byte_add(val))
+    }
+
+    /// Offsets the pointer back by `val` bytes (wrapping), returning the old one (std 1.91).
+    #[track_caller]
+    pub fn fetch_byte_sub(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.wrapping_byte_sub(val))
+    }
+
+    /// Bitwise or of the address with `val` (tag bits), returning the old pointer (std 1.91).
+    #[track_caller]
+    pub fn fetch_or(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.map_addr(|a| a | val))
+    }
+
+    /// Bitwise and of the address with `val`, returning the old pointer (std 1.91).
+    #[track_caller]
+    pub fn fetch_and(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.map_addr(|a| a & val))
+    }
+
+    /// Bitwise xor of the address with `val`, returning the old pointer (std 1.91).
+    #[track_caller]
+    pub fn fetch_xor(&self, val: usize, order: Ordering) -> *mut T {
+        self.rmw(order, |p| p.map_addr(|a| a ^ val))
+    }
+
     /// Consumes the atomic, returning the pointer.
     pub fn into_inner(self) -> *mut T {
         self.inner.into_inner()
@@ -348,6 +459,14 @@ impl<T> Default for AtomicPtr<T> {
     #[track_caller]
     fn default() -> Self {
         AtomicPtr::new(std::ptr::null_mut())
+    }
+}
+
+impl<T> From<*mut T> for AtomicPtr<T> {
+    /// A new atomic pointer holding `p`, bound to the engine of the running check.
+    #[track_caller]
+    fn from(p: *mut T) -> Self {
+        AtomicPtr::new(p)
     }
 }
 
@@ -432,12 +551,12 @@ mod tests {
         for h in handles {
             h.join().unwrap();
         }
-        let mut log = Arc::try_unwrap(log).ok().expect("threads done");
+        let mut log = Arc::try_unwrap(log).expect("threads done");
         assert!(!log.is_poisoned());
         log.clear_poison();
         *log.get_mut().unwrap() += 10;
         assert_eq!(log.into_inner().unwrap(), 12);
-        let mut table = Arc::try_unwrap(table).ok().expect("threads done");
+        let mut table = Arc::try_unwrap(table).expect("threads done");
         *table.get_mut().unwrap() += 10;
         assert_eq!(*table.read().unwrap(), 12);
         let mut count = Arc::try_unwrap(count).expect("threads done");
@@ -478,6 +597,100 @@ mod tests {
         let r = check(published_relaxed, Checker::ShuttleRandom);
         assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
         assert!(r.not_covered.contains(&BlindSpot::WeakMemory), "{}", r.render());
+    }
+
+    /// Two threads each flip a flag (`fetch_not`) and invert a byte (`fetch_nand` with all
+    /// ones, which is `!old`): flipped twice, both are back where they began. `racy` does each
+    /// flip as a load and a store instead: one flip can be lost.
+    fn flip_twice(racy: bool) {
+        use super::{AtomicBool, AtomicU8};
+        let (flag, byte) = (Arc::new(AtomicBool::from(false)), Arc::new(AtomicU8::from(0x0f)));
+        let handles: Vec<_> = (0..2)
+            .map(|_| {
+                let (flag, byte) = (flag.clone(), byte.clone());
+                thread::spawn(move || {
+                    if racy {
+                        let (f, b) = (flag.load(SeqCst), byte.load(SeqCst));
+                        flag.store(!f, SeqCst); // BUG: the other thread may have flipped meanwhile
+                        byte.store(!b, SeqCst); // what fetch_nand(0xff) does, in two steps
+                    } else {
+                        flag.fetch_not(AcqRel);
+                        byte.fetch_nand(0xff, AcqRel);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!((flag.load(SeqCst), byte.load(SeqCst)), (false, 0x0f), "a flip was lost");
+        // One thread: nand and the newer update calls, against std's own answers.
+        let b = AtomicBool::new(true);
+        assert!(b.fetch_nand(true, SeqCst) && !b.load(SeqCst), "true nand true is false");
+        assert!(!b.fetch_nand(false, SeqCst) && b.load(SeqCst), "false nand false is true");
+        let n = AtomicU8::new(0b1100);
+        assert_eq!((n.fetch_nand(0b1010, SeqCst), n.load(SeqCst)), (0b1100, !0b1000));
+        assert_eq!(n.update(SeqCst, SeqCst, |v| v.wrapping_add(1)), !0b1000);
+        assert_eq!(n.try_update(SeqCst, SeqCst, |_| None), Err(!0b1000u8 + 1));
+    }
+
+    #[test]
+    fn fetch_not_and_fetch_nand_flip_atomically_and_a_load_then_store_flip_is_lost() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(|| flip_twice(true), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            assert!(r.message.as_deref().unwrap_or("").contains("a flip was lost"), "{}", r.render());
+            let r = check(|| flip_twice(false), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
+        assert_eq!(check(|| flip_twice(false), Checker::Loom).coverage, Coverage::Exhaustive);
+    }
+
+    /// Two threads each set a tag bit in the low bits of an aligned pointer: with `fetch_or`
+    /// both bits stay; `racy` sets them by a load and a store, and one can be lost.
+    fn tag_a_pointer(racy: bool) {
+        let target = Box::into_raw(Box::new(0u64));
+        let slot = Arc::new(AtomicPtr::from(target));
+        let handles: Vec<_> = [1usize, 2]
+            .into_iter()
+            .map(|bit| {
+                let slot = slot.clone();
+                thread::spawn(move || {
+                    if racy {
+                        let p = slot.load(SeqCst);
+                        slot.store(p.map_addr(|a| a | bit), SeqCst); // BUG: the other's tag may be lost
+                    } else {
+                        slot.fetch_or(bit, AcqRel);
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let tagged = slot.load(SeqCst);
+        assert_eq!(tagged.addr() & 3, 3, "a tag was lost");
+        assert_eq!(slot.fetch_and(!3, SeqCst), tagged);
+        assert_eq!(slot.fetch_ptr_add(1, SeqCst), target);
+        assert_eq!(slot.fetch_byte_sub(8, SeqCst), target.wrapping_add(1));
+        assert_eq!(slot.update(SeqCst, SeqCst, |p| p.wrapping_add(2)), target);
+        assert_eq!(slot.fetch_ptr_sub(2, SeqCst), target.wrapping_add(2));
+        assert_eq!((slot.fetch_xor(1, SeqCst), slot.fetch_byte_add(0, SeqCst)), (target, target.map_addr(|a| a ^ 1)));
+        // SAFETY: made by `Box::into_raw` above, freed once.
+        drop(unsafe { Box::from_raw(target) });
+    }
+
+    #[test]
+    fn an_atomic_ptr_s_tag_bits_set_by_fetch_or_stay_and_a_load_then_store_loses_one() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(|| tag_a_pointer(true), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            assert!(r.message.as_deref().unwrap_or("").contains("a tag was lost"), "{}", r.render());
+            let r = check(|| tag_a_pointer(false), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
     }
 
     #[test]

@@ -11,10 +11,11 @@
 //!
 //! Here: [`Arc`] and [`Weak`] (std's own), [`Mutex`] (`get_mut`, `into_inner`), [`RwLock`],
 //! [`Condvar`] (`wait_timeout` and `wait_timeout_while` modelled as "may time out"),
-//! [`Barrier`], [`Once`], [`OnceLock`], [`mpsc`] and [`atomic`] (every integer width,
-//! `AtomicBool`, `AtomicPtr`, `into_inner`, `get_mut`, `fence`); threads, scopes and parking in
-//! [`crate::thread`]. Poisoning is never reported: a panic on a model thread already ends the
-//! execution as a failure.
+//! [`Barrier`], [`Once`], [`OnceLock`], [`LazyLock`], [`mpsc`] (`recv_timeout` "may time out"
+//! too) and [`atomic`] (every integer width, `AtomicBool`, `AtomicPtr`, `into_inner`,
+//! `get_mut`, `fence`), with `Default`, `From<T>` and `Debug` where std has them; threads,
+//! scopes, `is_finished` and parking in [`crate::thread`]. Poisoning is never reported: a panic
+//! on a model thread already ends the execution as a failure.
 //!
 //! # What each engine cannot model
 //!
@@ -95,6 +96,28 @@ impl<T: Default> Default for Mutex<T> {
     }
 }
 
+impl<T> From<T> for Mutex<T> {
+    /// A new mutex holding `value` (as [`Mutex::new`]).
+    #[track_caller]
+    fn from(value: T) -> Self {
+        Mutex::new(value)
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for Mutex<T> {
+    /// As std's: the value if the lock is free (a `try_lock`, which the checkers see),
+    /// `<locked>` if it is held.
+    #[track_caller]
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("Mutex");
+        match self.try_lock() {
+            Ok(guard) => d.field("data", &&*guard),
+            Err(_) => d.field("data", &format_args!("<locked>")),
+        };
+        d.field("poisoned", &false).finish_non_exhaustive()
+    }
+}
+
 /// `std::sync::MutexGuard`: holds a [`Mutex`] until dropped.
 pub struct MutexGuard<'a, T> {
     inner: rt::MutexGuard<'a, T, Dynamic>,
@@ -110,6 +133,18 @@ impl<T> Deref for MutexGuard<'_, T> {
 impl<T> DerefMut for MutexGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         &mut self.inner
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl<T: std::fmt::Display> std::fmt::Display for MutexGuard<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&**self, f)
     }
 }
 
@@ -249,6 +284,12 @@ impl Default for Condvar {
     }
 }
 
+impl std::fmt::Debug for Condvar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Condvar").finish_non_exhaustive()
+    }
+}
+
 pub mod atomic;
 mod barrier;
 pub mod mpsc;
@@ -258,7 +299,7 @@ mod ported;
 mod rwlock;
 
 pub use barrier::{Barrier, BarrierWaitResult};
-pub use once::{Once, OnceLock};
+pub use once::{LazyLock, Once, OnceLock, OnceState};
 pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 impl<T> Mutex<T> {
@@ -415,6 +456,72 @@ mod tests {
         runner::check_in_process("std-model", body, checker, Some(2_000))
     }
 
+    /// What a user's `#[derive(Default, Debug)]` holds: every std type with those impls.
+    #[derive(Default, Debug)]
+    struct Stats {
+        hits: Mutex<u32>,
+        names: super::RwLock<Vec<&'static str>>,
+        changed: Condvar,
+        config: super::OnceLock<u32>,
+        table: super::LazyLock<Vec<u8>>,
+        up: super::atomic::AtomicBool,
+    }
+
+    /// Two threads count a hit each in a derived `Stats`; `racy` reads the count under one lock
+    /// and writes it under another.
+    fn derived_stats(racy: bool) {
+        let stats = Arc::new(Stats::default());
+        let handles: Vec<_> = ["a", "b"]
+            .into_iter()
+            .map(|name| {
+                let stats = stats.clone();
+                thread::spawn(move || {
+                    if racy {
+                        let seen = *stats.hits.lock().unwrap();
+                        *stats.hits.lock().unwrap() = seen + 1; // BUG: the other may have counted
+                    } else {
+                        *stats.hits.lock().unwrap() += 1;
+                    }
+                    stats.names.write().unwrap().push(name);
+                    stats.changed.notify_all();
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        assert_eq!(*stats.hits.lock().unwrap(), 2, "a hit was lost");
+        let stats = Arc::try_unwrap(stats).expect("the threads are done");
+        let (hits, names) = (Mutex::from(2u32), super::RwLock::from(vec!["a"]));
+        let text = format!("{stats:?} {hits:?} {names:?}");
+        for part in [
+            "hits: Mutex { data: 2, poisoned: false, .. }",
+            "changed: Condvar { .. }",
+            "config: OnceLock(<uninit>)",
+            "table: LazyLock(<uninit>)",
+            "RwLock { data: [\"a\"], poisoned: false, .. }",
+        ] {
+            assert!(text.contains(part), "{part} in {text}");
+        }
+        assert!(!stats.up.load(SeqCst) && stats.config.get().is_none() && stats.table.is_empty());
+        let guard = hits.lock().unwrap();
+        assert_eq!(format!("{hits:?} {guard:?} {guard}"), "Mutex { data: <locked>, poisoned: false, .. } 2 2");
+        drop(guard);
+        assert!(format!("{:?}", super::Barrier::new(2)).starts_with("Barrier"));
+    }
+
+    #[test]
+    fn a_derived_default_debug_struct_of_locks_compiles_and_is_checked() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(|| derived_stats(true), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            assert!(r.message.as_deref().unwrap_or("").contains("a hit was lost"), "{}", r.render());
+            let r = check(|| derived_stats(false), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
+    }
+
     #[test]
     fn one_compilation_is_checked_by_loom_shuttle_and_real_threads() {
         for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
@@ -569,7 +676,7 @@ mod tests {
     #[test]
     fn an_object_made_outside_any_check_says_so() {
         let made = std::panic::catch_unwind(|| Mutex::new(1));
-        let message = crate::engine::panic_text(&*made.err().expect("refused"));
+        let message = crate::engine::panic_text(&*made.expect_err("refused"));
         assert!(message.contains("outside any check"), "{message}");
     }
 

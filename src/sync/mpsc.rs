@@ -2,13 +2,16 @@
 //! every send, receive and disconnection is an operation the running engine records and explores.
 //!
 //! The error types are std's own. `sync_channel(0)` is an honest rendezvous: `send` returns once
-//! the receiver has taken the value. Not here: the timeouts (`recv_timeout`, `send_timeout`).
+//! the receiver has taken the value. [`Receiver::recv_timeout`] is modelled as "may time out",
+//! as [`Condvar::wait_timeout`] is: the checkers explore a value (or the last sender's going) in
+//! time and a timeout before it.
 
 use std::cell::Cell;
 use std::collections::VecDeque;
 use std::marker::PhantomData;
+use std::time::{Duration, Instant};
 
-pub use std::sync::mpsc::{RecvError, SendError, TryRecvError, TrySendError};
+pub use std::sync::mpsc::{RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
 
 use super::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -271,9 +274,49 @@ impl<T> Receiver<T> {
         }
     }
 
+    /// Like [`Receiver::recv`], giving up after `timeout`: `Err(Timeout)` when no value came in
+    /// time, `Err(Disconnected)` once the queue is empty and every sender is gone.
+    ///
+    /// On real threads a real timed wait. Under loom and shuttle, which have no clock, it is
+    /// "may time out" ([`Condvar::wait_timeout`]): the receiver lets the other threads run for as
+    /// long as the checker chooses (a scheduling point it explores), then takes a value that came
+    /// meanwhile, or times out. It never blocks, so it is never part of a deadlock.
+    #[track_caller]
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<T, RecvTimeoutError> {
+        let start = Instant::now();
+        let mut s = self.shared.lock();
+        loop {
+            if let Some(t) = self.shared.pop(&mut s) {
+                return Ok(t);
+            }
+            if s.senders == 0 {
+                return Err(RecvTimeoutError::Disconnected);
+            }
+            let Some(left) = timeout.checked_sub(start.elapsed()) else {
+                return Err(RecvTimeoutError::Timeout);
+            };
+            s.receiving += 1;
+            let (guard, waited) = self.shared.filled.wait_timeout(s, left).unwrap_or_else(|e| e.into_inner());
+            s = guard;
+            s.receiving -= 1;
+            if waited.timed_out() {
+                return match self.shared.pop(&mut s) {
+                    Some(t) => Ok(t),
+                    None if s.senders == 0 => Err(RecvTimeoutError::Disconnected),
+                    None => Err(RecvTimeoutError::Timeout),
+                };
+            }
+        }
+    }
+
     /// An iterator of [`Receiver::recv`] until it fails.
     pub fn iter(&self) -> Iter<'_, T> {
         Iter { rx: self }
+    }
+
+    /// An iterator of [`Receiver::try_recv`]: the values waiting now, without blocking.
+    pub fn try_iter(&self) -> TryIter<'_, T> {
+        TryIter { rx: self }
     }
 }
 
@@ -314,6 +357,20 @@ impl<T> Iterator for Iter<'_, T> {
     }
 }
 
+/// The values waiting in a [`Receiver`], by [`Receiver::try_recv`] until none is.
+#[derive(Debug)]
+pub struct TryIter<'a, T> {
+    rx: &'a Receiver<T>,
+}
+
+impl<T> Iterator for TryIter<'_, T> {
+    type Item = T;
+    #[track_caller]
+    fn next(&mut self) -> Option<T> {
+        self.rx.try_recv().ok()
+    }
+}
+
 /// The values of a [`Receiver`] it owns, by [`Receiver::recv`] until every sender is gone.
 #[derive(Debug)]
 pub struct IntoIter<T> {
@@ -347,7 +404,7 @@ impl<T> IntoIterator for Receiver<T> {
 /// Channels checked by loom and shuttle through one compilation.
 #[cfg(test)]
 mod tests {
-    use super::{channel, sync_channel, RecvError, SendError, TryRecvError, TrySendError};
+    use super::{channel, sync_channel, RecvError, RecvTimeoutError, SendError, TryRecvError, TrySendError};
     use crate::report::{Coverage, Kind, Report, Verdict};
     use crate::runner::{self, Checker};
     use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
@@ -476,6 +533,129 @@ mod tests {
         let (tx, rx) = channel();
         drop(rx);
         assert_eq!(tx.send(3), Err(SendError(3)));
+    }
+
+    const PATIENCE: std::time::Duration = std::time::Duration::from_millis(200);
+
+    /// A worker answers a request; the caller waits for the answer with a timeout and unwraps
+    /// it: a timeout before the worker answered is a panic.
+    fn answer_assumed_in_time() {
+        let (tx, rx) = channel();
+        let worker = thread::spawn(move || tx.send(7).unwrap());
+        let answer = rx.recv_timeout(PATIENCE).unwrap(); // BUG: the time may be up first
+        assert_eq!(answer, 7);
+        worker.join().unwrap();
+    }
+
+    /// How often `answer_or_timeout` saw each outcome over a check: (timed out, answered,
+    /// disconnected).
+    static OUTCOMES: [std::sync::atomic::AtomicUsize; 3] = [
+        std::sync::atomic::AtomicUsize::new(0),
+        std::sync::atomic::AtomicUsize::new(0),
+        std::sync::atomic::AtomicUsize::new(0),
+    ];
+
+    /// The fix: handle the timeout. The worker sends when `send` is true, else only goes.
+    fn answer_or_timeout(send: bool) {
+        let (tx, rx) = channel();
+        let worker = thread::spawn(move || {
+            if send {
+                tx.send(7).unwrap();
+            }
+        });
+        let outcome = rx.recv_timeout(PATIENCE);
+        let i = match outcome {
+            Err(RecvTimeoutError::Timeout) => 0,
+            Ok(v) => {
+                assert_eq!(v, 7);
+                1
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                assert!(!send, "disconnected with a value sent");
+                2
+            }
+        };
+        OUTCOMES[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        worker.join().unwrap();
+        // Whatever came late is still there: the worker is gone now, so this cannot time out.
+        let late = rx.recv_timeout(PATIENCE);
+        match (send, i) {
+            (true, 0) => assert_eq!(late, Ok(7), "a value that came late is kept"),
+            _ => assert_eq!(late, Err(RecvTimeoutError::Disconnected)),
+        }
+    }
+
+    /// Nobody sends, but a sender lives (on `main`): the wait times out, on every engine, and
+    /// is no deadlock.
+    fn nobody_sends() {
+        let (tx, rx) = channel::<u32>();
+        let idle = thread::spawn(|| ());
+        assert_eq!(rx.recv_timeout(std::time::Duration::from_millis(1)), Err(RecvTimeoutError::Timeout));
+        idle.join().unwrap();
+        drop(tx);
+    }
+
+    /// A worker sends two values; `main` drains what is there with `try_iter` and takes that
+    /// for everything (`all_there`), or drains again after the join.
+    fn drain_waiting(all_there: bool) {
+        let (tx, rx) = channel();
+        let worker = thread::spawn(move || {
+            for i in 0..2 {
+                tx.send(i).unwrap();
+            }
+        });
+        let mut got: Vec<i32> = rx.try_iter().collect();
+        assert!([0, 1][..].starts_with(&got), "values in order");
+        if all_there {
+            assert_eq!(got, [0, 1], "try_iter took what was there, not everything");
+            // BUG
+        }
+        worker.join().unwrap();
+        got.extend(rx.try_iter());
+        assert_eq!(got, [0, 1]);
+        assert_eq!(format!("{:?}", rx.try_iter()), "TryIter { rx: Receiver { .. } }");
+    }
+
+    #[test]
+    fn recv_timeout_may_time_out_and_the_checkers_explore_both_outcomes() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(answer_assumed_in_time, checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Panic)), "{}", r.render());
+            assert!(r.message.as_deref().unwrap_or("").contains("Timeout"), "{}", r.render());
+            for body in [(|| answer_or_timeout(true)) as fn(), || answer_or_timeout(false)] {
+                let r = check(body, checker);
+                assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+                assert!(r.executions > 1, "{}", r.render());
+            }
+            let r = check(nobody_sends, checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+        }
+        for (send, body) in [(true, (|| answer_or_timeout(true)) as fn()), (false, || answer_or_timeout(false))] {
+            for o in &OUTCOMES {
+                o.store(0, std::sync::atomic::Ordering::Relaxed);
+            }
+            let r = check(body, Checker::Loom);
+            assert_eq!((r.verdict, &r.coverage), (Verdict::Passed, &Coverage::Exhaustive), "{}", r.render());
+            let [timed_out, answered, gone] = OUTCOMES.each_ref().map(|o| o.load(std::sync::atomic::Ordering::Relaxed));
+            let other = if send { answered } else { gone };
+            assert!(timed_out > 0 && other > 0, "send {send}: timed out {timed_out}, answered {answered}, gone {gone}");
+        }
+        // Real threads: a real timed wait.
+        for body in [(|| answer_or_timeout(true)) as fn(), || answer_or_timeout(false), nobody_sends] {
+            let r = runner::check_in_process("mpsc-model", body, Checker::Stress, Some(20));
+            assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+        }
+    }
+
+    #[test]
+    fn try_iter_takes_only_what_is_there() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(|| drain_waiting(true), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            let r = check(|| drain_waiting(false), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
     }
 
     fn check(body: fn(), checker: Checker) -> Report {

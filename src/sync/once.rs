@@ -1,6 +1,7 @@
-//! `std::sync::{Once, OnceLock}`, checked: the initialisation is ordered by the facade's own
-//! [`Mutex`], [`Condvar`] and [`AtomicBool`], so the checkers see and explore its races; the
-//! value itself sits in std's `OnceLock`, which is what lets [`OnceLock::get`] lend `&T` safely.
+//! `std::sync::{Once, OnceLock, LazyLock}`, checked: the initialisation is ordered by the
+//! facade's own [`Mutex`], [`Condvar`] and [`AtomicBool`], so the checkers see and explore its
+//! races; the value itself sits in std's `OnceLock`, which is what lets [`OnceLock::get`] lend
+//! `&T` safely.
 
 use super::atomic::{AtomicBool, Ordering};
 use super::{Condvar, Mutex};
@@ -93,6 +94,36 @@ impl<T> OnceLock<T> {
     pub fn into_inner(self) -> Option<T> {
         self.value.into_inner()
     }
+
+    /// The value, borrowed mutably, if it is set (the borrow is exclusive: nothing to wait for).
+    pub fn get_mut(&mut self) -> Option<&mut T> {
+        self.value.get_mut()
+    }
+
+    /// Takes the value out, leaving the cell empty.
+    #[track_caller]
+    pub fn take(&mut self) -> Option<T> {
+        let v = self.value.take()?;
+        // Exclusive: nobody can race with these, but loom lends an atomic only through a store.
+        self.done.store(false, Ordering::Relaxed);
+        *self.init.get_mut().unwrap_or_else(|e| e.into_inner()) = Init::Empty;
+        Some(v)
+    }
+
+    /// Blocks until the cell is set (by another thread's `set` or `get_or_init`), then returns
+    /// the value (std 1.86).
+    #[track_caller]
+    pub fn wait(&self) -> &T {
+        if let Some(v) = self.get() {
+            return v;
+        }
+        let mut init = self.init.lock().unwrap_or_else(|e| e.into_inner());
+        while *init != Init::Done {
+            init = self.finished.wait(init).unwrap_or_else(|e| e.into_inner());
+        }
+        drop(init);
+        self.value.get().expect("set before Done")
+    }
 }
 
 /// Puts a cell whose initialiser panicked back to `Empty`.
@@ -115,9 +146,143 @@ impl<T> Default for OnceLock<T> {
     }
 }
 
+impl<T> From<T> for OnceLock<T> {
+    /// A cell that is set already (no initialisation left to race for).
+    #[track_caller]
+    fn from(value: T) -> Self {
+        OnceLock {
+            value: std::sync::OnceLock::from(value),
+            done: AtomicBool::new(true),
+            init: Mutex::new(Init::Done),
+            finished: Condvar::new(),
+        }
+    }
+}
+
+impl<T: Clone> Clone for OnceLock<T> {
+    /// A cell holding a clone of the value, if it is set (a [`OnceLock::get`]).
+    #[track_caller]
+    fn clone(&self) -> Self {
+        match self.get() {
+            Some(v) => OnceLock::from(v.clone()),
+            None => OnceLock::new(),
+        }
+    }
+}
+
+impl<T: PartialEq> PartialEq for OnceLock<T> {
+    /// Equal when both are empty or both hold equal values (a [`OnceLock::get`] of each).
+    #[track_caller]
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl<T: Eq> Eq for OnceLock<T> {}
+
 impl<T: std::fmt::Debug> std::fmt::Debug for OnceLock<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("OnceLock").field(&self.value.get()).finish()
+        // As std's: `OnceLock(value)`, or `OnceLock(<uninit>)` while it is empty.
+        let mut d = f.debug_tuple("OnceLock");
+        match self.value.get() {
+            Some(v) => d.field(v),
+            None => d.field(&format_args!("<uninit>")),
+        };
+        d.finish()
+    }
+}
+
+/// `std::sync::LazyLock`, checked: a value computed by `F` on first use. The first thread to
+/// [`LazyLock::force`] it (or deref it) runs `F`; the others wait for it — exactly
+/// [`OnceLock::get_or_init`], whose races the checkers explore. Unlike std's, `new` is not
+/// `const`: a lock binds to the check that makes it, so it cannot be a `static` (make it in the
+/// model and share it, e.g. in an `Arc`). If `F` panics the lock is poisoned, as std's is: the
+/// next `force` panics too.
+pub struct LazyLock<T, F = fn() -> T> {
+    cell: OnceLock<T>,
+    /// `F`, until the thread that initialises takes it. A std mutex: only that thread, inside
+    /// the cell's initialisation (which the facade orders), ever locks it.
+    init: std::sync::Mutex<Option<F>>,
+}
+
+impl<T, F: FnOnce() -> T> LazyLock<T, F> {
+    /// A lock whose value `f` computes on first use, bound to the engine of the running check.
+    #[track_caller]
+    pub fn new(f: F) -> LazyLock<T, F> {
+        LazyLock { cell: OnceLock::new(), init: std::sync::Mutex::new(Some(f)) }
+    }
+
+    /// The value, computed first if nobody has (other threads wait while one computes it).
+    #[track_caller]
+    pub fn force(this: &LazyLock<T, F>) -> &T {
+        this.cell.get_or_init(|| Self::take_init(&this.init)())
+    }
+
+    /// The value, borrowed mutably, computed first if nobody has (std 1.94).
+    #[track_caller]
+    pub fn force_mut(this: &mut LazyLock<T, F>) -> &mut T {
+        if this.cell.get_mut().is_none() {
+            let v = Self::take_init(&this.init)();
+            if this.cell.set(v).is_err() {
+                unreachable!("the cell was empty and the borrow is exclusive");
+            }
+        }
+        this.cell.get_mut().expect("just set")
+    }
+
+    fn take_init(init: &std::sync::Mutex<Option<F>>) -> F {
+        let f = init.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        f.expect("LazyLock instance has previously been poisoned")
+    }
+}
+
+impl<T, F> LazyLock<T, F> {
+    /// The value if it was computed; never computes it, never blocks (std 1.94).
+    #[track_caller]
+    pub fn get(this: &LazyLock<T, F>) -> Option<&T> {
+        this.cell.get()
+    }
+
+    /// The value, borrowed mutably, if it was computed (std 1.94).
+    pub fn get_mut(this: &mut LazyLock<T, F>) -> Option<&mut T> {
+        this.cell.get_mut()
+    }
+}
+
+impl<T, F: FnOnce() -> T> std::ops::Deref for LazyLock<T, F> {
+    type Target = T;
+    /// [`LazyLock::force`].
+    #[track_caller]
+    fn deref(&self) -> &T {
+        LazyLock::force(self)
+    }
+}
+
+impl<T, F: FnOnce() -> T> std::ops::DerefMut for LazyLock<T, F> {
+    /// [`LazyLock::force_mut`].
+    #[track_caller]
+    fn deref_mut(&mut self) -> &mut T {
+        LazyLock::force_mut(self)
+    }
+}
+
+impl<T: Default> Default for LazyLock<T> {
+    /// A lock whose value is `T::default()`, computed on first use.
+    #[track_caller]
+    fn default() -> LazyLock<T> {
+        LazyLock::new(T::default)
+    }
+}
+
+impl<T: std::fmt::Debug, F> std::fmt::Debug for LazyLock<T, F> {
+    /// As std's: `LazyLock(value)`, or `LazyLock(<uninit>)` before it is computed (a `get`).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_tuple("LazyLock");
+        match LazyLock::get(self) {
+            Some(v) => d.field(v),
+            None => d.field(&format_args!("<uninit>")),
+        };
+        d.finish()
     }
 }
 
@@ -141,10 +306,42 @@ impl Once {
         self.cell.get_or_init(f);
     }
 
+    /// Like [`Once::call_once`], `f` told whether an earlier call panicked: never, here (a
+    /// panicking closure does not poison; see the type's docs).
+    #[track_caller]
+    pub fn call_once_force<F: FnOnce(&OnceState)>(&self, f: F) {
+        self.cell.get_or_init(|| f(&OnceState { _private: () }));
+    }
+
     /// Whether a `call_once` has completed.
     #[track_caller]
     pub fn is_completed(&self) -> bool {
         self.cell.get().is_some()
+    }
+
+    /// Blocks until a `call_once` has completed (std 1.86).
+    #[track_caller]
+    pub fn wait(&self) {
+        self.cell.wait();
+    }
+
+    /// As [`Once::wait`]: nothing is ever poisoned here (std 1.86).
+    #[track_caller]
+    pub fn wait_force(&self) {
+        self.cell.wait();
+    }
+}
+
+/// `std::sync::OnceState`: what [`Once::call_once_force`] tells its closure.
+#[derive(Debug)]
+pub struct OnceState {
+    _private: (),
+}
+
+impl OnceState {
+    /// Always `false`: a panicking closure does not poison a [`Once`] here.
+    pub fn is_poisoned(&self) -> bool {
+        false
     }
 }
 
@@ -164,11 +361,11 @@ impl std::fmt::Debug for Once {
 /// One-time initialisation checked by loom and shuttle through one compilation.
 #[cfg(test)]
 mod tests {
-    use super::{Once, OnceLock};
+    use super::{LazyLock, Once, OnceLock};
     use crate::report::{Coverage, Kind, Report, Verdict};
     use crate::runner::{self, Checker};
     use crate::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-    use crate::sync::Arc;
+    use crate::sync::{Arc, Mutex};
     use crate::thread;
 
     /// Two threads each initialise the cell with their own number, and return what it holds.
@@ -200,6 +397,37 @@ mod tests {
         race(|cell, i| *cell.get_or_init(|| i))
     }
 
+    /// A `Once` that sets up a shared value; a reader that assumes it ran (`is_completed`
+    /// unchecked, `racy`) or waits for it (`wait`).
+    fn once_then_read(racy: bool) {
+        let (once, value) = (Arc::new(Once::new()), Arc::new(AtomicUsize::new(0)));
+        let (o2, v2) = (once.clone(), value.clone());
+        let setup = thread::spawn(move || {
+            o2.call_once_force(|state| {
+                assert!(!state.is_poisoned());
+                v2.store(42, SeqCst);
+            })
+        });
+        if !racy {
+            once.wait();
+        }
+        assert_eq!(value.load(SeqCst), 42, "read before the set-up ran"); // BUG if `racy`
+        assert!(once.is_completed() || racy);
+        setup.join().unwrap();
+        once.wait_force();
+    }
+
+    #[test]
+    fn once_wait_waits_for_call_once_force() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(|| once_then_read(true), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+            let r = check(|| once_then_read(false), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
+    }
+
     /// `Once`: two threads call it; the closure runs once and both see it completed.
     fn once() {
         let (once, runs) = (Arc::new(Once::new()), Arc::new(AtomicUsize::new(0)));
@@ -218,6 +446,94 @@ mod tests {
             h.join().unwrap();
         }
         assert_eq!(runs.load(SeqCst), 1, "call_once ran its closure once");
+    }
+
+    /// A lazily made table whose initialiser takes `lock`; `main` forces it while holding
+    /// `lock` itself (`holding`), or before taking it. Holding it: if the worker began the
+    /// initialisation first, it waits for `lock` and `main` waits for the initialisation.
+    fn lazy_under_a_lock(holding: bool) {
+        let lock = Arc::new(Mutex::new(0));
+        let l2 = lock.clone();
+        let table = Arc::new(LazyLock::new(move || {
+            *l2.lock().unwrap() += 1;
+            vec![1, 2, 3]
+        }));
+        let t2 = table.clone();
+        let worker = thread::spawn(move || t2.len());
+        let len = if holding {
+            let guard = lock.lock().unwrap();
+            let len = table.len(); // BUG: the initialiser may be waiting for `guard`
+            drop(guard);
+            len
+        } else {
+            let len = table.len();
+            drop(lock.lock().unwrap());
+            len
+        };
+        assert_eq!((len, worker.join().unwrap()), (3, 3));
+        assert_eq!(*lock.lock().unwrap(), 1, "the initialiser ran once");
+    }
+
+    /// Two threads force one `LazyLock` (by `force` and by deref): it is made once, and both
+    /// see it; `get` before it is forced answers `None`; `Default`, `Debug` and `force_mut`.
+    fn lazy_forced_twice() {
+        let made = Arc::new(AtomicUsize::new(0));
+        let m2 = made.clone();
+        let lazy = Arc::new(LazyLock::new(move || m2.fetch_add(1, SeqCst) + 10));
+        let l2 = lazy.clone();
+        let t = thread::spawn(move || *LazyLock::force(&l2));
+        let mine = **lazy;
+        assert_eq!((mine, t.join().unwrap()), (10, 10));
+        assert_eq!(made.load(SeqCst), 1, "the initialiser ran once");
+        assert_eq!(format!("{lazy:?}"), "LazyLock(10)");
+        let mut fresh: LazyLock<Vec<u8>> = LazyLock::default();
+        assert!(LazyLock::get(&fresh).is_none());
+        assert_eq!(format!("{fresh:?}"), "LazyLock(<uninit>)");
+        fresh.push(1);
+        assert_eq!(LazyLock::get_mut(&mut fresh).map(|v| v.len()), Some(1));
+    }
+
+    /// A reader of a cell another thread sets: `get().unwrap()` assumes it is set already;
+    /// `wait` blocks until it is.
+    fn read_a_cell_set_by_another(wait: bool) {
+        let cell = Arc::new(OnceLock::new());
+        let c2 = cell.clone();
+        let setter = thread::spawn(move || c2.set(5).unwrap());
+        let v = if wait { *cell.wait() } else { *cell.get().unwrap() }; // BUG unless `wait`
+        assert_eq!(v, 5);
+        setter.join().unwrap();
+        let mut cell = Arc::try_unwrap(cell).expect("the setter is done");
+        assert_eq!((cell.clone(), OnceLock::from(5)), (OnceLock::from(5), cell.clone()));
+        assert_eq!(cell.take(), Some(5));
+        assert_eq!(cell.get(), None);
+        assert_eq!(*cell.get_or_init(|| 6), 6, "taken: empty again");
+    }
+
+    #[test]
+    fn a_lazy_lock_is_made_once_and_forcing_it_under_its_initialiser_s_lock_deadlocks() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(|| lazy_under_a_lock(true), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Deadlock)), "{}", r.render());
+            for body in [(|| lazy_under_a_lock(false)) as fn(), lazy_forced_twice] {
+                let r = check(body, checker);
+                assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+                assert!(r.executions > 1, "{}", r.render());
+            }
+        }
+        assert_eq!(check(lazy_forced_twice, Checker::Loom).coverage, Coverage::Exhaustive);
+        let r = check(lazy_forced_twice, Checker::Stress);
+        assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+    }
+
+    #[test]
+    fn once_lock_wait_blocks_until_set_and_get_does_not() {
+        for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+            let r = check(|| read_a_cell_set_by_another(false), checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Panic)), "{}", r.render());
+            let r = check(|| read_a_cell_set_by_another(true), checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}: {}", checker.name(), r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
     }
 
     fn check(body: fn(), checker: Checker) -> Report {

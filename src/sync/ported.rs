@@ -1,4 +1,4 @@
-//! Six small programs written against std (`src/sync/ported/*.rs`), each compiled twice: once
+//! Seven small programs written against std (`src/sync/ported/*.rs`), each compiled twice: once
 //! with std's `use` lines, run as they are, and once with conclab's, checked by the engines.
 //! The files are the same text: porting std code changes `use` lines and nothing else.
 
@@ -11,14 +11,14 @@ macro_rules! ported {
             #[allow(unused_imports, dead_code)]
             pub mod on_std {
                 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-                use std::sync::{Arc, Condvar, Mutex, OnceLock};
+                use std::sync::{mpsc, Arc, Condvar, LazyLock, Mutex, OnceLock};
                 use std::{hint, thread};
                 include!($file);
             }
             #[allow(unused_imports, dead_code)]
             pub mod on_conclab {
                 use crate::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-                use crate::sync::{Arc, Condvar, Mutex, OnceLock};
+                use crate::sync::{mpsc, Arc, Condvar, LazyLock, Mutex, OnceLock};
                 use crate::{hint, thread};
                 include!($file);
             }
@@ -32,6 +32,7 @@ ported!(spinlock, "ported/spinlock.rs");
 ported!(mailbox, "ported/mailbox.rs");
 ported!(config, "ported/config.rs");
 ported!(latch, "ported/latch.rs");
+ported!(pool, "ported/pool.rs");
 
 fn check(body: fn(), checker: Checker) -> Report {
     // loom: enough to end every search here (the mailbox's fix takes the most); shuttle: samples.
@@ -62,6 +63,7 @@ fn the_std_programs_run_as_they_are() {
     }
     config::on_std::fixed();
     latch::on_std::fixed();
+    pool::on_std::fixed();
 }
 
 #[test]
@@ -114,5 +116,13 @@ fn a_latch_waited_on_once_with_a_timeout_opens_early() {
     for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
         assert_found(latch::on_conclab::buggy, checker, Kind::Assertion);
         assert_passes(latch::on_conclab::fixed, checker);
+    }
+}
+
+#[test]
+fn a_pool_that_stops_when_its_workers_are_finished_loses_a_result_in_flight() {
+    for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+        assert_found(pool::on_conclab::buggy, checker, Kind::Assertion);
+        assert_passes(pool::on_conclab::fixed, checker);
     }
 }

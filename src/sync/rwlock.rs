@@ -71,6 +71,28 @@ impl<T: Default> Default for RwLock<T> {
     }
 }
 
+impl<T> From<T> for RwLock<T> {
+    /// A new reader-writer lock holding `value` (as [`RwLock::new`]).
+    #[track_caller]
+    fn from(value: T) -> Self {
+        RwLock::new(value)
+    }
+}
+
+impl<T: std::fmt::Debug> std::fmt::Debug for RwLock<T> {
+    /// As std's: the value if no writer holds the lock (a `try_read`, which the checkers see),
+    /// `<locked>` otherwise.
+    #[track_caller]
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut d = f.debug_struct("RwLock");
+        match self.try_read() {
+            Ok(guard) => d.field("data", &&*guard),
+            Err(_) => d.field("data", &format_args!("<locked>")),
+        };
+        d.field("poisoned", &false).finish_non_exhaustive()
+    }
+}
+
 /// `std::sync::RwLockReadGuard`: holds an [`RwLock`] for reading until dropped.
 pub struct RwLockReadGuard<'a, T> {
     inner: rt::ReadGuard<'a, T, Dynamic>,
@@ -100,6 +122,25 @@ impl<T> DerefMut for RwLockWriteGuard<'_, T> {
         &mut self.inner
     }
 }
+
+/// `Debug` and `Display` of a guard show the value it guards, as std's do.
+macro_rules! guard_fmt {
+    ($($guard:ident),*) => {$(
+        impl<T: std::fmt::Debug> std::fmt::Debug for $guard<'_, T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Debug::fmt(&**self, f)
+            }
+        }
+
+        impl<T: std::fmt::Display> std::fmt::Display for $guard<'_, T> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                std::fmt::Display::fmt(&**self, f)
+            }
+        }
+    )*};
+}
+
+guard_fmt!(RwLockReadGuard, RwLockWriteGuard);
 
 impl<T> RwLock<T> {
     /// Names the lock `name` in traces (`RwLock::new(v).named("cache")`), instead of after
@@ -295,7 +336,7 @@ mod tests {
         }
         writer.join().unwrap();
         assert_eq!(served.load(SeqCst), 2);
-        let pair = Arc::try_unwrap(pair).ok().expect("every thread is done");
+        let pair = Arc::try_unwrap(pair).expect("every thread is done");
         assert_eq!(pair.into_inner().unwrap(), (1, 1));
     }
 

@@ -7,7 +7,9 @@
 //! - `airplane-seat:buggy:loom:b1:e3` — loom's 3rd execution under preemption bound 1 (`bx`: no
 //!   bound). loom's exploration order is deterministic, so re-running the same bounded search
 //!   up to that execution reproduces it exactly. `loom-acqrel` instead of `loom`: the search ran
-//!   in loom's own model of SeqCst (as AcqRel), where a `weak_seqcst` failure was found.
+//!   in loom's own model of SeqCst (as AcqRel), where a `weak_seqcst` failure was found;
+//!   `loom-own`: the search ran each load of an atomic its own thread writes as a
+//!   read-modify-write (`engine::loom`, loom's DPOR gap).
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -29,6 +31,9 @@ pub enum Point {
         /// The search ran loom's own model of SeqCst (as AcqRel: `loom-acqrel`), not conclab's
         /// exact one: the token of a failure only that model shows (`weak_seqcst`).
         acqrel: bool,
+        /// The search ran each load of an atomic its own thread writes as a read-modify-write
+        /// (`loom-own`; see `engine::loom::run_seqcst`).
+        own_loads: bool,
     },
     /// A shuttle schedule: the task chosen at each scheduling decision.
     Shuttle {
@@ -52,9 +57,13 @@ impl std::fmt::Display for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}:{}:", self.scenario, self.variant)?;
         match &self.point {
-            Point::Loom { bound, execution, acqrel } => {
+            Point::Loom { bound, execution, acqrel, own_loads } => {
                 let b = bound.map_or("x".to_string(), |b| b.to_string());
-                let engine = if *acqrel { "loom-acqrel" } else { "loom" };
+                let engine = match (acqrel, own_loads) {
+                    (true, _) => "loom-acqrel",
+                    (false, true) => "loom-own",
+                    (false, false) => "loom",
+                };
                 write!(f, "{engine}:b{b}:e{execution}")
             }
             Point::Shuttle { choices } => write!(f, "shuttle:{}", encode_choices(choices)),
@@ -105,7 +114,7 @@ fn parse(s: &str) -> std::result::Result<Token, String> {
         ("shuttle", [schedule]) => Point::Shuttle { choices: decode(schedule)? },
         ("shuttle", []) => return Err("no schedule after `shuttle`".into()),
         ("shuttle", _) => return Err("a shuttle schedule holds no `:`".into()),
-        (engine @ ("loom" | "loom-acqrel"), [b, e]) => {
+        (engine @ ("loom" | "loom-acqrel" | "loom-own"), [b, e]) => {
             let bound = match b.strip_prefix('b') {
                 Some("x") => None,
                 Some(n) => Some(number(n, "the preemption bound")?),
@@ -124,16 +133,19 @@ fn parse(s: &str) -> std::result::Result<Token, String> {
             if execution == 0 {
                 return Err("executions are counted from 1: `e0` names none".into());
             }
-            Point::Loom { bound, execution, acqrel: engine == "loom-acqrel" }
+            Point::Loom { bound, execution, acqrel: engine == "loom-acqrel", own_loads: engine == "loom-own" }
         }
-        (engine @ ("loom" | "loom-acqrel"), rest) => {
+        (engine @ ("loom" | "loom-acqrel" | "loom-own"), rest) => {
             return Err(format!(
                 "a loom token ends in `b<bound>:e<execution>` (e.g. `loom:b1:e3`), found {} part(s) after `{engine}`",
                 rest.len()
             ))
         }
         (engine, _) => {
-            return Err(format!("unknown engine `{}` (expected `shuttle`, `loom` or `loom-acqrel`)", shorten(engine)))
+            return Err(format!(
+                "unknown engine `{}` (expected `shuttle`, `loom`, `loom-acqrel` or `loom-own`)",
+                shorten(engine)
+            ))
         }
     };
     Ok(Token { scenario, variant, point })
@@ -423,8 +435,10 @@ mod tests {
     /// Any token the printer can write: loom's bounds and executions, shuttle's schedules with
     /// runs of every length.
     fn any_token() -> impl Strategy<Value = Token> {
-        let loom = (proptest::option::of(0..=crate::vocab::MAX_PREEMPTION_BOUND), 1usize.., any::<bool>())
-            .prop_map(|(bound, execution, acqrel)| Point::Loom { bound, execution, acqrel });
+        // The printer writes one model: exact (`loom`), AcqRel (`loom-acqrel`) or own loads (`loom-own`).
+        let loom = (proptest::option::of(0..=crate::vocab::MAX_PREEMPTION_BOUND), 1usize.., 0..3u8).prop_map(
+            |(bound, execution, model)| Point::Loom { bound, execution, acqrel: model == 1, own_loads: model == 2 },
+        );
         let shuttle = proptest::collection::vec((0usize..26, 1usize..30), 1..40).prop_map(|runs| Point::Shuttle {
             choices: runs.into_iter().flat_map(|(t, n)| std::iter::repeat_n(t, n)).collect(),
         });
@@ -499,7 +513,7 @@ mod tests {
             (" a:b:loom:b1:e1", "spaces around it"),
             (":b:loom:b1:e1", "the scenario is empty"),
             ("a:b c:loom:b1:e1", "the variant holds ` `"),
-            ("a:b:tsan:x", "unknown engine `tsan` (expected `shuttle`, `loom` or `loom-acqrel`)"),
+            ("a:b:tsan:x", "unknown engine `tsan` (expected `shuttle`, `loom`, `loom-acqrel` or `loom-own`)"),
             ("a:b:loom-acqrel:b1", "found 1 part(s) after `loom-acqrel`"),
             ("a:b:shuttle", "no schedule after `shuttle`"),
             ("a:b:shuttle:", "the schedule is empty"),

@@ -199,6 +199,11 @@ impl ObjectId {
         ObjectId { serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed), kind, name, created }
     }
 
+    /// Where the object was made: the same place in every execution of a model.
+    pub(crate) fn created(&self) -> &'static Location<'static> {
+        self.created
+    }
+
     /// Gives the object the readable name `name` (`Mutex::new(v).named("ledger")`).
     pub(crate) fn rename(&mut self, name: &'static str) {
         self.name = Some(name);
@@ -761,12 +766,13 @@ impl Recorder {
         *self.replay_base.lock() = base;
     }
 
-    /// loom: a new bounded search (in loom's own SeqCst model when `acqrel`) starts after
+    /// loom: a new bounded search (in loom's own SeqCst model when `acqrel`; with loads of
+    /// atomics their own thread writes run as read-modify-writes when `own_loads`) starts after
     /// `start` executions; tokens count from there.
-    pub fn set_loom_stage(&self, bound: Option<usize>, start: usize, acqrel: bool) {
+    pub fn set_loom_stage(&self, bound: Option<usize>, start: usize, acqrel: bool, own_loads: bool) {
         self.loom_stage_start.store(start, Ordering::Relaxed);
         if let Some(b) = self.replay_base.lock().as_mut() {
-            b.point = Point::Loom { bound, execution: 0, acqrel };
+            b.point = Point::Loom { bound, execution: 0, acqrel, own_loads };
         }
     }
 
@@ -775,9 +781,10 @@ impl Recorder {
     /// completes the failure with [`Recorder::shuttle_token`].
     fn replay_token(&self) -> Option<String> {
         self.token(|point| match *point {
-            Point::Loom { bound, acqrel, .. } => Some(Point::Loom {
+            Point::Loom { bound, acqrel, own_loads, .. } => Some(Point::Loom {
                 bound,
                 acqrel,
+                own_loads,
                 execution: self.executions() - self.loom_stage_start.load(Ordering::Relaxed),
             }),
             Point::Shuttle { .. } => None,

@@ -81,6 +81,7 @@ pub(crate) struct Execution;
 impl Execution {
     pub(crate) fn begin(rec: &Recorder) -> Execution {
         crate::rt::signal::reset();
+        crate::rt::Loom::begin_execution();
         rec.begin_execution();
         Execution
     }

@@ -2,6 +2,7 @@
 //! shuttle. Each is a few lines of forwarding; anything cleverer belongs in `rt/mod.rs`.
 
 use std::cell::Cell;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -444,6 +445,10 @@ pub enum SeqCstModel {
     AcqRel,
 }
 
+/// An atomic of a model, the same in every execution: where it was made, and the model thread
+/// that accesses it (see [`Loom::dpor_gap_seen`]).
+type Access = (usize, usize);
+
 /// What a loom check's atomics did, as bits of `ORDERINGS_SEEN` (see [`Loom::mixed_orderings_seen`]).
 const SAW_SEQCST: u8 = 1;
 const SAW_WEAKER: u8 = 2;
@@ -454,6 +459,52 @@ const SAW_WEAK_LOAD: u8 = 4;
 std::thread_local! {
     static SEQCST_MODEL: Cell<SeqCstModel> = const { Cell::new(SeqCstModel::Exact) };
     static ORDERINGS_SEEN: Cell<u8> = const { Cell::new(0) };
+    /// Where the atomic being accessed now was made (set by the facade just before the access).
+    static ACCESS_SITE: Cell<usize> = const { Cell::new(0) };
+    /// The plain (not read-modify-write) loads seen, by atomic and thread.
+    static PLAIN_LOADS: std::cell::RefCell<HashSet<Access>> = std::cell::RefCell::new(HashSet::new());
+    /// The plain loads whose thread later wrote the same atomic.
+    static LOADS_THEN_WRITES: std::cell::RefCell<HashSet<Access>> = std::cell::RefCell::new(HashSet::new());
+    /// The threads that wrote each atomic (by where it was made) in the current execution.
+    static WRITERS: std::cell::RefCell<HashMap<usize, HashSet<usize>>> = std::cell::RefCell::new(HashMap::new());
+    /// The atomics that more than one thread wrote in one execution.
+    static SHARED_WRITES: std::cell::RefCell<HashSet<usize>> = std::cell::RefCell::new(HashSet::new());
+    /// While set, loads of these atomics by these threads, and every store to these atomics, run
+    /// as read-modify-writes (see [`Loom::set_own_write_loads`]).
+    static OWN_WRITE_LOADS: std::cell::RefCell<Option<(HashSet<Access>, HashSet<usize>)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Tells loom's atomics which atomic the next access is to: the facade calls it just before
+/// every access, with where the atomic was made (no scheduling point lies in between).
+pub(crate) fn access_site(made: &'static std::panic::Location<'static>) {
+    ACCESS_SITE.with(|s| s.set(made as *const _ as usize));
+}
+
+/// The atomic and thread of the access under way.
+fn access() -> Access {
+    (ACCESS_SITE.with(Cell::get), LOOM_INDEX.with(Cell::get))
+}
+
+/// Notes a plain load (`load`) or a write of the atomic under way, for [`Loom::dpor_gap_seen`].
+fn note_access(load: bool) {
+    let a = access();
+    if load {
+        PLAIN_LOADS.with(|l| l.borrow_mut().insert(a));
+        return;
+    }
+    let shared = WRITERS.with(|w| {
+        let mut w = w.borrow_mut();
+        let writers = w.entry(a.0).or_default();
+        writers.insert(a.1);
+        writers.len() > 1
+    });
+    if shared {
+        SHARED_WRITES.with(|s| s.borrow_mut().insert(a.0));
+    }
+    if PLAIN_LOADS.with(|l| l.borrow().contains(&a)) {
+        LOADS_THEN_WRITES.with(|w| w.borrow_mut().insert(a));
+    }
 }
 
 impl Loom {
@@ -461,6 +512,66 @@ impl Loom {
     pub fn set_seqcst_model(model: SeqCstModel) {
         SEQCST_MODEL.with(|m| m.set(model));
         ORDERINGS_SEEN.with(|s| s.set(0));
+        PLAIN_LOADS.with(|l| l.borrow_mut().clear());
+        LOADS_THEN_WRITES.with(|w| w.borrow_mut().clear());
+        WRITERS.with(|w| w.borrow_mut().clear());
+        SHARED_WRITES.with(|s| s.borrow_mut().clear());
+    }
+
+    /// A new execution begins: who wrote what is counted per execution.
+    pub fn begin_execution() {
+        WRITERS.with(|w| w.borrow_mut().clear());
+    }
+
+    /// The accesses of loom's DPOR gap seen ([`Loom::dpor_gap_seen`]): each thread's plain
+    /// loads of an atomic it later wrote, and whether each such atomic had one writer in every
+    /// execution (then the thread that loads it is that writer, or it was never written yet).
+    pub fn own_write_loads() -> (HashSet<(usize, usize)>, bool) {
+        let loads = LOADS_THEN_WRITES.with(|w| w.borrow().clone());
+        let single = SHARED_WRITES.with(|s| {
+            let s = s.borrow();
+            loads.iter().all(|(site, _)| !s.contains(site))
+        });
+        (loads, single)
+    }
+
+    /// Runs these loads ([`Loom::own_write_loads`]) as read-modify-writes that write back what
+    /// they read, with their own ordering, and every store to their atomics as a swap with its
+    /// own ordering (`None`: as they are). A load that reads the newest value and a store placed
+    /// last are what a load and a store may do; and with every write to the atomic a
+    /// read-modify-write, loom (which orders a plain store only by what its thread has seen) keeps
+    /// one modification order that each read-modify-write reads the end of. So every execution is
+    /// one the program can have (plain stores beside the read-modify-writes gave false alarms: a
+    /// thread's load reading older than its own store). loom's DPOR, which compares
+    /// read-modify-writes fully, then runs the other threads' loads after these threads' writes,
+    /// which it never does after a plain load-then-write (loom#166). What it gives up is a stale
+    /// read by those loads — none when their thread is the atomic's only writer (it reads its own
+    /// last write) — and a store placed before another thread's.
+    pub fn set_own_write_loads(loads: Option<HashSet<(usize, usize)>>) {
+        let with_sites = loads.map(|loads| {
+            let sites = loads.iter().map(|&(site, _)| site).collect();
+            (loads, sites)
+        });
+        OWN_WRITE_LOADS.with(|w| *w.borrow_mut() = with_sites);
+    }
+
+    /// Whether loads of atomics their own thread writes run as read-modify-writes now
+    /// ([`Loom::set_own_write_loads`]).
+    pub fn own_write_loads_on() -> bool {
+        OWN_WRITE_LOADS.with(|w| w.borrow().is_some())
+    }
+
+    /// Whether, since [`Loom::set_seqcst_model`], the program had the shape loom 0.7.3's DPOR
+    /// explores incompletely: a thread loads an atomic (a plain load) and later writes it, and
+    /// another thread loads it plainly too. loom then never runs the other thread's load after
+    /// the first thread's load-then-write (loom#166, #392; measured in `src/litmus.rs`), and a
+    /// bug that needs that order — a Relaxed publication through a single-producer index, say —
+    /// passes a search that ended on its own. Such a search is not exhaustive.
+    pub fn dpor_gap_seen() -> bool {
+        LOADS_THEN_WRITES.with(|w| {
+            let w = w.borrow();
+            PLAIN_LOADS.with(|l| l.borrow().iter().any(|&(site, t)| w.iter().any(|&(s, t1)| s == site && t1 != t)))
+        })
     }
 
     /// How this thread's loom checks run SeqCst accesses now.
@@ -493,13 +604,16 @@ fn note(o: Ordering) {
     if o != Ordering::SeqCst {
         ORDERINGS_SEEN.with(|s| s.set(s.get() | SAW_WEAKER));
     }
+    note_access(false);
 }
 
-/// Whether a load or store with ordering `o` runs as a read-modify-write: SeqCst, in the
-/// [`SeqCstModel::Exact`] model. Notes the ordering, and a load the plain model leaves to loom's
-/// DPOR gap ([`Loom::weak_loads_seen`]).
+/// The ordering of the read-modify-write a load or store with ordering `o` runs as, if it runs
+/// as one: a SeqCst load (Acquire) or store (Release) in the [`SeqCstModel::Exact`] model, and a
+/// load of an atomic its own thread writes while [`Loom::set_own_write_loads`] says so (with its
+/// own ordering). Notes the ordering, a load the plain model leaves to loom's DPOR gap
+/// ([`Loom::weak_loads_seen`]), and the access ([`Loom::dpor_gap_seen`]).
 #[inline]
-fn as_rmw(o: Ordering, load: bool) -> bool {
+fn as_rmw(o: Ordering, load: bool) -> Option<Ordering> {
     let exact = SEQCST_MODEL.with(Cell::get) == SeqCstModel::Exact;
     let bits = match o {
         Ordering::SeqCst if load && !exact => SAW_SEQCST | SAW_WEAK_LOAD,
@@ -508,7 +622,28 @@ fn as_rmw(o: Ordering, load: bool) -> bool {
         _ => SAW_WEAKER,
     };
     ORDERINGS_SEEN.with(|s| s.set(s.get() | bits));
-    o == Ordering::SeqCst && exact
+    let rmw = match o {
+        Ordering::SeqCst if exact => Some(if load { Ordering::Acquire } else { Ordering::Release }),
+        _ if OWN_WRITE_LOADS.with(|w| {
+            w.borrow().as_ref().is_some_and(|(loads, sites)| {
+                let a = access();
+                if load {
+                    loads.contains(&a)
+                } else {
+                    sites.contains(&a.0)
+                }
+            })
+        }) =>
+        {
+            Some(o)
+        }
+        _ => None,
+    };
+    // A load run as a read-modify-write is no plain load; a store is a write either way.
+    if !(load && rmw.is_some()) {
+        note_access(load);
+    }
+    rmw
 }
 
 macro_rules! loom_atomics {
@@ -519,17 +654,17 @@ macro_rules! loom_atomics {
                 LoomAtomic(<$ty>::new(v))
             }
             fn load(&self, o: Ordering) -> $v {
-                if as_rmw(o, true) {
+                if let Some(o) = as_rmw(o, true) {
                     // A read-modify-write that writes back what it read reads the newest value;
-                    // Acquire, as the load is: it releases nothing a SeqCst load would not.
-                    return $identity(&self.0, Ordering::Acquire);
+                    // Acquire for a SeqCst load: it releases nothing a SeqCst load would not.
+                    return $identity(&self.0, o);
                 }
                 self.0.load(o)
             }
             fn store(&self, v: $v, o: Ordering) {
-                if as_rmw(o, false) {
+                if let Some(o) = as_rmw(o, false) {
                     // Release, as the store is: it acquires nothing a SeqCst store would not.
-                    self.0.swap(v, Ordering::Release);
+                    self.0.swap(v, o);
                 } else {
                     self.0.store(v, o)
                 }
@@ -645,19 +780,19 @@ impl<T> RawAtomic for LoomAtomic<::loom::sync::atomic::AtomicPtr<T>> {
         LoomAtomic(::loom::sync::atomic::AtomicPtr::new(v))
     }
     fn load(&self, o: Ordering) -> *mut T {
-        if as_rmw(o, true) {
+        if let Some(o) = as_rmw(o, true) {
             // loom's pointers have no fetch_add: a compare-exchange, failed or not, is a
             // read-modify-write that reads the newest value and writes back what it read.
             let null = std::ptr::null_mut();
-            return match self.0.compare_exchange(null, null, Ordering::Acquire, Ordering::Acquire) {
+            return match self.0.compare_exchange(null, null, o, o) {
                 Ok(v) | Err(v) => v,
             };
         }
         self.0.load(o)
     }
     fn store(&self, v: *mut T, o: Ordering) {
-        if as_rmw(o, false) {
-            self.0.swap(v, Ordering::Release);
+        if let Some(o) = as_rmw(o, false) {
+            self.0.swap(v, o);
         } else {
             self.0.store(v, o)
         }

@@ -766,6 +766,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     #[track_caller]
     pub fn load(&self, o: Ordering) -> A::Value {
         op_start::<B>();
+        backends::access_site(self.id.created());
         let v = self.raw.load(o);
         record::<B>(Op::Load(v.as_u64()), self.id, Some(Location::caller()));
         v
@@ -775,6 +776,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     #[track_caller]
     pub fn store(&self, v: A::Value, o: Ordering) {
         op_start::<B>();
+        backends::access_site(self.id.created());
         self.raw.store(v, o);
         record::<B>(Op::Store(v.as_u64()), self.id, Some(Location::caller()));
     }
@@ -783,6 +785,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     #[track_caller]
     pub fn swap(&self, v: A::Value, o: Ordering) -> A::Value {
         op_start::<B>();
+        backends::access_site(self.id.created());
         let old = self.raw.swap(v, o);
         record::<B>(Op::Swap(old.as_u64(), v.as_u64()), self.id, Some(Location::caller()));
         old
@@ -798,6 +801,7 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
         f: Ordering,
     ) -> Result<A::Value, A::Value> {
         op_start::<B>();
+        backends::access_site(self.id.created());
         let r = self.raw.compare_exchange(current, new, s, f);
         let actual = match r {
             Ok(v) | Err(v) => v,
@@ -828,6 +832,8 @@ macro_rules! recorded_rmws {
                 #[track_caller]
                 pub fn $op(&self, $v: A::Value, o: Ordering) -> A::Value {
                     op_start::<B>();
+                    backends::access_site(self.id.created());
+        backends::access_site(self.id.created());
                     let $old = self.raw.$op($v, o);
                     let new = $new;
                     record::<B>(Op::Rmw(stringify!($op), $old.as_u64(), new.as_u64()), self.id, Some(Location::caller()));

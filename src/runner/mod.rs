@@ -322,10 +322,14 @@ fn run_job(s: &Scenario, job: &Job, host: Host) -> Result<Report> {
     let base = |point| Some(ReplayBase { scenario: job.scenario.clone(), variant: job.variant.clone(), point });
     let o = &job.options;
     let outcome = match (job.options.checker, token.map(|t| t.point)) {
-        (_, Some(Point::Loom { bound, execution, acqrel })) => {
-            rec.set_replay_base(base(Point::Loom { bound, execution: 0, acqrel }));
+        (_, Some(Point::Loom { bound, execution, acqrel, own_loads })) => {
+            rec.set_replay_base(base(Point::Loom { bound, execution: 0, acqrel, own_loads }));
+            // A `loom-own` token's loads are found again as the search found them.
+            let loads = own_loads.then(|| engine::loom::own_write_loads(body).0);
             Loom::set_seqcst_model(if acqrel { SeqCstModel::AcqRel } else { SeqCstModel::Exact });
+            Loom::set_own_write_loads(loads);
             let out = engine::loom::run(&rec, body, &[bound], execution);
+            Loom::set_own_write_loads(None);
             Loom::set_seqcst_model(SeqCstModel::Exact);
             // A failure of loom's own SeqCst model is, replayed, what it was when found: its
             // token says `loom-acqrel` again (see `in_loom_acqrel`).
@@ -349,7 +353,7 @@ fn run_job(s: &Scenario, job: &Job, host: Host) -> Result<Report> {
                 None if o.unbounded_only => vec![None],
                 None => vec![Some(0), Some(1), Some(2), None],
             };
-            rec.set_replay_base(base(Point::Loom { bound: None, execution: 0, acqrel: false }));
+            rec.set_replay_base(base(Point::Loom { bound: None, execution: 0, acqrel: false, own_loads: false }));
             engine::loom::run_seqcst(&rec, body, &stages, o.iterations.unwrap_or(DEFAULT_LOOM_BUDGET))
         }
         (Checker::ShuttleRandom | Checker::ShuttlePct | Checker::ShuttleDfs, None) => {
@@ -685,6 +689,59 @@ mod tests {
 
     /// A model's own `panic!` is its check failing: an assertion, with its message and line; an
     /// `unwrap` of `None` in the same place is a crash, kind `panic` (issue 9, part 5).
+    /// A ring of two slots with one producer and one consumer, each index written by its own
+    /// side only; the producer publishes a slot by storing `tail`, the consumer frees one by
+    /// storing `head`.
+    fn ring(publish: Ordering, observe: Ordering) {
+        use crate::sync::atomic::AtomicUsize;
+        use std::sync::Arc;
+        let slots = Arc::new([AtomicUsize::new(0).named("slot-0"), AtomicUsize::new(0).named("slot-1")]);
+        let (head, tail) = (Arc::new(AtomicUsize::new(0).named("head")), Arc::new(AtomicUsize::new(0).named("tail")));
+        let (s, h, t) = (slots.clone(), head.clone(), tail.clone());
+        let producer = thread::spawn(move || {
+            for v in 1..=2usize {
+                let at = t.load(Ordering::Relaxed);
+                while at - h.load(observe) == 2 {
+                    thread::yield_now();
+                }
+                s[at % 2].store(v * 10, Ordering::Relaxed);
+                t.store(at + 1, publish);
+            }
+        });
+        let mut got = vec![];
+        while got.len() < 2 {
+            let at = head.load(Ordering::Relaxed);
+            if tail.load(observe) > at {
+                got.push(slots[at % 2].load(Ordering::Relaxed));
+                head.store(at + 1, publish);
+            } else {
+                thread::yield_now();
+            }
+        }
+        producer.join().unwrap();
+        assert_eq!(got, vec![10, 20], "a slot was read before its value was published");
+    }
+
+    /// loom 0.7.3 passes the Relaxed ring "fully exhaustively" (118 executions): its DPOR never
+    /// runs the consumer's load of `tail` after the producer's load-then-store of it (loom#166).
+    /// The second search, with each load of an atomic its own thread writes run as a
+    /// read-modify-write, finds the stale slot; its `loom-own` token replays the same trace; the
+    /// Release/Acquire ring passes both searches.
+    #[test]
+    fn loom_s_dpor_gap_is_searched_again_with_own_loads_as_read_modify_writes() {
+        let r = check_in_process("ring", || ring(Ordering::Relaxed, Ordering::Relaxed), Checker::Loom, None);
+        assert_eq!(r.kind, Some(Kind::Assertion), "{}", r.render());
+        let token = r.replay.clone().expect("a token");
+        assert!(token.contains(":loom-own:"), "{token}");
+        let s = crate::catalog::ad_hoc("ring", || ring(Ordering::Relaxed, Ordering::Relaxed));
+        let o = Options { isolation: Isolation::InProcess, ..Options::new(Checker::Loom, "") };
+        let again = replay_scenario(&s, "model", &token, &o).expect("the token replays");
+        assert_eq!(again.trace, r.trace, "{}", again.render());
+        let r = check_in_process("ring", || ring(Ordering::Release, Ordering::Acquire), Checker::Loom, None);
+        assert_eq!((r.verdict, r.coverage.clone()), (Verdict::Passed, Coverage::Exhaustive), "{}", r.render());
+        assert!(r.notes.iter().any(|n| n.contains("run as a read-modify-write")), "{:?}", r.notes);
+    }
+
     #[test]
     fn a_model_s_own_panic_is_an_assertion_and_a_crash_is_a_panic() {
         for checker in [Checker::Loom, Checker::ShuttleRandom] {

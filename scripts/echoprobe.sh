@@ -13,7 +13,9 @@
 #   every thread, exited ones included: a little extra cost per switch, so off by default),
 #   MAX_OTHER (a run during which other processes used more than this many cores, as
 #   echoprobe's other_cpu_cores says, is kept in discarded.jsonl and redone; default 0.3),
-#   TRIES (attempts per run, default 4; the last is kept whatever it shows).
+#   TRIES (attempts per run, default 4; the last is kept whatever it shows), QUIET_WAIT (before
+#   each attempt, wait up to this many seconds for the host to be idle, under 0.25 busy
+#   cores; default 20).
 # Then: python3 scripts/echoprobe_summary.py OUTDIR
 set -u
 cd "$(dirname "$0")/.."
@@ -26,6 +28,7 @@ POOL_ARGS=${POOL_ARGS:-}
 CS=${CS:-0}
 MAX_OTHER=${MAX_OTHER:-0.3}
 TRIES=${TRIES:-4}
+QUIET_WAIT=${QUIET_WAIT:-20}
 EP=target/echoprobe/release/echoprobe
 CONCLAB=target/release/conclab
 mkdir -p "$OUT"
@@ -69,11 +72,30 @@ start() { # $1: server name; sets PID (the server's) and ADDR
   return 1
 }
 
+# Busy cores of the whole host over 0.5 s, from /proc/stat.
+busy_cores() {
+  local a b
+  a=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+  sleep 0.5
+  b=$(awk '/^cpu /{print $2+$3+$4+$7+$8+$9, $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat)
+  echo "$a $b" | awk -v n="$(nproc)" '{print ($3-$1)/($4-$2)*n}'
+}
+
+# Waits (bounded) until the host is idle, so that other processes skew the run less.
+wait_quiet() {
+  local t=0
+  while [ "$t" -lt $((QUIET_WAIT * 2)) ]; do
+    awk -v b="$(busy_cores)" 'BEGIN{exit !(b < 0.25)}' && return 0
+    t=$((t + 1))
+  done
+}
+
 : >>"$OUT/results.jsonl"
 for rep in $(seq "$REPS"); do
   for c in $CLIENTS; do
     for s in $SERVERS; do
       for try in $(seq "$TRIES"); do
+        wait_quiet
         start "$s" || exit 1
         line=$("$EP" load --addr "$ADDR" --clients "$c" --lines $((LINES / c)) --line-bytes 64 --server-pid "$PID")
         rc=$?
@@ -103,7 +125,7 @@ n = max(1, d["lines_verified"])
 cs = "-" if d["server_cs"] is None else "%.3f" % (d["server_cs"] / n)
 cs += " syscalls/line " + ("-" if d["server_syscalls"] is None else "%.2f" % (d["server_syscalls"] / n))
 print("rep %d c%d %-8s %9.0f lines/s  %5.2f us/line  cs/line %s  other %.2f  rc %d  %s" % (d["rep"], d["clients"],
-      d["server"], d["lines_per_s"], d["server_cpu_us_per_line"], cs, d["other_cpu_cores"], d["rc"], sys.argv[1]))' "$file" >&2
+      d["server"], d["lines_per_s"], d["server_cpu_us_per_line"] or -1, cs, d["other_cpu_cores"] or -1, d["rc"], sys.argv[1]))' "$file" >&2
         [ "$file" = results.jsonl ] && break
       done
     done

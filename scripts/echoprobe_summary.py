@@ -16,7 +16,11 @@ if "--max-other" in args:
     del args[i : i + 2]
 out = Path(args[0] if args else "target/echoprobe-runs")
 rows = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines() if l.strip()]
-bad = [r for r in rows if r["rc"] != 0 or r["errors"] or r["mismatches"]]
+bad = [
+    r
+    for r in rows
+    if r["rc"] != 0 or r["errors"] or r["mismatches"] or None in (r.get("server_cpu_us_per_line"), r.get("other_cpu_cores"))
+]
 if bad:
     print(f"{len(bad)} run(s) with errors, mismatches or a non-zero exit (left out)")
 rows = [r for r in rows if r not in bad]
@@ -40,6 +44,7 @@ for c in sorted({r["clients"] for r in rows}):
         rs = [r for r in rows if r["clients"] == c and r["server"] == s]
         if not rs:
             continue
+        extra = f" `{rs[0]['pool_args']}`" if s == "pool" and rs[0].get("pool_args") else ""
         lps = med([r["lines_per_s"] for r in rs])
         cpu = med([r["server_cpu_us_per_line"] for r in rs])
         css = [r["server_cs"] / r["lines_verified"] for r in rs if r.get("server_cs") is not None]
@@ -50,4 +55,4 @@ for c in sorted({r["clients"] for r in rows}):
         oth = [r["other_cpu_cores"] for r in rs]
         rl = f"{lps / t_lps:.2f}×" if t_lps else "-"
         rc = f"{cpu / t_cpu:.2f}×" if t_cpu else "-"
-        print(f"| {c} | {s} | {len(rs)} | {lps:,.0f} | {rl} | {cpu:.2f} | {rc} | {cs} | {ccpu:.2f} | {med(oth):.2f}, {max(oth):.2f} |")
+        print(f"| {c} | {s}{extra} | {len(rs)} | {lps:,.0f} | {rl} | {cpu:.2f} | {rc} | {cs} | {ccpu:.2f} | {med(oth):.2f}, {max(oth):.2f} |")

@@ -431,41 +431,7 @@ impl Server {
                 }
                 let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
                 if shared.config.mode == Mode::Pool {
-                    // The acceptor is each queue's only producer: a queue with room now still has
-                    // room when we insert, so this never waits.
-                    let n = shared.queues.len();
-                    let room = || {
-                        placement(&shared.loads, next_worker).into_iter().find(|&w| {
-                            let q = &shared.queues[w];
-                            q.len() < q.capacity()
-                        })
-                    };
-                    // A worker takes its new connections on its next turn (microseconds unless
-                    // it is starved of CPU): a burst of connects may find every queue full for
-                    // a moment. Past QUEUE_WAIT the workers are behind, and the client is told.
-                    let waiting = Instant::now();
-                    let mut found = room();
-                    while found.is_none() && waiting.elapsed() < QUEUE_WAIT {
-                        // Meanwhile, keep the kernel's queue from overflowing under a burst.
-                        acceptor.accept_pending(&mut batch);
-                        std::thread::sleep(Duration::from_micros(200));
-                        found = room();
-                    }
-                    let Some(w) = found else {
-                        // Every worker is behind: say so at once (the books count a refusal).
-                        let _ = shared.stats.connect(peer, 0);
-                        refuse(stream, shared.config.max_conns);
-                        continue;
-                    };
-                    let Some(id) = shared.stats.connect(peer, shared.config.max_conns) else {
-                        refuse(stream, shared.config.max_conns);
-                        continue;
-                    };
-                    next_worker = (w + 1) % n;
-                    shared.queues[w].insert(Some((stream, id)));
-                    if let Err(e) = wakers[w].wake() {
-                        eprintln!("conclab serve: cannot wake worker {}: {e}", w + 1);
-                    }
+                    offer(&shared, stream, peer, &mut next_worker, &wakers, || acceptor.accept_pending(&mut batch));
                     continue;
                 }
                 let Some(id) = shared.stats.connect(peer, shared.config.max_conns) else {
@@ -505,6 +471,56 @@ impl Server {
         }
         Ok(shared.report())
     }
+}
+
+/// `pool`: hands a new connection to a worker's queue and wakes that worker, or, if every
+/// queue stays full for [`QUEUE_WAIT`] (the workers are behind) or the server is at
+/// `--max-conns`, answers `BUSY` and closes it (the books count a refusal). `meanwhile` runs
+/// while the queues are full (the acceptor keeps the kernel's queue from overflowing). Returns
+/// whether the connection was queued.
+fn offer(
+    shared: &Shared,
+    stream: TcpStream,
+    peer: String,
+    next_worker: &mut usize,
+    wakers: &[mio::Waker],
+    mut meanwhile: impl FnMut(),
+) -> bool {
+    // The acceptor is each queue's only producer: a queue with room now still has room when
+    // we insert, so this never waits.
+    let n = shared.queues.len();
+    let room = || {
+        placement(&shared.loads, *next_worker).into_iter().find(|&w| {
+            let q = &shared.queues[w];
+            q.len() < q.capacity()
+        })
+    };
+    // A worker takes its new connections on its next turn (microseconds unless it is starved
+    // of CPU): a burst of connects may find every queue full for a moment. Past QUEUE_WAIT the
+    // workers are behind, and the client is told.
+    let waiting = Instant::now();
+    let mut found = room();
+    while found.is_none() && waiting.elapsed() < QUEUE_WAIT {
+        meanwhile();
+        std::thread::sleep(Duration::from_micros(200));
+        found = room();
+    }
+    let Some(w) = found else {
+        // Every worker is behind: say so at once.
+        let _ = shared.stats.connect(peer, 0);
+        refuse(stream, shared.config.max_conns);
+        return false;
+    };
+    let Some(id) = shared.stats.connect(peer, shared.config.max_conns) else {
+        refuse(stream, shared.config.max_conns);
+        return false;
+    };
+    *next_worker = (w + 1) % n;
+    shared.queues[w].insert(Some((stream, id)));
+    if let Err(e) = wakers[w].wake() {
+        eprintln!("conclab serve: cannot wake worker {}: {e}", w + 1);
+    }
+    true
 }
 
 /// The answer to a connection past the limit.
@@ -871,6 +887,42 @@ mod tests {
         }
         client.set_nonblocking(false).unwrap();
         assert_eq!(got, want);
+    }
+
+    #[test]
+    fn pool_answers_busy_at_once_when_every_workers_queue_is_full() {
+        let config = Config { mode: Mode::Pool, workers: 2, queue_slots: 2, max_conns: 100, ..Config::default() };
+        let server = Server::bind(config).unwrap();
+        let shared = &server.shared;
+        // No worker runs here: the queues stay as full as this test makes them.
+        for q in &shared.queues {
+            while q.len() < q.capacity() {
+                q.insert(None);
+            }
+        }
+        let reactors: Vec<events::Reactor> = (0..2).map(|_| events::Reactor::new().unwrap()).collect();
+        let wakers: Vec<mio::Waker> =
+            reactors.iter().map(|r| mio::Waker::new(r.registry(), events::WAKER).unwrap()).collect();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        let mut waited = 0;
+        let queued = offer(shared, stream, peer.to_string(), &mut 0, &wakers, || waited += 1);
+        assert!(!queued);
+        assert!(waited > 0, "the acceptor kept accepting while it waited for room");
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).unwrap();
+        assert_eq!(answer, b"BUSY server full (100 connections); try again later\n");
+        let t = shared.stats.snapshot().totals;
+        assert_eq!((t.accepted, t.refused), (0, 1));
+        // With room in one queue, the same offer is queued there.
+        assert!(shared.queues[1].remove().is_none());
+        let _c2 = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        assert!(offer(shared, stream, peer.to_string(), &mut 0, &wakers, || {}));
+        assert_eq!(shared.queues[1].len(), 2);
+        assert_eq!(shared.stats.snapshot().totals.accepted, 1);
     }
 
     #[test]

@@ -109,6 +109,29 @@ pub(super) struct Reactor {
     /// Where the current [`LOAD_WINDOW`] started, and the thread's CPU time then.
     load_since: Instant,
     load_cpu: Duration,
+    /// The host's idle and total CPU time then (`/proc/stat`, Linux).
+    load_host: Option<(u64, u64)>,
+}
+
+/// A loop's load over the last [`LOAD_WINDOW`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Load {
+    /// The CPU its thread used, in thousandths of a core.
+    pub(super) busy: u32,
+    /// The CPU left idle on the whole host, in thousandths of a core (`None` where it cannot be
+    /// read).
+    pub(super) host_idle: Option<u32>,
+}
+
+/// The host's idle (idle and iowait) and total CPU time so far, in clock ticks summed over its
+/// CPUs, from the first line of `/proc/stat` (Linux).
+pub(super) fn host_cpu() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> =
+        stat.lines().next()?.strip_prefix("cpu ")?.split_whitespace().filter_map(|t| t.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user and nice).
+    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+    Some((idle, ticks.iter().take(8).sum()))
 }
 
 /// A connection on its way from one loop to another, with all its state.
@@ -143,6 +166,7 @@ impl Reactor {
             last_sweep: Instant::now(),
             load_since: Instant::now(),
             load_cpu: thread_cpu(),
+            load_host: host_cpu(),
         })
     }
 
@@ -217,18 +241,27 @@ impl Reactor {
         self.watch(shared, moved.0);
     }
 
-    /// Measures this loop's thread: at the end of each [`LOAD_WINDOW`], the CPU it used over
-    /// the window, in thousandths of a core (`None` in between).
-    pub(super) fn load(&mut self) -> Option<u32> {
+    /// Measures this loop's thread, and the host's idle CPU: at the end of each
+    /// [`LOAD_WINDOW`], what they were over the window (`None` in between).
+    pub(super) fn load(&mut self) -> Option<Load> {
         let now = Instant::now();
         let wall = now.duration_since(self.load_since);
         if wall < LOAD_WINDOW {
             return None;
         }
-        let cpu = thread_cpu();
+        let (cpu, host) = (thread_cpu(), host_cpu());
         let used = cpu.saturating_sub(self.load_cpu);
-        (self.load_since, self.load_cpu) = (now, cpu);
-        Some((used.as_micros() * 1000 / wall.as_micros().max(1)).min(u32::MAX as u128) as u32)
+        let host_idle = match (self.load_host, host) {
+            (Some((idle0, total0)), Some((idle1, total1))) if total1 > total0 => {
+                // Both in clock ticks, summed over the CPUs: idle ticks per wall tick are cores.
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+                Some(((idle1.saturating_sub(idle0)) * 1000 * cores / (total1 - total0)) as u32)
+            }
+            _ => None,
+        };
+        (self.load_since, self.load_cpu, self.load_host) = (now, cpu, host);
+        let busy = (used.as_micros() * 1000 / wall.as_micros().max(1)).min(u32::MAX as u128) as u32;
+        Some(Load { busy, host_idle })
     }
 
     /// Waits (at most a tick) for readiness and serves every ready connection; the tokens that

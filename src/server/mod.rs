@@ -23,10 +23,11 @@
 //! loops dealt connections round robin, twice the context switches per line on two CPUs). So
 //! new connections go to the lowest-numbered worker that is not saturated ([`placement`]);
 //! each worker measures its thread's CPU time, and one that used [`HOT`] or more of a core
-//! over a [`events::LOAD_WINDOW`] hands half of its connections, whole (partial lines, unread
-//! input, unwritten replies, counts), to the least loaded worker if that one is under
-//! [`COOL`] ([`hand_over`]): connections spread once one loop cannot keep up, as tokio's
-//! workers steal tasks.
+//! over a [`events::LOAD_WINDOW`], while the host left [`SPARE`] CPU idle, hands half of its
+//! connections, whole (partial lines, unread input, unwritten replies, counts), to the least
+//! loaded worker if that one is under [`COOL`] ([`hand_over`]): connections spread once one
+//! loop cannot keep up and another CPU could help (as tokio's workers steal tasks; without an
+//! idle CPU a second loop only adds wakeups).
 //!
 //! **Bounds against hostile clients.** Every mode serves a read's requests only while the
 //! replies pending for that connection stay under [`events::OUT_LIMIT`] and stops reading from
@@ -622,6 +623,9 @@ impl Desk for ServerDesk<'_> {
 const HOT: u32 = 900;
 /// A worker under this load can take half of a saturated one's connections.
 const COOL: u32 = 500;
+/// A saturated worker hands connections over only if the host left at least this much CPU
+/// idle (thousandths of a core) over the same window.
+const SPARE: u32 = 500;
 
 /// The order in which the `pool` acceptor offers a new connection to the workers: packed, the
 /// lowest-numbered worker that is not saturated first (one loop serving many ready
@@ -643,9 +647,10 @@ fn placement(loads: &[AtomicU32], next: usize) -> Vec<usize> {
 
 /// A `pool` worker: a readiness loop over the connections the acceptor hands it (and those a
 /// saturated worker hands it), until its queue says `None` and its last connection has closed.
-/// Every [`events::LOAD_WINDOW`] it publishes its load; when it is saturated, it hands half of
-/// its connections, whole, to the least loaded worker if that one is under [`COOL`] (work
-/// sharing: connections packed on one worker spread once it cannot keep up).
+/// Every [`events::LOAD_WINDOW`] it publishes its load; when it is saturated and the host has
+/// [`SPARE`] CPU, it hands half of its connections, whole, to the least loaded worker if that
+/// one is under [`COOL`] (work sharing: connections packed on one worker spread once it cannot
+/// keep up and another CPU could help).
 fn worker(shared: &Shared, mut reactor: events::Reactor, index: usize, wakers: &[mio::Waker]) {
     let queue = &shared.queues[index];
     let mut last = false;
@@ -678,8 +683,8 @@ fn worker(shared: &Shared, mut reactor: events::Reactor, index: usize, wakers: &
             }
         }
         if let Some(load) = load {
-            shared.loads[index].store(load, Ordering::Relaxed);
-            if load >= HOT && reactor.len() >= 2 && !shared.stopping() {
+            shared.loads[index].store(load.busy, Ordering::Relaxed);
+            if saturated(load, reactor.len()) && !shared.stopping() {
                 hand_over(shared, &mut reactor, index, wakers);
             }
         }
@@ -692,6 +697,13 @@ fn worker(shared: &Shared, mut reactor: events::Reactor, index: usize, wakers: &
             }
         }
     }
+}
+
+/// Whether a worker with this load and `conns` connections should hand half of them over: it
+/// is saturated, and another loop would add capacity (there is a CPU for it to run on: without
+/// one, a second loop only adds wakeups).
+fn saturated(load: events::Load, conns: usize) -> bool {
+    load.busy >= HOT && conns >= 2 && load.host_idle.is_none_or(|idle| idle >= SPARE)
 }
 
 /// A saturated worker hands half of its connections to the least loaded other worker, if
@@ -709,7 +721,7 @@ fn hand_over(shared: &Shared, reactor: &mut events::Reactor, index: usize, waker
     match slot.as_mut() {
         Some(m) => {
             eprintln!(
-                "conclab serve: worker {} is saturated ({}‰ of a core): {} connections to worker {}",
+                "conclab serve: worker {} is saturated ({}‰ of a core, a CPU idle): {} connections to worker {}",
                 index + 1,
                 load(index),
                 moved.len(),
@@ -862,6 +874,21 @@ mod tests {
         // All saturated: the least loaded first, ties dealt round robin from `next`.
         assert_eq!(placement(&loads(&[1000, 950, 1000]), 0), [1, 0, 2]);
         assert_eq!(placement(&loads(&[1000, 1000, 1000]), 2), [2, 0, 1]);
+    }
+
+    #[test]
+    fn a_worker_hands_over_only_when_saturated_and_a_cpu_is_idle() {
+        let load = |busy, host_idle| events::Load { busy, host_idle };
+        assert!(saturated(load(950, Some(900)), 10));
+        assert!(saturated(load(950, None), 10), "where the host cannot be read, spread");
+        assert!(!saturated(load(800, Some(900)), 10), "not saturated");
+        assert!(!saturated(load(950, Some(200)), 10), "no CPU for another loop to run on");
+        assert!(!saturated(load(950, Some(900)), 1), "one connection cannot be split");
+        #[cfg(target_os = "linux")]
+        {
+            let (idle, total) = events::host_cpu().expect("/proc/stat reads");
+            assert!(0 < idle && idle < total);
+        }
     }
 
     /// Turns `reactor` until `client` has been sent `want` (each turn serves what is ready; the

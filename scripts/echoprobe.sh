@@ -7,9 +7,10 @@
 #
 # Usage (from the crate root): scripts/echoprobe.sh [OUTDIR]   (default target/echoprobe-runs)
 # Environment: REPS (rounds, default 5), LINES (lines per run, default 200000), CLIENTS
-#   (default "16 64"), SERVERS (default "tokio pool threads events"), POOL_ARGS (extra args
+#   (default "16 64"), SERVERS (default "tokio pool threads events"; also "std-threads",
+#   echoprobe's own thread-per-connection peer), POOL_ARGS (extra args
 #   for pool, e.g. "--workers 2"), CS=1 (run each server under `perf stat` counting its context
-#   switches and system calls,
+#   switches and system calls, and the load generator under `perf stat` counting its switches,
 #   every thread, exited ones included: a little extra cost per switch, so off by default),
 #   MAX_OTHER (a run during which other processes used more than this many cores, as
 #   echoprobe's other_cpu_cores says, is kept in discarded.jsonl and redone; default 0.3),
@@ -49,6 +50,7 @@ start() { # $1: server name; sets PID (the server's) and ADDR
   local cmd
   case "$1" in
     tokio) cmd=("$EP" peer-tokio --addr 127.0.0.1:0 --max-secs 300) ;;
+    std-threads) cmd=("$EP" peer-threads --addr 127.0.0.1:0 --max-secs 300) ;;
     pool) cmd=("$CONCLAB" serve --mode pool $POOL_ARGS) ;;
     *) cmd=("$CONCLAB" serve --mode "$1") ;;
   esac
@@ -97,12 +99,21 @@ for rep in $(seq "$REPS"); do
       for try in $(seq "$TRIES"); do
         wait_quiet
         start "$s" || exit 1
-        line=$("$EP" load --addr "$ADDR" --clients "$c" --lines $((LINES / c)) --line-bytes 64 --server-pid "$PID")
+        load=("$EP" load --addr "$ADDR" --clients "$c" --lines $((LINES / c)) --line-bytes 64 --server-pid "$PID")
+        if [ "$CS" = 1 ]; then
+          line=$(perf stat -x, -e context-switches -o "$OUT/perf-client.txt" -- "${load[@]}")
+        else
+          line=$("${load[@]}")
+        fi
         rc=$?
         cleanup
         cs=null
         sys=null
+        ccs=null
+        # pool: how often a saturated worker handed connections to another (its stderr says).
+        moves=$(grep -c "is saturated" "$OUT/server.err")
         if [ "$CS" = 1 ]; then
+          ccs=$(awk -F, '/context-switches/{print $1}' "$OUT/perf-client.txt")
           cs=$(awk -F, '/context-switches/{print $1}' "$OUT/perf.txt")
           sys=$(awk -F, '/sys_enter/{print $1}' "$OUT/perf.txt")
         fi
@@ -116,8 +127,8 @@ import json, sys
 d = json.loads(sys.stdin.read())
 a = sys.argv
 d.update(server=a[1], clients=int(a[2]), rep=int(a[3]), rc=int(a[4]),
-         server_cs=json.loads(a[5]), server_syscalls=json.loads(a[6]), pool_args=a[7])
-print(json.dumps(d))' "$s" "$c" "$rep" "$rc" "$cs" "$sys" "$POOL_ARGS" >>"$OUT/$file"
+         server_cs=json.loads(a[5]), server_syscalls=json.loads(a[6]), pool_args=a[7], client_cs=json.loads(a[8]), hand_overs=int(a[9]))
+print(json.dumps(d))' "$s" "$c" "$rep" "$rc" "$cs" "$sys" "$POOL_ARGS" "$ccs" "$moves" >>"$OUT/$file"
         tail -1 "$OUT/$file" | python3 -c '
 import json, sys
 d = json.loads(sys.stdin.read())

@@ -34,7 +34,7 @@ servers = []
 for r in rows:
     if r["server"] not in servers:
         servers.append(r["server"])
-print("| clients | server | runs | lines/s | × tokio | server CPU µs/line | × tokio | server context switches / syscalls per line (CS=1) | client CPU µs/line | other_cpu_cores (median, max) |")
+print("| clients | server | runs | lines/s | × tokio | server CPU µs/line | × tokio | per line (CS=1): server context switches / server syscalls / client context switches | client CPU µs/line | other_cpu_cores (median, max) |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for c in sorted({r["clients"] for r in rows}):
     base = [r for r in rows if r["clients"] == c and r["server"] == "tokio"]
@@ -45,12 +45,16 @@ for c in sorted({r["clients"] for r in rows}):
         if not rs:
             continue
         extra = f" `{rs[0]['pool_args']}`" if s == "pool" and rs[0].get("pool_args") else ""
+        moved = sum(1 for r in rs if r.get("hand_overs"))
+        extra += f" ({moved} run(s) with a hand-over)" if moved else ""
         lps = med([r["lines_per_s"] for r in rs])
         cpu = med([r["server_cpu_us_per_line"] for r in rs])
         css = [r["server_cs"] / r["lines_verified"] for r in rs if r.get("server_cs") is not None]
         cs = f"{med(css):.3f}" if css else "-"
         sy = [r["server_syscalls"] / r["lines_verified"] for r in rs if r.get("server_syscalls") is not None]
         cs += f" / {med(sy):.2f}" if sy else ""
+        ccs = [r["client_cs"] / r["lines_verified"] for r in rs if r.get("client_cs") is not None]
+        cs += f" / {med(ccs):.3f}" if ccs else ""
         ccpu = med([r["client_cpu_us_per_line"] for r in rs])
         oth = [r["other_cpu_cores"] for r in rs]
         rl = f"{lps / t_lps:.2f}×" if t_lps else "-"

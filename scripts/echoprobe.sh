@@ -44,7 +44,8 @@ cleanup() {
   PID=""
   WRAP=""
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup; exit 130' INT TERM
 
 start() { # $1: server name; sets PID (the server's) and ADDR
   local cmd
@@ -54,6 +55,9 @@ start() { # $1: server name; sets PID (the server's) and ADDR
     pool) cmd=("$CONCLAB" serve --mode pool $POOL_ARGS) ;;
     *) cmd=("$CONCLAB" serve --mode "$1") ;;
   esac
+  # Removed here, not truncated by the redirection below: that happens in the background,
+  # and the loop below could read the previous server's address meanwhile.
+  rm -f "$OUT/server.out"
   if [ "$CS" = 1 ]; then
     perf stat -x, -e context-switches,raw_syscalls:sys_enter -o "$OUT/perf.txt" -- "${cmd[@]}" >"$OUT/server.out" 2>"$OUT/server.err" &
     WRAP=$!
@@ -64,7 +68,7 @@ start() { # $1: server name; sets PID (the server's) and ADDR
   fi
   ADDR=""
   for _ in $(seq 600); do
-    ADDR=$(awk '/^listening on /{print $3; exit}' "$OUT/server.out")
+    ADDR=$(awk '/^listening on /{print $3; exit}' "$OUT/server.out" 2>/dev/null)
     [ -n "$ADDR" ] && [ -n "$WRAP" ] && PID=$(pgrep -P "$WRAP" | head -1)
     [ -n "$ADDR" ] && [ -n "$PID" ] && break
     sleep 0.05

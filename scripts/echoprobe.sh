@@ -140,7 +140,8 @@ n = max(1, d["lines_verified"])
 cs = "-" if d["server_cs"] is None else "%.3f" % (d["server_cs"] / n)
 cs += " syscalls/line " + ("-" if d["server_syscalls"] is None else "%.2f" % (d["server_syscalls"] / n))
 print("rep %d c%d %-8s %9.0f lines/s  %5.2f us/line  cs/line %s  other %.2f  rc %d  %s" % (d["rep"], d["clients"],
-      d["server"], d["lines_per_s"], d["server_cpu_us_per_line"] or -1, cs, d["other_cpu_cores"] or -1, d["rc"], sys.argv[1]))' "$file" >&2
+      d["server"], d["lines_per_s"], -1 if d["server_cpu_us_per_line"] is None else d["server_cpu_us_per_line"], cs,
+      -1 if d["other_cpu_cores"] is None else d["other_cpu_cores"], d["rc"], sys.argv[1]))' "$file" >&2
         [ "$file" = results.jsonl ] && break
       done
     done

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Medians of scripts/echoprobe.sh runs, as ratios to the tokio peer measured in the same
-rounds. Usage: python3 scripts/echoprobe_summary.py [OUTDIR] [--max-other CORES]
+rounds: the ratio of the medians, then (in brackets) the median of each round's ratio to
+tokio's run in that round (paired: less moved by a host whose load drifts between rounds). Usage: python3 scripts/echoprobe_summary.py [OUTDIR] [--max-other CORES]
 Runs in which other processes used more than --max-other cores (echoprobe's
 other_cpu_cores; default: keep all) are left out, and counted."""
 import json
@@ -30,10 +31,21 @@ if max_other is not None:
     print(f"{len(dropped)} run(s) left out: other processes used more than {max_other} cores")
 
 med = statistics.median
-servers = []
-for r in rows:
-    if r["server"] not in servers:
-        servers.append(r["server"])
+known = ["tokio", "pool", "threads", "events", "std-threads"]
+servers = [k for k in known if any(r["server"] == k for r in rows)]
+servers += sorted({r["server"] for r in rows} - set(known))
+
+
+def paired(rs, base, key):
+    """Median over the rounds of this server's value over tokio's in the same round."""
+    ratios = []
+    for r in rs:
+        b = [t for t in base if t["rep"] == r["rep"]]
+        if b and b[0][key]:
+            ratios.append(r[key] / b[0][key])
+    return f" ({med(ratios):.2f}×)" if ratios else ""
+
+
 print("| clients | server | runs | lines/s | × tokio | server CPU µs/line | × tokio | per line (CS=1): server context switches / server syscalls / client context switches | client CPU µs/line | other_cpu_cores (median, max) |")
 print("|---|---|---|---|---|---|---|---|---|---|")
 for c in sorted({r["clients"] for r in rows}):
@@ -57,6 +69,8 @@ for c in sorted({r["clients"] for r in rows}):
         cs += f" / {med(ccs):.3f}" if ccs else ""
         ccpu = med([r["client_cpu_us_per_line"] for r in rs])
         oth = [r["other_cpu_cores"] for r in rs]
-        rl = f"{lps / t_lps:.2f}×" if t_lps else "-"
-        rc = f"{cpu / t_cpu:.2f}×" if t_cpu else "-"
+        rl = (f"{lps / t_lps:.2f}×" if t_lps else "-") + ("" if s == "tokio" else paired(rs, base, "lines_per_s"))
+        rc = (f"{cpu / t_cpu:.2f}×" if t_cpu else "-") + (
+            "" if s == "tokio" else paired(rs, base, "server_cpu_us_per_line")
+        )
         print(f"| {c} | {s}{extra} | {len(rs)} | {lps:,.0f} | {rl} | {cpu:.2f} | {rc} | {cs} | {ccpu:.2f} | {med(oth):.2f}, {max(oth):.2f} |")

@@ -21,7 +21,7 @@
 //! **Pool balance: packed, spread when saturated.** One loop serving many ready connections
 //! per wakeup costs less per line than several loops each woken for a few (measured on two
 //! CPUs: two loops dealt connections round robin made 5–7 times the context switches per line
-//! of one, and lost a fifth of tokio's throughput at 16 clients; README has the figures). So
+//! of one, and reached 0.83× tokio's throughput at 16 clients; README has the figures). So
 //! new connections go to the lowest-numbered worker that is not saturated ([`placement`]);
 //! each worker measures its thread's CPU time, and one that used [`HOT`] or more of a core
 //! over a [`events::LOAD_WINDOW`], while the host left [`SPARE`] CPU idle, hands half of its

@@ -348,6 +348,10 @@ fn listen(addr: &str) -> io::Result<TcpListener> {
 /// How long the `pool` acceptor waits for room in a worker's queue before it answers `BUSY`.
 const QUEUE_WAIT: Duration = Duration::from_millis(100);
 
+/// How long the `pool` acceptor waits for room with the worker it prefers (see [`placement`])
+/// before it takes another with room.
+const PREFER_WAIT: Duration = Duration::from_millis(10);
+
 /// The listen backlog, as tokio's.
 pub const BACKLOG: i32 = 1024;
 
@@ -491,21 +495,24 @@ fn offer(
     // The acceptor is each queue's only producer: a queue with room now still has room when
     // we insert, so this never waits.
     let n = shared.queues.len();
-    let room = || {
-        placement(&shared.loads, *next_worker).into_iter().find(|&w| {
-            let q = &shared.queues[w];
-            q.len() < q.capacity()
-        })
+    let has_room = |w: usize| shared.queues[w].len() < shared.queues[w].capacity();
+    // `placement`'s first worker only, or the first with room.
+    let room = |first_only: bool| {
+        let order = placement(&shared.loads, *next_worker);
+        let take = if first_only { 1 } else { n };
+        order.into_iter().take(take).find(|&w| has_room(w))
     };
     // A worker takes its new connections on its next turn (microseconds unless it is starved
-    // of CPU): a burst of connects may find every queue full for a moment. Past QUEUE_WAIT the
-    // workers are behind, and the client is told.
+    // of CPU): a burst of connects may find its queue full for a moment. For PREFER_WAIT the
+    // acceptor waits for room with the worker `placement` prefers (a burst of connects stays
+    // packed, instead of spilling onto every worker); then it takes any worker with room; past
+    // QUEUE_WAIT the workers are behind, and the client is told.
     let waiting = Instant::now();
-    let mut found = room();
+    let mut found = room(true);
     while found.is_none() && waiting.elapsed() < QUEUE_WAIT {
         meanwhile();
         std::thread::sleep(Duration::from_micros(200));
-        found = room();
+        found = room(waiting.elapsed() < PREFER_WAIT);
     }
     let Some(w) = found else {
         // Every worker is behind: say so at once.
@@ -875,6 +882,34 @@ mod tests {
         // All saturated: the least loaded first, ties dealt round robin from `next`.
         assert_eq!(placement(&loads(&[1000, 950, 1000]), 0), [1, 0, 2]);
         assert_eq!(placement(&loads(&[1000, 1000, 1000]), 2), [2, 0, 1]);
+    }
+
+    #[test]
+    fn a_burst_of_connects_waits_for_room_with_the_preferred_worker_instead_of_spilling() {
+        let config = Config { mode: Mode::Pool, workers: 2, queue_slots: 2, ..Config::default() };
+        let server = Server::bind(config).unwrap();
+        let shared = &server.shared;
+        // Worker 1's queue is full (a burst it has not taken yet); worker 2's is empty.
+        while shared.queues[0].len() < shared.queues[0].capacity() {
+            shared.queues[0].insert(None);
+        }
+        let reactors: Vec<events::Reactor> = (0..2).map(|_| events::Reactor::new().unwrap()).collect();
+        let wakers: Vec<mio::Waker> =
+            reactors.iter().map(|r| mio::Waker::new(r.registry(), events::WAKER).unwrap()).collect();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        // While the acceptor waits, worker 1 takes one connection from its queue.
+        let mut taken = false;
+        let take_one = || {
+            if !taken {
+                taken = true;
+                assert!(shared.queues[0].remove().is_none());
+            }
+        };
+        assert!(offer(shared, stream, peer.to_string(), &mut 0, &wakers, take_one));
+        let lens: Vec<usize> = shared.queues.iter().map(|q| q.len()).collect();
+        assert_eq!(lens, [2, 0], "the connection waited for worker 1 instead of spilling onto worker 2");
     }
 
     #[test]

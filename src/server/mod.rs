@@ -22,7 +22,8 @@
 //! per wakeup costs less per line than several loops each woken for a few (measured on two
 //! CPUs: two loops dealt connections round robin made 5–7 times the context switches per line
 //! of one, and reached 0.83× tokio's throughput at 16 clients; README has the figures). So
-//! new connections go to the lowest-numbered worker that is not saturated ([`placement`]);
+//! new connections go to the lowest-numbered worker that is not saturated ([`placement`]; a
+//! burst of connects waits up to [`PREFER_WAIT`] for room in its queue rather than spilling);
 //! each worker measures its thread's CPU time, and one that used [`HOT`] or more of a core
 //! over a [`events::LOAD_WINDOW`], while the host left [`SPARE`] CPU idle, hands half of its
 //! connections, whole (partial lines, unread input, unwritten replies, counts), to the least

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::TcpListener;
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use mio::net::{TcpListener as MioListener, TcpStream};
@@ -35,7 +35,7 @@ const LISTENER: Token = Token(usize::MAX);
 /// A pool worker's wake-up token (a new connection is in its queue).
 pub(super) const WAKER: Token = Token(usize::MAX - 1);
 /// How often the timers (idle, stuck writers, the stop) and the books' counts are looked at.
-const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_millis(10);
+const SWEEP_EVERY: Duration = Duration::from_millis(10);
 
 /// One connection's state between readiness events.
 struct Conn {
@@ -106,6 +106,53 @@ pub(super) struct Reactor {
     next: usize,
     buf: Vec<u8>,
     last_sweep: Instant,
+    /// Where the current [`LOAD_WINDOW`] started, and the thread's CPU time then.
+    load_since: Instant,
+    load_cpu: Duration,
+    /// The host's idle and total CPU time then (`/proc/stat`, Linux).
+    load_host: Option<(u64, u64)>,
+}
+
+/// A loop's load over the last [`LOAD_WINDOW`].
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Load {
+    /// The CPU its thread used, in thousandths of a core.
+    pub(super) busy: u32,
+    /// The CPU left idle on the whole host, in thousandths of a core (`None` where it cannot be
+    /// read).
+    pub(super) host_idle: Option<u32>,
+}
+
+/// The host's idle (idle and iowait) and total CPU time so far, in clock ticks summed over its
+/// CPUs, from the first line of `/proc/stat` (Linux).
+pub(super) fn host_cpu() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<u64> =
+        stat.lines().next()?.strip_prefix("cpu ")?.split_whitespace().filter_map(|t| t.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest time is inside user and nice).
+    let idle = ticks.get(3)? + ticks.get(4).copied().unwrap_or(0);
+    Some((idle, ticks.iter().take(8).sum()))
+}
+
+/// A connection on its way from one loop to another, with all its state.
+pub(super) struct Moved(Conn);
+
+/// Over how long a loop's load is measured.
+pub(super) const LOAD_WINDOW: Duration = Duration::from_millis(100);
+
+/// CPU time used by the calling thread (Linux); elsewhere the wall-clock time, which makes
+/// every loop look saturated: `pool` then deals its connections round robin and moves none.
+fn thread_cpu() -> Duration {
+    #[cfg(target_os = "linux")]
+    {
+        let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+        // SAFETY: `ts` is a valid timespec for the call to fill in.
+        if unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0 {
+            return Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32);
+        }
+    }
+    static START: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    START.get_or_init(Instant::now).elapsed()
 }
 
 impl Reactor {
@@ -117,6 +164,9 @@ impl Reactor {
             next: 0,
             buf: vec![0; READ_BUF],
             last_sweep: Instant::now(),
+            load_since: Instant::now(),
+            load_cpu: thread_cpu(),
+            load_host: host_cpu(),
         })
     }
 
@@ -129,15 +179,7 @@ impl Reactor {
     }
 
     /// Takes over connection `id` (already in the books).
-    pub(super) fn add(&mut self, shared: &Shared, mut stream: TcpStream, id: u64) {
-        let token = Token(self.next);
-        self.next = (self.next + 1) % WAKER.0;
-        let _ = stream.set_nodelay(true);
-        if let Err(e) = self.poll.registry().register(&mut stream, token, Interest::READABLE | Interest::WRITABLE) {
-            eprintln!("conclab serve: cannot watch connection {id}: {e}");
-            shared.stats.disconnect(id);
-            return;
-        }
+    pub(super) fn add(&mut self, shared: &Shared, stream: TcpStream, id: u64) {
         let now = Instant::now();
         let c = &shared.config;
         let conn = Conn {
@@ -154,7 +196,72 @@ impl Reactor {
             eof: false,
             read_closed: false,
         };
+        let _ = conn.stream.set_nodelay(true);
+        self.watch(shared, conn);
+    }
+
+    /// Registers `conn` with this loop's poller under a fresh token and keeps it. Registering
+    /// reports the readiness the socket has now, so a connection handed over from another loop
+    /// loses no edge (bytes that arrived while it moved raise an event here).
+    fn watch(&mut self, shared: &Shared, mut conn: Conn) {
+        let token = Token(self.next);
+        self.next = (self.next + 1) % WAKER.0;
+        if let Err(e) = self.poll.registry().register(&mut conn.stream, token, Interest::READABLE | Interest::WRITABLE)
+        {
+            eprintln!("conclab serve: cannot watch connection {}: {e}", conn.id);
+            conn.tally.flush(shared, conn.id);
+            shared.stats.disconnect(conn.id);
+            return;
+        }
         self.conns.insert(token, conn);
+    }
+
+    /// How many connections this loop serves.
+    pub(super) fn len(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Gives up half of this loop's connections (every other one), whole: what was read and
+    /// not served, the replies not yet written, the partial line, the counts not yet in the
+    /// books, the timers. Another loop [`adopt`](Self::adopt)s them.
+    pub(super) fn give_half(&mut self) -> Vec<Moved> {
+        let tokens: Vec<Token> = self.conns.keys().copied().step_by(2).collect();
+        let mut moved = Vec::with_capacity(tokens.len());
+        for t in tokens {
+            if let Some(mut conn) = self.conns.remove(&t) {
+                let _ = self.poll.registry().deregister(&mut conn.stream);
+                moved.push(Moved(conn));
+            }
+        }
+        moved
+    }
+
+    /// Takes over a connection another loop gave up.
+    pub(super) fn adopt(&mut self, shared: &Shared, moved: Moved) {
+        self.watch(shared, moved.0);
+    }
+
+    /// Measures this loop's thread, and the host's idle CPU: at the end of each
+    /// [`LOAD_WINDOW`], what they were over the window (`None` in between).
+    pub(super) fn load(&mut self) -> Option<Load> {
+        let now = Instant::now();
+        let wall = now.duration_since(self.load_since);
+        if wall < LOAD_WINDOW {
+            return None;
+        }
+        let (cpu, host) = (thread_cpu(), host_cpu());
+        let used = cpu.saturating_sub(self.load_cpu);
+        let host_idle = match (self.load_host, host) {
+            (Some((idle0, total0)), Some((idle1, total1))) if total1 > total0 => {
+                // Both in clock ticks, summed over the CPUs: idle ticks per wall tick are cores.
+                let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u64;
+                Some(((idle1.saturating_sub(idle0)) * 1000 * cores / (total1 - total0)) as u32)
+            }
+            _ => None,
+        };
+        (self.load_since, self.load_cpu, self.load_host) = (now, cpu, host);
+        let busy = (used.as_micros() * 1000 / wall.as_micros().max(1)).min(u32::MAX as u128) as u32;
+        Some(Load { busy, host_idle })
     }
 
     /// Waits (at most a tick) for readiness and serves every ready connection; the tokens that

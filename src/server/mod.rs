@@ -13,11 +13,23 @@
 //! `BUSY` nor `--max-conns` can apply. Here each worker runs a readiness loop
 //! ([`events::Reactor`]) over its share of the connections, with non-blocking sockets: a
 //! silent client, a partial line or a client that never reads costs a little memory, never a
-//! worker. The acceptor hands each new connection to the next worker through that worker's
-//! queue (the catalog's [`BoundedBuffer`], one producer and one consumer per queue, so a queue
-//! seen with room is never waited on) and wakes it; if every queue stays full for
-//! [`QUEUE_WAIT`] (the workers are behind), the client is answered `BUSY` at once, as it is
-//! past `--max-conns`.
+//! worker. The acceptor hands each new connection to a worker through that worker's queue (the
+//! catalog's [`BoundedBuffer`], one producer and one consumer per queue, so a queue seen with
+//! room is never waited on) and wakes it; if every queue stays full for [`QUEUE_WAIT`] (the
+//! workers are behind), the client is answered `BUSY` at once, as it is past `--max-conns`.
+//!
+//! **Pool balance: packed, spread when saturated.** One loop serving many ready connections
+//! per wakeup costs less per line than several loops each woken for a few (measured on two
+//! CPUs: two loops dealt connections round robin made 5–7 times the context switches per line
+//! of one, and reached 0.83× tokio's throughput at 16 clients; README has the figures). So
+//! new connections go to the lowest-numbered worker that is not saturated ([`placement`]; a
+//! burst of connects waits up to [`PREFER_WAIT`] for room in its queue rather than spilling);
+//! each worker measures its thread's CPU time, and one that used [`HOT`] or more of a core
+//! over a [`events::LOAD_WINDOW`], while the host left [`SPARE`] CPU idle, hands half of its
+//! connections, whole (partial lines, unread input, unwritten replies, counts), to the least
+//! loaded worker if that one is under [`COOL`] ([`hand_over`]): connections spread once one
+//! loop cannot keep up and another CPU could help (as tokio's workers steal tasks; without an
+//! idle CPU a second loop only adds wakeups).
 //!
 //! **Bounds against hostile clients.** Every mode serves a read's requests only while the
 //! replies pending for that connection stay under [`events::OUT_LIMIT`] and stops reading from
@@ -35,7 +47,7 @@ use std::collections::VecDeque;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -136,6 +148,13 @@ struct Shared {
     /// `pool` mode: each worker's queue of new connections (from the acceptor, the only
     /// producer, to that worker, the only consumer); `None` tells the worker to finish.
     queues: Vec<BoundedBuffer<Option<(TcpStream, u64)>>>,
+    /// `pool` mode: each worker's load over its last [`events::LOAD_WINDOW`], in thousandths
+    /// of a core (its thread's CPU time), written by the worker, read by the acceptor and the
+    /// other workers to place and move connections.
+    loads: Vec<AtomicU32>,
+    /// `pool` mode: connections handed to each worker by a saturated one; `None` once that
+    /// worker has finished (a worker then keeps what it meant to hand over).
+    moves: Vec<parking_lot::Mutex<Option<Vec<events::Moved>>>>,
     /// The pizzas in the order book, counted here first so that the book's total never passes
     /// `u64::MAX` (an order that would is refused, visibly).
     pizzas: AtomicU64,
@@ -330,6 +349,10 @@ fn listen(addr: &str) -> io::Result<TcpListener> {
 /// How long the `pool` acceptor waits for room in a worker's queue before it answers `BUSY`.
 const QUEUE_WAIT: Duration = Duration::from_millis(100);
 
+/// How long the `pool` acceptor waits for room with the worker it prefers (see [`placement`])
+/// before it takes another with room.
+const PREFER_WAIT: Duration = Duration::from_millis(10);
+
 /// The listen backlog, as tokio's.
 pub const BACKLOG: i32 = 1024;
 
@@ -347,7 +370,10 @@ impl Server {
             };
             (queues, Stats::new())
         });
+        let workers = queues.len();
         let shared = Arc::new(Shared {
+            loads: (0..workers).map(|_| AtomicU32::new(0)).collect(),
+            moves: (0..workers).map(|_| parking_lot::Mutex::new(Some(Vec::new()))).collect(),
             config,
             stats,
             stopping: Arc::new(AtomicBool::new(false)),
@@ -381,16 +407,21 @@ impl Server {
             Mode::Processes => anyhow::bail!("`--mode processes` is built for Linux only"),
             Mode::Iterative | Mode::Threads | Mode::Pool => {}
         }
-        let mut workers: Vec<JoinHandle<()>> = Vec::new();
+        let mut reactors = Vec::new();
         let mut wakers: Vec<mio::Waker> = Vec::new();
-        for w in 0..shared.queues.len() {
+        for _ in 0..shared.queues.len() {
             let reactor = events::Reactor::new().context("cannot create a worker's readiness loop")?;
             wakers.push(mio::Waker::new(reactor.registry(), events::WAKER).context("cannot create a waker")?);
-            let s = shared.clone();
+            reactors.push(reactor);
+        }
+        let wakers = Arc::new(wakers);
+        let mut workers: Vec<JoinHandle<()>> = Vec::new();
+        for (w, reactor) in reactors.into_iter().enumerate() {
+            let (s, wk) = (shared.clone(), wakers.clone());
             workers.push(
                 std::thread::Builder::new()
                     .name(format!("worker-{}", w + 1))
-                    .spawn(move || worker(&s, reactor, w))
+                    .spawn(move || worker(&s, reactor, w, &wk))
                     .context("cannot start a worker thread")?,
             );
         }
@@ -407,41 +438,7 @@ impl Server {
                 }
                 let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_else(|_| "?".into());
                 if shared.config.mode == Mode::Pool {
-                    // The acceptor is each queue's only producer: a queue with room now still has
-                    // room when we insert, so this never waits.
-                    let n = shared.queues.len();
-                    let room = || {
-                        (0..n).map(|k| (next_worker + k) % n).find(|&w| {
-                            let q = &shared.queues[w];
-                            q.len() < q.capacity()
-                        })
-                    };
-                    // A worker takes its new connections on its next turn (microseconds unless
-                    // it is starved of CPU): a burst of connects may find every queue full for
-                    // a moment. Past QUEUE_WAIT the workers are behind, and the client is told.
-                    let waiting = Instant::now();
-                    let mut found = room();
-                    while found.is_none() && waiting.elapsed() < QUEUE_WAIT {
-                        // Meanwhile, keep the kernel's queue from overflowing under a burst.
-                        acceptor.accept_pending(&mut batch);
-                        std::thread::sleep(Duration::from_micros(200));
-                        found = room();
-                    }
-                    let Some(w) = found else {
-                        // Every worker is behind: say so at once (the books count a refusal).
-                        let _ = shared.stats.connect(peer, 0);
-                        refuse(stream, shared.config.max_conns);
-                        continue;
-                    };
-                    let Some(id) = shared.stats.connect(peer, shared.config.max_conns) else {
-                        refuse(stream, shared.config.max_conns);
-                        continue;
-                    };
-                    next_worker = (w + 1) % n;
-                    shared.queues[w].insert(Some((stream, id)));
-                    if let Err(e) = wakers[w].wake() {
-                        eprintln!("conclab serve: cannot wake worker {}: {e}", w + 1);
-                    }
+                    offer(&shared, stream, peer, &mut next_worker, &wakers, || acceptor.accept_pending(&mut batch));
                     continue;
                 }
                 let Some(id) = shared.stats.connect(peer, shared.config.max_conns) else {
@@ -472,7 +469,7 @@ impl Server {
         // Stopped: no new connections (they are refused from now on); the open ones finish
         // their line and close.
         drop(acceptor);
-        for (q, waker) in shared.queues.iter().zip(&wakers) {
+        for (q, waker) in shared.queues.iter().zip(wakers.iter()) {
             q.insert(None);
             let _ = waker.wake();
         }
@@ -481,6 +478,59 @@ impl Server {
         }
         Ok(shared.report())
     }
+}
+
+/// `pool`: hands a new connection to a worker's queue and wakes that worker, or, if every
+/// queue stays full for [`QUEUE_WAIT`] (the workers are behind) or the server is at
+/// `--max-conns`, answers `BUSY` and closes it (the books count a refusal). `meanwhile` runs
+/// while the queues are full (the acceptor keeps the kernel's queue from overflowing). Returns
+/// whether the connection was queued.
+fn offer(
+    shared: &Shared,
+    stream: TcpStream,
+    peer: String,
+    next_worker: &mut usize,
+    wakers: &[mio::Waker],
+    mut meanwhile: impl FnMut(),
+) -> bool {
+    // The acceptor is each queue's only producer: a queue with room now still has room when
+    // we insert, so this never waits.
+    let n = shared.queues.len();
+    let has_room = |w: usize| shared.queues[w].len() < shared.queues[w].capacity();
+    // `placement`'s first worker only, or the first with room.
+    let room = |first_only: bool| {
+        let order = placement(&shared.loads, *next_worker);
+        let take = if first_only { 1 } else { n };
+        order.into_iter().take(take).find(|&w| has_room(w))
+    };
+    // A worker takes its new connections on its next turn (microseconds unless it is starved
+    // of CPU): a burst of connects may find its queue full for a moment. For PREFER_WAIT the
+    // acceptor waits for room with the worker `placement` prefers (a burst of connects stays
+    // packed, instead of spilling onto every worker); then it takes any worker with room; past
+    // QUEUE_WAIT the workers are behind, and the client is told.
+    let waiting = Instant::now();
+    let mut found = room(true);
+    while found.is_none() && waiting.elapsed() < QUEUE_WAIT {
+        meanwhile();
+        std::thread::sleep(Duration::from_micros(200));
+        found = room(waiting.elapsed() < PREFER_WAIT);
+    }
+    let Some(w) = found else {
+        // Every worker is behind: say so at once.
+        let _ = shared.stats.connect(peer, 0);
+        refuse(stream, shared.config.max_conns);
+        return false;
+    };
+    let Some(id) = shared.stats.connect(peer, shared.config.max_conns) else {
+        refuse(stream, shared.config.max_conns);
+        return false;
+    };
+    *next_worker = (w + 1) % n;
+    shared.queues[w].insert(Some((stream, id)));
+    if let Err(e) = wakers[w].wake() {
+        eprintln!("conclab serve: cannot wake worker {}: {e}", w + 1);
+    }
+    true
 }
 
 /// The answer to a connection past the limit.
@@ -576,9 +626,41 @@ impl Desk for ServerDesk<'_> {
     }
 }
 
-/// A `pool` worker: a readiness loop over the connections the acceptor hands it, until its
-/// queue says `None` and its last connection has closed.
-fn worker(shared: &Shared, mut reactor: events::Reactor, index: usize) {
+/// A `pool` worker at or past this load (thousandths of a core) is saturated: new connections
+/// go elsewhere if they can, and it hands half of its connections to a worker under
+/// [`COOL`].
+const HOT: u32 = 900;
+/// A worker under this load can take half of a saturated one's connections.
+const COOL: u32 = 500;
+/// A saturated worker hands connections over only if the host left at least this much CPU
+/// idle (thousandths of a core) over the same window.
+const SPARE: u32 = 500;
+
+/// The order in which the `pool` acceptor offers a new connection to the workers: packed, the
+/// lowest-numbered worker that is not saturated first (one loop serving many ready
+/// connections per wakeup costs less per line than several loops each woken for a few); then
+/// the saturated ones, least loaded first, ties dealt round robin from `next`.
+fn placement(loads: &[AtomicU32], next: usize) -> Vec<usize> {
+    let n = loads.len();
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&w| {
+        let load = loads[w].load(Ordering::Relaxed);
+        if load < HOT {
+            (false, 0, w)
+        } else {
+            (true, load, (w + n - next % n.max(1)) % n)
+        }
+    });
+    order
+}
+
+/// A `pool` worker: a readiness loop over the connections the acceptor hands it (and those a
+/// saturated worker hands it), until its queue says `None` and its last connection has closed.
+/// Every [`events::LOAD_WINDOW`] it publishes its load; when it is saturated and the host has
+/// [`SPARE`] CPU, it hands half of its connections, whole, to the least loaded worker if that
+/// one is under [`COOL`] (work sharing: connections packed on one worker spread once it cannot
+/// keep up and another CPU could help).
+fn worker(shared: &Shared, mut reactor: events::Reactor, index: usize, wakers: &[mio::Waker]) {
     let queue = &shared.queues[index];
     let mut last = false;
     let mut foreign = Vec::new();
@@ -586,22 +668,88 @@ fn worker(shared: &Shared, mut reactor: events::Reactor, index: usize) {
         if let Err(e) = reactor.turn(shared, &mut foreign) {
             eprintln!("conclab serve: worker {}: {e:#}", index + 1);
         }
+        let load = reactor.load();
+        // New or moved connections come with a wake-up; once per load window, look anyway.
+        let woken = foreign.contains(&events::WAKER) || load.is_some() || last;
         foreign.clear();
-        // The only consumer of this queue: an item seen now is still there to take.
-        while !queue.is_empty() {
-            match queue.remove() {
-                Some((stream, id)) => match stream.set_nonblocking(true) {
-                    Ok(()) => reactor.add(shared, mio::net::TcpStream::from_std(stream), id),
-                    Err(e) => {
-                        eprintln!("conclab serve: cannot set up connection {id}: {e}");
-                        shared.stats.disconnect(id);
-                    }
-                },
-                None => last = true,
+        if woken {
+            // The only consumer of this queue: an item seen now is still there to take.
+            while !queue.is_empty() {
+                match queue.remove() {
+                    Some((stream, id)) => match stream.set_nonblocking(true) {
+                        Ok(()) => reactor.add(shared, mio::net::TcpStream::from_std(stream), id),
+                        Err(e) => {
+                            eprintln!("conclab serve: cannot set up connection {id}: {e}");
+                            shared.stats.disconnect(id);
+                        }
+                    },
+                    None => last = true,
+                }
+            }
+            let moved = shared.moves[index].lock().as_mut().map(std::mem::take).unwrap_or_default();
+            for m in moved {
+                reactor.adopt(shared, m);
+            }
+        }
+        if let Some(load) = load {
+            shared.loads[index].store(load.busy, Ordering::Relaxed);
+            if saturated(load, reactor.len()) && !shared.stopping() {
+                hand_over(shared, &mut reactor, index, wakers);
             }
         }
         if last && reactor.is_empty() {
-            return;
+            let mut moves = shared.moves[index].lock();
+            if moves.as_ref().is_none_or(|m| m.is_empty()) {
+                // From now on, a worker that meant to hand connections over keeps them.
+                *moves = None;
+                return;
+            }
+        }
+    }
+}
+
+/// Whether a worker with this load and `conns` connections should hand half of them over: it
+/// is saturated, and another loop would add capacity (there is a CPU for it to run on: without
+/// one, a second loop only adds wakeups).
+fn saturated(load: events::Load, conns: usize) -> bool {
+    load.busy >= HOT && conns >= 2 && load.host_idle.is_none_or(|idle| idle >= SPARE)
+}
+
+/// A saturated worker hands half of its connections to the least loaded other worker, if
+/// that one is under [`COOL`].
+fn hand_over(shared: &Shared, reactor: &mut events::Reactor, index: usize, wakers: &[mio::Waker]) {
+    let load = |w: usize| shared.loads[w].load(Ordering::Relaxed);
+    let Some(to) = (0..shared.loads.len()).filter(|&w| w != index).min_by_key(|&w| load(w)) else {
+        return;
+    };
+    if load(to) >= COOL {
+        return;
+    }
+    let moved = reactor.give_half();
+    let mut slot = shared.moves[to].lock();
+    match slot.as_mut() {
+        Some(m) => {
+            eprintln!(
+                "conclab serve: worker {} is saturated ({}‰ of a core, a CPU idle): {} connections to worker {}",
+                index + 1,
+                load(index),
+                moved.len(),
+                to + 1
+            );
+            m.extend(moved);
+            drop(slot);
+            // Counted as loaded until it measures itself: the next saturated window here does
+            // not pile more onto it meanwhile.
+            shared.loads[to].store(HOT, Ordering::Relaxed);
+            if let Err(e) = wakers[to].wake() {
+                eprintln!("conclab serve: cannot wake worker {}: {e}", to + 1);
+            }
+        }
+        None => {
+            drop(slot);
+            for m in moved {
+                reactor.adopt(shared, m);
+            }
         }
     }
 }
@@ -717,4 +865,167 @@ pub fn serve_main(config: Config, out: &mut dyn Write) -> Result<()> {
     writeln!(out, "final stats: {}", serde_json::to_string(&report)?)?;
     out.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    #[test]
+    fn pool_placement_packs_until_a_worker_is_saturated() {
+        let loads = |l: &[u32]| l.iter().map(|&x| AtomicU32::new(x)).collect::<Vec<_>>();
+        // Idle or busy but not saturated: the lowest-numbered worker first, whatever `next` is.
+        assert_eq!(placement(&loads(&[0, 0, 0]), 2), [0, 1, 2]);
+        assert_eq!(placement(&loads(&[800, 100, 0]), 1), [0, 1, 2]);
+        // A saturated worker goes after every other.
+        assert_eq!(placement(&loads(&[950, 100, 0]), 0), [1, 2, 0]);
+        // All saturated: the least loaded first, ties dealt round robin from `next`.
+        assert_eq!(placement(&loads(&[1000, 950, 1000]), 0), [1, 0, 2]);
+        assert_eq!(placement(&loads(&[1000, 1000, 1000]), 2), [2, 0, 1]);
+    }
+
+    #[test]
+    fn a_burst_of_connects_waits_for_room_with_the_preferred_worker_instead_of_spilling() {
+        let config = Config { mode: Mode::Pool, workers: 2, queue_slots: 2, ..Config::default() };
+        let server = Server::bind(config).unwrap();
+        let shared = &server.shared;
+        // Worker 1's queue is full (a burst it has not taken yet); worker 2's is empty.
+        while shared.queues[0].len() < shared.queues[0].capacity() {
+            shared.queues[0].insert(None);
+        }
+        let reactors: Vec<events::Reactor> = (0..2).map(|_| events::Reactor::new().unwrap()).collect();
+        let wakers: Vec<mio::Waker> =
+            reactors.iter().map(|r| mio::Waker::new(r.registry(), events::WAKER).unwrap()).collect();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let _client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        // While the acceptor waits, worker 1 takes one connection from its queue.
+        let mut taken = false;
+        let take_one = || {
+            if !taken {
+                taken = true;
+                assert!(shared.queues[0].remove().is_none());
+            }
+        };
+        assert!(offer(shared, stream, peer.to_string(), &mut 0, &wakers, take_one));
+        let lens: Vec<usize> = shared.queues.iter().map(|q| q.len()).collect();
+        assert_eq!(lens, [2, 0], "the connection waited for worker 1 instead of spilling onto worker 2");
+    }
+
+    #[test]
+    fn a_worker_hands_over_only_when_saturated_and_a_cpu_is_idle() {
+        let load = |busy, host_idle| events::Load { busy, host_idle };
+        assert!(saturated(load(950, Some(900)), 10));
+        assert!(saturated(load(950, None), 10), "where the host cannot be read, spread");
+        assert!(!saturated(load(800, Some(900)), 10), "not saturated");
+        assert!(!saturated(load(950, Some(200)), 10), "no CPU for another loop to run on");
+        assert!(!saturated(load(950, Some(900)), 1), "one connection cannot be split");
+        #[cfg(target_os = "linux")]
+        {
+            let (idle, total) = events::host_cpu().expect("/proc/stat reads");
+            assert!(0 < idle && idle < total);
+        }
+    }
+
+    /// Turns `reactor` until `client` has been sent `want` (each turn serves what is ready; the
+    /// bytes were sent before, so the first turn normally does it; the count only bounds a
+    /// broken test).
+    fn serve_until(reactor: &mut events::Reactor, shared: &Shared, client: &mut TcpStream, want: &[u8]) {
+        client.set_nonblocking(true).unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 256];
+        for _ in 0..200 {
+            reactor.turn(shared, &mut Vec::new()).unwrap();
+            loop {
+                match client.read(&mut buf) {
+                    Ok(0) => panic!("closed after {got:?}"),
+                    Ok(n) => got.extend_from_slice(&buf[..n]),
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) => panic!("{e}"),
+                }
+            }
+            if got.len() >= want.len() {
+                break;
+            }
+        }
+        client.set_nonblocking(false).unwrap();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn pool_answers_busy_at_once_when_every_workers_queue_is_full() {
+        let config = Config { mode: Mode::Pool, workers: 2, queue_slots: 2, max_conns: 100, ..Config::default() };
+        let server = Server::bind(config).unwrap();
+        let shared = &server.shared;
+        // No worker runs here: the queues stay as full as this test makes them.
+        for q in &shared.queues {
+            while q.len() < q.capacity() {
+                q.insert(None);
+            }
+        }
+        let reactors: Vec<events::Reactor> = (0..2).map(|_| events::Reactor::new().unwrap()).collect();
+        let wakers: Vec<mio::Waker> =
+            reactors.iter().map(|r| mio::Waker::new(r.registry(), events::WAKER).unwrap()).collect();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        let mut waited = 0;
+        let queued = offer(shared, stream, peer.to_string(), &mut 0, &wakers, || waited += 1);
+        assert!(!queued);
+        assert!(waited > 0, "the acceptor kept accepting while it waited for room");
+        let mut answer = Vec::new();
+        client.read_to_end(&mut answer).unwrap();
+        assert_eq!(answer, b"BUSY server full (100 connections); try again later\n");
+        let t = shared.stats.snapshot().totals;
+        assert_eq!((t.accepted, t.refused), (0, 1));
+        // With room in one queue, the same offer is queued there.
+        assert!(shared.queues[1].remove().is_none());
+        let _c2 = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        assert!(offer(shared, stream, peer.to_string(), &mut 0, &wakers, || {}));
+        assert_eq!(shared.queues[1].len(), 2);
+        assert_eq!(shared.stats.snapshot().totals.accepted, 1);
+    }
+
+    #[test]
+    fn a_connection_handed_to_another_loop_keeps_its_partial_line_and_the_bytes_sent_meanwhile() {
+        let server = Server::bind(Config { mode: Mode::Pool, workers: 2, ..Config::default() }).unwrap();
+        let shared = &server.shared;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let (stream, peer) = listener.accept().unwrap();
+        stream.set_nonblocking(true).unwrap();
+        let id = shared.stats.connect(peer.to_string(), 8).unwrap();
+        let (mut a, mut b) = (events::Reactor::new().unwrap(), events::Reactor::new().unwrap());
+        a.add(shared, mio::net::TcpStream::from_std(stream), id);
+
+        client.write_all(b"one\ntw").unwrap();
+        serve_until(&mut a, shared, &mut client, b"one\n");
+        let moved = a.give_half();
+        assert_eq!((moved.len(), a.len()), (1, 0));
+        // Bytes that arrive while the connection is between loops raise no event on either:
+        // the new loop must see them when it takes the connection over.
+        client.write_all(b"o\nthree\n").unwrap();
+        for m in moved {
+            b.adopt(shared, m);
+        }
+        serve_until(&mut b, shared, &mut client, b"two\nthree\n");
+        client.write_all(b"four\n").unwrap();
+        serve_until(&mut b, shared, &mut client, b"four\n");
+        a.turn(shared, &mut Vec::new()).unwrap();
+        // The books saw one connection throughout, with every line (counted once, on close).
+        drop(client);
+        for _ in 0..200 {
+            b.turn(shared, &mut Vec::new()).unwrap();
+            if b.is_empty() {
+                break;
+            }
+        }
+        assert!(b.is_empty(), "the client's close closes the connection in its new loop");
+        let snap = shared.stats.snapshot();
+        assert_eq!((snap.totals.accepted, snap.totals.closed, snap.totals.lines), (1, 1, 4));
+    }
 }

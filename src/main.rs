@@ -199,8 +199,9 @@ enum Cmd {
         /// How connections are served.
         #[arg(long, value_enum, default_value_t = server::Mode::Threads)]
         mode: server::Mode,
-        /// Worker threads (`pool`), each a readiness loop over its share of the connections;
-        /// by default one per CPU (more only add wakeups: no worker ever waits on a client).
+        /// Worker threads (`pool`), each a readiness loop over the connections it holds (new
+        /// ones packed on the first worker that is not saturated, spread when one is); by
+        /// default one per CPU (more only add wakeups: no worker ever waits on a client).
         #[arg(long, default_value_t = server::default_workers() as u64, value_parser = clap::value_parser!(u64).range(1..))]
         workers: u64,
         /// Connections open at once; one more is answered `BUSY …` and closed.

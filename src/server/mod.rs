@@ -11,7 +11,7 @@
 //! a connection and lets it block in `read` until the client leaves, so `workers` silent
 //! clients hold the whole pool, and the acceptor then blocks in the full queue, where neither
 //! `BUSY` nor `--max-conns` can apply. Here each worker runs a readiness loop
-//! ([`events::Reactor`]) over its share of the connections, with non-blocking sockets: a
+//! (`events::Reactor`) over the connections it holds, with non-blocking sockets: a
 //! silent client, a partial line or a client that never reads costs a little memory, never a
 //! worker. The acceptor hands each new connection to a worker through that worker's queue (the
 //! catalog's [`BoundedBuffer`], one producer and one consumer per queue, so a queue seen with
@@ -84,7 +84,8 @@ pub struct Config {
     pub addr: String,
     /// How connections are served.
     pub mode: Mode,
-    /// Worker threads (`pool`), each a readiness loop over its share of the connections.
+    /// Worker threads (`pool`), each a readiness loop over the connections it holds (packed on
+    /// the first worker that is not saturated, spread when one is).
     pub workers: usize,
     /// Connections open at once; one more is answered `BUSY` and closed.
     pub max_conns: usize,

@@ -1,6 +1,6 @@
 //! loom on the engine floor: stage by stage (one preemption bound each) under a budget of
-//! executions, with SeqCst given its meaning ([`SeqCstModel`]), and the stage numbering that
-//! loom's replay tokens need.
+//! executions, with SeqCst given its meaning ([`SeqCstModel`]), a second search around loom's
+//! DPOR gap ([`run_seqcst`]), and the stage numbering that loom's replay tokens need.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;

@@ -637,12 +637,14 @@ impl<B: Backend> Condvar<B> {
         self.id.rename(name);
     }
 
-    /// Releases the guard's lock and sleeps until notified; returns holding the lock again.
-    /// Wakeups can be spurious: wait in a `while` loop over the condition.
-    #[track_caller]
-    pub fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T, B>) -> MutexGuard<'a, T, B> {
+    /// The start of every wait: takes the guard's raw lock out of it and records that the thread
+    /// released the lock and waits on this condition variable. Returns the thread and the raw guard.
+    fn begin_wait<'a, T>(
+        &self,
+        guard: &mut MutexGuard<'a, T, B>,
+        loc: &'static Location<'static>,
+    ) -> (usize, B::Guard<'a, T>) {
         op_start::<B>();
-        let loc = Location::caller();
         let me = guard.thread;
         let raw = guard.inner.take().expect("guard is live");
         trace::with_events(|r| {
@@ -652,6 +654,15 @@ impl<B: Backend> Condvar<B> {
                 now.set_pending(me, "wait on", Waited::Object(self.id), loc);
             })
         });
+        (me, raw)
+    }
+
+    /// Releases the guard's lock and sleeps until notified; returns holding the lock again.
+    /// Wakeups can be spurious: wait in a `while` loop over the condition.
+    #[track_caller]
+    pub fn wait<'a, T>(&self, mut guard: MutexGuard<'a, T, B>) -> MutexGuard<'a, T, B> {
+        let loc = Location::caller();
+        let (me, raw) = self.begin_wait(&mut guard, loc);
         let raw = B::wait(&self.raw, raw);
         trace::with_events(|r| {
             r.step(|now| {
@@ -680,17 +691,8 @@ impl<B: Backend> Condvar<B> {
         dur: Duration,
         notified: impl FnOnce() -> bool,
     ) -> (MutexGuard<'a, T, B>, bool) {
-        op_start::<B>();
         let loc = Location::caller();
-        let me = guard.thread;
-        let raw = guard.inner.take().expect("guard is live");
-        trace::with_events(|r| {
-            r.step(|now| {
-                now.released(guard.id, me);
-                now.record(me, Op::Wait, self.id, Some(loc));
-                now.set_pending(me, "wait on", Waited::Object(self.id), loc);
-            })
-        });
+        let (me, raw) = self.begin_wait(&mut guard, loc);
         let (raw, timed_out) = if B::own_os_threads() {
             B::wait_timeout(&self.raw, raw, dur)
         } else {

@@ -209,6 +209,12 @@ pub enum BlindSpot {
     /// with the last access before it (loom#166, #392), so a Relaxed/Acquire load may never run
     /// after another thread's store. Listed when the check ran such loads.
     WeakLoadInterleavings,
+    /// A race with an atomic's making: an object is made at its first use, so loom counts each
+    /// atomic as made when the execution began, and a thread that reads one another thread made
+    /// and published through a raw pointer without synchronising (unsafe code: safe code cannot
+    /// share an object unsynchronised) reads its first value, where loom alone reports a
+    /// causality violation. Listed when the check used an `AtomicPtr`.
+    UnsyncedMaking,
 }
 
 impl BlindSpot {
@@ -222,13 +228,17 @@ impl BlindSpot {
             BlindSpot::WeakLoadInterleavings => {
                 "some interleavings of Relaxed/Acquire loads (loom's DPOR misses them: loom#166, #392)"
             }
+            BlindSpot::UnsyncedMaking => {
+                "reads racing with an atomic's making, when it was published through a raw pointer (an atomic \
+                 counts as made when the execution began)"
+            }
         }
     }
 
     /// The bug kind this blind spot hides, if one kind names it.
     pub fn hides(self) -> Option<Kind> {
         match self {
-            BlindSpot::WeakMemory | BlindSpot::WeakLoadInterleavings => None,
+            BlindSpot::WeakMemory | BlindSpot::WeakLoadInterleavings | BlindSpot::UnsyncedMaking => None,
             BlindSpot::YieldLivelock => Some(Kind::Livelock),
         }
     }

@@ -741,6 +741,12 @@ impl Recorder {
         self.executions.load(Ordering::Relaxed)
     }
 
+    /// Forgets the executions begun after the first `to`: a search the engine abandoned and runs
+    /// again from there (loom's, when an execution's pool of atomics ran short).
+    pub fn rewind_executions(&self, to: usize) {
+        self.executions.store(to, Ordering::Relaxed);
+    }
+
     /// Where a failure goes the moment it is recorded, besides this recorder: a worker process
     /// writes it to its parent at once, so that it survives loom aborting the process. `None`
     /// (the default): nowhere else.

@@ -87,6 +87,32 @@ fn a_closure_that_captures_its_parameters_is_a_model() {
     }
 }
 
+/// An object the test makes and the model captures starts afresh in every execution, as a
+/// `static` does: each execution counts from 0 (kept from the last, the count would be 4).
+#[test]
+fn an_object_the_model_captures_starts_afresh_in_every_execution() {
+    let hits = Arc::new(AtomicUsize::new(0).named("hits"));
+    let r = Check::new().report(move || {
+        let h = hits.clone();
+        let t = thread::spawn(move || {
+            h.fetch_add(1, SeqCst);
+        });
+        hits.fetch_add(1, SeqCst);
+        t.join().unwrap();
+        assert_eq!(hits.load(SeqCst), 2, "a hit was lost");
+    });
+    assert_eq!(r.verdict, conclab::report::Verdict::Passed, "{}", r.render());
+    assert!(r.executions > 1, "{}", r.render());
+    // A captured value that owns memory cannot be copied for each execution: said, not guessed.
+    let log = Arc::new(Mutex::new(vec![String::from("start")]));
+    let r = Check::new().checker(Checker::ShuttleRandom).iterations(10).report(move || {
+        let l = log.clone();
+        thread::spawn(move || l.lock().unwrap().push("worker".into())).join().unwrap();
+    });
+    assert_eq!(r.kind, Some(Kind::Panic), "{}", r.render());
+    assert!(r.message.as_deref().unwrap_or("").contains("used in more than one execution"), "{}", r.render());
+}
+
 /// A check inside a model is refused with the reason (in-process it would wait for itself).
 #[test]
 fn a_check_inside_a_model_is_refused() {

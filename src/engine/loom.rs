@@ -32,6 +32,9 @@ pub fn run_seqcst(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], bud
     if Loom::weak_loads_seen() {
         exact.blind.push(BlindSpot::WeakLoadInterleavings);
     }
+    if Loom::pointers_seen() {
+        exact.blind.push(BlindSpot::UnsyncedMaking);
+    }
     // Read before the model is set again, which forgets what was seen.
     let gap = Loom::dpor_gap_seen();
     let mixed = Loom::mixed_orderings_seen();
@@ -125,11 +128,36 @@ pub fn own_write_loads(body: fn()) -> (std::collections::HashSet<(usize, usize)>
     Loom::own_write_loads()
 }
 
+/// `builder.check(f)` for a model that drives loom itself (tests of loom's own behaviour): each
+/// execution gets its pool of atomics and its bindings of statics as the engine's do (see
+/// `rt::LoomAtomic`), and a search whose pool ran short is run again.
+pub fn check_bare(builder: &::loom::model::Builder, f: impl Fn() + Sync + Send + 'static) {
+    crate::rt::pool::reset();
+    let f = Arc::new(f);
+    loop {
+        let f = f.clone();
+        let result = panic::catch_unwind(AssertUnwindSafe(|| {
+            builder.check(move || {
+                crate::rt::pool::fill();
+                let _bindings = crate::rt::bind::begin();
+                f();
+                crate::rt::pool::drain();
+            })
+        }));
+        match result {
+            Err(p) if p.is::<crate::rt::pool::RanShort>() => continue,
+            Err(p) => panic::resume_unwind(p),
+            Ok(()) => return,
+        }
+    }
+}
+
 /// loom, stage by stage (one preemption bound each; `None`: unbounded), until a failure or
 /// `budget` executions (over all stages) are spent. A replay is one stage with the token's bound
 /// and its execution number as the budget.
 pub fn run(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: usize) -> Outcome {
     let _engine = crate::rt::dynamic::EngineScope::enter(Engine::Loom);
+    crate::rt::pool::reset();
     // Until a stage ends on its own, nothing is covered but what was sampled: a budget spent
     // before (or inside) a stage never reads as exhaustive.
     let mut coverage = Coverage::Sampled { schedules: 0 };
@@ -148,18 +176,25 @@ pub fn run(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: us
         b.checkpoint_interval = 1;
         b.checkpoint_file = None;
         b.log = false;
-        let r2 = rec.clone();
-        let result = panic::catch_unwind(AssertUnwindSafe(|| {
-            b.check(move || {
-                if crate::interrupt::requested() {
-                    // Ctrl-C: leave loom's search between executions (no panic hook sees this).
-                    panic::resume_unwind(Box::new(crate::interrupt::Interrupted));
-                }
-                let _execution = Execution::begin(&r2);
-                Loom::set_thread_index(0);
-                body();
-            })
-        }));
+        let result = loop {
+            let r2 = rec.clone();
+            let result = panic::catch_unwind(AssertUnwindSafe(|| {
+                b.check(move || {
+                    if crate::interrupt::requested() {
+                        // Ctrl-C: leave loom's search between executions (no panic hook sees this).
+                        panic::resume_unwind(Box::new(crate::interrupt::Interrupted));
+                    }
+                    let _execution = Execution::begin(&r2);
+                    Loom::set_thread_index(0);
+                    body();
+                })
+            }));
+            match result {
+                // An execution's atomics outnumbered its pool, now larger: the same search again.
+                Err(p) if p.is::<crate::rt::pool::RanShort>() => rec.rewind_executions(start),
+                result => break result,
+            }
+        };
         let ran = rec.executions() - start;
         if let Some(f) = rec.take_failure() {
             return Outcome::plain(Some(f), rec.executions(), Coverage::StoppedAtBug { after: rec.executions() });

@@ -76,20 +76,28 @@ pub fn blind_spots(engine: Engine) -> Vec<BlindSpot> {
 
 /// One execution's lifetime: counted when it begins; the modelled process's signal state is
 /// dropped when it ends (even by a panic), inside the engine's execution, as its objects must be.
-pub(crate) struct Execution;
+pub(crate) struct Execution {
+    /// The execution's own bindings of statics and captured objects.
+    _bindings: crate::rt::bind::ExecutionScope,
+}
 
 impl Execution {
     pub(crate) fn begin(rec: &Recorder) -> Execution {
         crate::rt::signal::reset();
         crate::rt::Loom::begin_execution();
         rec.begin_execution();
-        Execution
+        if crate::rt::dynamic::engine() == Some(Engine::Loom) {
+            // On the main thread, before the model: see `rt::LoomAtomic`.
+            crate::rt::pool::fill();
+        }
+        Execution { _bindings: crate::rt::bind::begin() }
     }
 }
 
 impl Drop for Execution {
     fn drop(&mut self) {
         crate::rt::signal::reset();
+        crate::rt::pool::drain();
     }
 }
 

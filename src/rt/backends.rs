@@ -454,6 +454,8 @@ const SAW_SEQCST: u8 = 1;
 const SAW_WEAKER: u8 = 2;
 /// A load with an ordering weaker than SeqCst (loom's DPOR misses some of their interleavings).
 const SAW_WEAK_LOAD: u8 = 4;
+/// An atomic pointer was accessed ([`Loom::pointers_seen`]).
+const SAW_POINTER: u8 = 8;
 
 // Plain (not loom) thread-locals: loom runs every model thread on the check's OS thread.
 std::thread_local! {
@@ -591,11 +593,161 @@ impl Loom {
     pub fn weak_loads_seen() -> bool {
         ORDERINGS_SEEN.with(Cell::get) & SAW_WEAK_LOAD != 0
     }
+
+    /// Whether an atomic pointer was accessed since [`Loom::set_seqcst_model`]: a pointer may
+    /// publish an object without synchronising, which [`LoomAtomic`]'s pool cannot tell from
+    /// an object made before the execution began.
+    pub fn pointers_seen() -> bool {
+        ORDERINGS_SEEN.with(Cell::get) & SAW_POINTER != 0
+    }
 }
 
 /// A loom atomic whose SeqCst accesses follow the thread's [`SeqCstModel`].
+///
+/// A facade atomic is made at its first use ([`super::bind`]), maybe by another thread than
+/// the one that made it in the program, and loom requires an atomic's making to happen before
+/// every access to it. So such an atomic is a loom atomic made at the start of the execution, on
+/// its main thread (before any other thread exists), holding 0 — one of the execution's
+/// [`pool`] — and offset by the value the program made it with: its value is the cell's plus
+/// `base` (xor for a `bool`). Its first value is then the program's, and reading it
+/// synchronises with nothing the program did.
 #[derive(Debug)]
-pub struct LoomAtomic<A>(A);
+pub struct LoomAtomic<A> {
+    cell: std::sync::Arc<A>,
+    base: u64,
+}
+
+impl<A> LoomAtomic<A> {
+    fn own(a: A) -> Self {
+        LoomAtomic { cell: std::sync::Arc::new(a), base: 0 }
+    }
+}
+
+/// A value's offset from a pooled cell's ([`LoomAtomic`]).
+trait Offset: Copy {
+    /// The offset that makes a cell holding 0 read as `self`.
+    fn base(self) -> u64;
+    /// The value a cell holding `self` stands for.
+    fn up(self, base: u64) -> Self;
+    /// The cell value that stands for `self`.
+    fn down(self, base: u64) -> Self;
+}
+
+macro_rules! offset_ints {
+    ($($t:ty),*) => {$(
+        impl Offset for $t {
+            fn base(self) -> u64 {
+                self as u64
+            }
+            fn up(self, base: u64) -> Self {
+                self.wrapping_add(base as $t)
+            }
+            fn down(self, base: u64) -> Self {
+                self.wrapping_sub(base as $t)
+            }
+        }
+    )*};
+}
+offset_ints!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+
+impl Offset for bool {
+    fn base(self) -> u64 {
+        u64::from(self)
+    }
+    fn up(self, base: u64) -> Self {
+        self ^ (base != 0)
+    }
+    fn down(self, base: u64) -> Self {
+        self ^ (base != 0)
+    }
+}
+
+/// The loom atomics made at the start of each loom execution for the facade's atomics
+/// ([`LoomAtomic`]): how many of each type to make, and this execution's.
+pub mod pool {
+    use std::any::{Any, TypeId};
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    use std::sync::Arc;
+
+    /// A pooled type: made holding 0.
+    pub(super) trait Zeroed: Any + Send + Sync {
+        fn zeroed() -> Self;
+    }
+
+    /// A pooled atomic, type-erased.
+    type Cell = Arc<dyn Any + Send + Sync>;
+    /// An execution's atomics of one type, and how many are handed out.
+    type Made = (Vec<Cell>, usize);
+    /// How many atomics of one type an execution makes, and how to make one.
+    type Want = (usize, fn() -> Cell);
+
+    #[derive(Default)]
+    struct Pool {
+        /// How many of each type an execution makes (grown when one runs short), and how.
+        want: HashMap<TypeId, Want>,
+        /// The running execution's atomics, and how many are handed out; `None` outside a
+        /// loom execution that the engine began.
+        made: Option<HashMap<TypeId, Made>>,
+    }
+
+    std::thread_local! {
+        static POOL: RefCell<Pool> = RefCell::new(Pool::default());
+    }
+
+    /// The payload of the unwinding that ends a loom execution whose pool ran short: the engine
+    /// runs the search again, from its start, with a larger pool (the schedules it explores do
+    /// not depend on the pool, so its executions, and their replay tokens, stay the same).
+    #[derive(Debug)]
+    pub struct RanShort;
+
+    /// Starts a search with no pool: its size then depends on the search alone, so that a
+    /// replay makes the same loom objects in the same order as the search did.
+    pub fn reset() {
+        POOL.with(|p| *p.borrow_mut() = Pool::default());
+    }
+
+    /// Makes this loom execution's pool: call on its main thread, before the model runs.
+    pub fn fill() {
+        POOL.with(|p| {
+            let mut p = p.borrow_mut();
+            let mut types: Vec<(TypeId, Want)> = p.want.iter().map(|(t, w)| (*t, *w)).collect();
+            // Always made in one order.
+            types.sort_by_key(|(t, _)| *t);
+            let made = types.into_iter().map(|(t, (n, make))| (t, ((0..n).map(|_| make()).collect(), 0))).collect();
+            p.made = Some(made);
+        })
+    }
+
+    /// Lets go of this execution's pool (when it ends, inside loom's execution).
+    pub fn drain() {
+        let made = POOL.with(|p| p.borrow_mut().made.take());
+        drop(made);
+    }
+
+    /// A loom atomic of type `A` from the running execution's pool; `None` outside a loom
+    /// execution the engine began (an atomic is then made at its first use). Unwinds with
+    /// [`RanShort`] when the pool has none left.
+    pub(super) fn take<A: Zeroed>() -> Option<Arc<A>> {
+        let got = POOL.with(|p| {
+            let mut p = p.borrow_mut();
+            let made = p.made.as_mut()?;
+            let (cells, next) = made.entry(TypeId::of::<A>()).or_default();
+            let cell = cells.get(*next).cloned();
+            *next += 1;
+            let needed = *next;
+            if cell.is_none() {
+                let want = p.want.entry(TypeId::of::<A>()).or_insert((0, || Arc::new(A::zeroed())));
+                want.0 = want.0.saturating_mul(2).max(needed).max(4);
+            }
+            Some(cell)
+        })?;
+        match got {
+            Some(cell) => Some(cell.downcast::<A>().unwrap_or_else(|_| unreachable!("pooled by its type"))),
+            None => std::panic::resume_unwind(Box::new(RanShort)),
+        }
+    }
+}
 
 /// Notes a read-modify-write, compare-exchange or a load/store weaker than SeqCst: the same in
 /// both models, only a weaker one counts for [`Loom::mixed_orderings_seen`].
@@ -648,39 +800,58 @@ fn as_rmw(o: Ordering, load: bool) -> Option<Ordering> {
 
 macro_rules! loom_atomics {
     ($($ty:ty: $v:ty, $identity:expr $(, $int:ident)?;)*) => {$(
+        impl pool::Zeroed for $ty {
+            fn zeroed() -> Self {
+                <$ty>::new(<$v>::default())
+            }
+        }
+
         impl RawAtomic for LoomAtomic<$ty> {
             type Value = $v;
             fn new(v: $v) -> Self {
-                LoomAtomic(<$ty>::new(v))
+                LoomAtomic::own(<$ty>::new(v))
+            }
+            fn new_late(v: $v) -> Self {
+                match pool::take::<$ty>() {
+                    Some(cell) => LoomAtomic { cell, base: v.base() },
+                    None => Self::new(v),
+                }
             }
             fn load(&self, o: Ordering) -> $v {
                 if let Some(o) = as_rmw(o, true) {
                     // A read-modify-write that writes back what it read reads the newest value;
                     // Acquire for a SeqCst load: it releases nothing a SeqCst load would not.
-                    return $identity(&self.0, o);
+                    return $identity(&*self.cell, o).up(self.base);
                 }
-                self.0.load(o)
+                self.cell.load(o).up(self.base)
             }
             fn store(&self, v: $v, o: Ordering) {
+                let v = v.down(self.base);
                 if let Some(o) = as_rmw(o, false) {
                     // Release, as the store is: it acquires nothing a SeqCst store would not.
-                    self.0.swap(v, o);
+                    self.cell.swap(v, o);
                 } else {
-                    self.0.store(v, o)
+                    self.cell.store(v, o)
                 }
             }
             fn swap(&self, v: $v, o: Ordering) -> $v {
                 note(o);
-                self.0.swap(v, o)
+                self.cell.swap(v.down(self.base), o).up(self.base)
             }
             fn compare_exchange(&self, cur: $v, new: $v, s: Ordering, f: Ordering) -> Result<$v, $v> {
                 // loom runs every compare-exchange as a read-modify-write, failed ones too.
                 note(s);
                 note(f);
-                self.0.compare_exchange(cur, new, s, f)
+                let b = self.base;
+                self.cell.compare_exchange(cur.down(b), new.down(b), s, f).map(|v| v.up(b)).map_err(|v| v.up(b))
             }
             fn into_inner(self) -> $v {
-                self.0.into_inner()
+                let b = self.base;
+                match std::sync::Arc::try_unwrap(self.cell) {
+                    Ok(a) => a.into_inner().up(b),
+                    // SAFETY: owning the facade atomic, this thread is its only user.
+                    Err(a) => unsafe { a.unsync_load() }.up(b),
+                }
             }
             fn get_mut(&mut self) -> Option<&mut $v> {
                 None
@@ -689,38 +860,75 @@ macro_rules! loom_atomics {
         $(loom_atomics!(@$int $ty, $v);)?
     )*};
     (@int $ty:ty, $v:ty) => {
+        impl LoomAtomic<$ty> {
+            /// `op` as a compare-exchange loop, for an offset cell: `op` of the values is not
+            /// `op` of the cells (the facade's `AtomicBool` does the same for its logic).
+            fn rmw_loop(&self, o: Ordering, op: impl Fn($v) -> $v) -> $v {
+                let read = match o {
+                    Ordering::Release => Ordering::Relaxed,
+                    Ordering::AcqRel => Ordering::Acquire,
+                    other => other,
+                };
+                let mut old = RawAtomic::load(self, read);
+                loop {
+                    match RawAtomic::compare_exchange(self, old, op(old), o, read) {
+                        Ok(v) => return v,
+                        Err(now) => old = now,
+                    }
+                }
+            }
+        }
+
         impl RawAtomicInt for LoomAtomic<$ty> {
             fn fetch_add(&self, v: $v, o: Ordering) -> $v {
                 note(o);
-                self.0.fetch_add(v, o)
+                self.cell.fetch_add(v, o).up(self.base)
             }
             fn fetch_sub(&self, v: $v, o: Ordering) -> $v {
                 note(o);
-                self.0.fetch_sub(v, o)
+                self.cell.fetch_sub(v, o).up(self.base)
             }
             fn fetch_and(&self, v: $v, o: Ordering) -> $v {
+                if self.base != 0 {
+                    return self.rmw_loop(o, |x| x & v);
+                }
                 note(o);
-                self.0.fetch_and(v, o)
+                self.cell.fetch_and(v, o)
             }
             fn fetch_or(&self, v: $v, o: Ordering) -> $v {
+                if self.base != 0 {
+                    return self.rmw_loop(o, |x| x | v);
+                }
                 note(o);
-                self.0.fetch_or(v, o)
+                self.cell.fetch_or(v, o)
             }
             fn fetch_xor(&self, v: $v, o: Ordering) -> $v {
+                if self.base != 0 {
+                    return self.rmw_loop(o, |x| x ^ v);
+                }
                 note(o);
-                self.0.fetch_xor(v, o)
+                self.cell.fetch_xor(v, o)
             }
             fn fetch_nand(&self, v: $v, o: Ordering) -> $v {
+                if self.base != 0 {
+                    return self.rmw_loop(o, |x| !(x & v));
+                }
                 note(o);
-                self.0.fetch_nand(v, o)
+                self.cell.fetch_nand(v, o)
             }
             fn fetch_max(&self, v: $v, o: Ordering) -> $v {
+                if self.base != 0 {
+                    return self.rmw_loop(o, |x| x.max(v));
+                }
                 note(o);
-                self.0.fetch_max(v, o)
+                self.cell.fetch_max(v, o)
             }
             fn fetch_min(&self, v: $v, o: Ordering) -> $v {
+                if self.base != 0 {
+                    return self.rmw_loop(o, |x| x.min(v));
+                }
                 note(o);
-                self.0.fetch_min(v, o)
+                self.cell.fetch_min(v, o)
             }
         }
     };
@@ -774,40 +982,90 @@ use ::shuttle::sync::atomic::AtomicPtr as ShuttleAtomicPtr;
 use std::sync::atomic::AtomicPtr as StdAtomicPtr;
 raw_atomic_ptrs!(StdAtomicPtr, ShuttleAtomicPtr);
 
-impl<T> RawAtomic for LoomAtomic<::loom::sync::atomic::AtomicPtr<T>> {
+impl pool::Zeroed for ::loom::sync::atomic::AtomicPtr<()> {
+    fn zeroed() -> Self {
+        ::loom::sync::atomic::AtomicPtr::new(std::ptr::null_mut())
+    }
+}
+
+/// A loom atomic pointer ([`LoomAtomic`] of untyped pointers, so that it can be pooled): a pooled
+/// one made with a pointer other than null holds addresses offset by it, each exposed (as an
+/// `as` cast would) so that the pointer read back has its provenance.
+#[derive(Debug)]
+pub struct LoomAtomicPtr<T>(LoomAtomic<::loom::sync::atomic::AtomicPtr<()>>, std::marker::PhantomData<*mut T>);
+
+// SAFETY: as std's `AtomicPtr<T>`: only the pointer is shared, through loom's atomic accesses.
+unsafe impl<T> Send for LoomAtomicPtr<T> {}
+// SAFETY: as above.
+unsafe impl<T> Sync for LoomAtomicPtr<T> {}
+
+impl<T> LoomAtomicPtr<T> {
+    fn up(&self, p: *mut ()) -> *mut T {
+        if self.0.base == 0 {
+            return p.cast();
+        }
+        std::ptr::with_exposed_provenance_mut(p.expose_provenance().wrapping_add(self.0.base as usize))
+    }
+    fn down(&self, p: *mut T) -> *mut () {
+        if self.0.base == 0 {
+            return p.cast();
+        }
+        std::ptr::with_exposed_provenance_mut(p.expose_provenance().wrapping_sub(self.0.base as usize))
+    }
+}
+
+impl<T> RawAtomic for LoomAtomicPtr<T> {
     type Value = *mut T;
     fn new(v: *mut T) -> Self {
-        LoomAtomic(::loom::sync::atomic::AtomicPtr::new(v))
+        LoomAtomicPtr(LoomAtomic::own(::loom::sync::atomic::AtomicPtr::new(v.cast())), std::marker::PhantomData)
+    }
+    fn new_late(v: *mut T) -> Self {
+        match pool::take::<::loom::sync::atomic::AtomicPtr<()>>() {
+            Some(cell) => {
+                LoomAtomicPtr(LoomAtomic { cell, base: v.expose_provenance() as u64 }, std::marker::PhantomData)
+            }
+            None => Self::new(v),
+        }
     }
     fn load(&self, o: Ordering) -> *mut T {
+        ORDERINGS_SEEN.with(|s| s.set(s.get() | SAW_POINTER));
         if let Some(o) = as_rmw(o, true) {
             // loom's pointers have no fetch_add: a compare-exchange, failed or not, is a
             // read-modify-write that reads the newest value and writes back what it read.
             let null = std::ptr::null_mut();
-            return match self.0.compare_exchange(null, null, o, o) {
-                Ok(v) | Err(v) => v,
+            return match self.0.cell.compare_exchange(null, null, o, o) {
+                Ok(v) | Err(v) => self.up(v),
             };
         }
-        self.0.load(o)
+        self.up(self.0.cell.load(o))
     }
     fn store(&self, v: *mut T, o: Ordering) {
+        let v = self.down(v);
         if let Some(o) = as_rmw(o, false) {
-            self.0.swap(v, o);
+            self.0.cell.swap(v, o);
         } else {
-            self.0.store(v, o)
+            self.0.cell.store(v, o)
         }
     }
     fn swap(&self, v: *mut T, o: Ordering) -> *mut T {
         note(o);
-        self.0.swap(v, o)
+        self.up(self.0.cell.swap(self.down(v), o))
     }
     fn compare_exchange(&self, cur: *mut T, new: *mut T, s: Ordering, f: Ordering) -> Result<*mut T, *mut T> {
         note(s);
         note(f);
-        self.0.compare_exchange(cur, new, s, f)
+        self.0.cell.compare_exchange(self.down(cur), self.down(new), s, f).map(|v| self.up(v)).map_err(|v| self.up(v))
     }
     fn into_inner(self) -> *mut T {
-        self.0.into_inner()
+        let p = match std::sync::Arc::try_unwrap(self.0.cell) {
+            Ok(a) => a.into_inner(),
+            // SAFETY: owning the facade atomic, this thread is its only user.
+            Err(a) => unsafe { a.unsync_load() },
+        };
+        if self.0.base == 0 {
+            return p.cast();
+        }
+        std::ptr::with_exposed_provenance_mut(p.expose_provenance().wrapping_add(self.0.base as usize))
     }
     fn get_mut(&mut self) -> Option<&mut *mut T> {
         None

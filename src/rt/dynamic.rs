@@ -1,14 +1,15 @@
 //! The engine chosen at run time: one compilation of a model runs under loom, shuttle or real
-//! threads, whichever check is running. Each object binds to the engine of the check in which
-//! it is created; using it outside any check, or in a check of another engine, fails with a
-//! message that says so.
+//! threads, whichever check is running. Each engine object binds to the engine of the check in
+//! which it is made (a facade object makes its own at first use in each execution: see
+//! [`super::bind`]); outside any check, objects are real threads'. An engine object used in a
+//! check of another engine fails with a message that says so.
 
 use std::cell::Cell;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use super::{Backend, Loom, LoomAtomic, RawAtomic, RawAtomicInt, Shuttle, StdThreads};
+use super::{Backend, Loom, LoomAtomic, LoomAtomicPtr, RawAtomic, RawAtomicInt, Shuttle, StdThreads};
 use crate::vocab::Engine;
 
 /// The backend whose engine is the running check's ([`set_engine`]).
@@ -51,28 +52,18 @@ impl Drop for EngineScope {
 }
 
 /// Makes objects for a program that runs on real threads outside any check — the echo server's
-/// queue and books, which are the catalog's own fixed code. The objects `make` creates are real
-/// threads' (parking_lot locks, std atomics); they may then be used on any real thread, in a
-/// check of real threads or in none.
+/// queue and books, which are the catalog's own fixed code — with real threads' engine, whose
+/// objects (parking_lot locks, std atomics) may then be used on any real thread outside a check.
 pub fn on_real_threads<R>(make: impl FnOnce() -> R) -> R {
     let _scope = EngineScope::enter(Engine::Stress);
     make()
 }
 
-/// The engine a new object binds to.
-#[track_caller]
-fn engine_for(what: &str) -> Engine {
-    engine().unwrap_or_else(|| outside(what))
-}
-
-#[cold]
-#[track_caller]
-fn outside(what: &str) -> ! {
-    panic!(
-        "a conclab {what} was used outside any check: conclab's sync and thread types run under the engine \
-         of the check that is running (`conclab::check`, a conclab test or `conclab check`); outside one, \
-         use std's types (e.g. `#[cfg(not(test))] use std::sync;`)"
-    )
+/// The engine a new object binds to: the running check's, or real threads outside any check
+/// (where the facade behaves as std, so a crate's other tests run unchanged).
+#[inline]
+fn engine_for(_what: &str) -> Engine {
+    engine().unwrap_or(Engine::Stress)
 }
 
 #[cold]
@@ -81,7 +72,7 @@ fn foreign(what: &str, made: Engine) -> ! {
     let now = engine().map_or("no check".to_string(), |e| format!("a {e:?} check"));
     panic!(
         "a conclab {what} made in a {made:?} check was used in {now}: an object belongs to the check, and the \
-         execution, that created it (keep it out of statics and thread-locals shared between checks)"
+         execution, that created it (keep it out of thread-locals shared between checks)"
     )
 }
 
@@ -354,10 +345,11 @@ impl Backend for Dynamic {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let parent = engine();
         match engine_for("thread") {
             Engine::Stress => Either::Std(StdThreads::spawn(name, move || {
-                // A real thread of the check: its objects bind to real threads too.
-                set_engine(Some(Engine::Stress));
+                // A real thread of the check (or of none): its objects bind as its parent's.
+                set_engine(parent);
                 f()
             })),
             Engine::Loom => Either::Loom(Loom::spawn(name, f)),
@@ -474,6 +466,13 @@ macro_rules! dyn_atomics {
                     Engine::Shuttle => Either::Shuttle(<$shuttle as RawAtomic>::new(v)),
                 })
             }
+            fn new_late(v: $v) -> Self {
+                $name(match engine_for("atomic") {
+                    Engine::Stress => Either::Std(<$std as RawAtomic>::new(v)),
+                    Engine::Loom => Either::Loom(<LoomAtomic<$loom> as RawAtomic>::new_late(v)),
+                    Engine::Shuttle => Either::Shuttle(<$shuttle as RawAtomic>::new(v)),
+                })
+            }
             #[track_caller]
             fn load(&self, o: Ordering) -> $v {
                 same("atomic", self.0.engine());
@@ -576,11 +575,7 @@ dyn_atomics! {
 
 /// An atomic pointer of whichever engine's check created it.
 pub struct DynAtomicPtr<T>(
-    Either<
-        std::sync::atomic::AtomicPtr<T>,
-        LoomAtomic<::loom::sync::atomic::AtomicPtr<T>>,
-        ::shuttle::sync::atomic::AtomicPtr<T>,
-    >,
+    Either<std::sync::atomic::AtomicPtr<T>, LoomAtomicPtr<T>, ::shuttle::sync::atomic::AtomicPtr<T>>,
 );
 
 impl<T> RawAtomic for DynAtomicPtr<T> {
@@ -590,6 +585,13 @@ impl<T> RawAtomic for DynAtomicPtr<T> {
         DynAtomicPtr(match engine_for("atomic") {
             Engine::Stress => Either::Std(RawAtomic::new(v)),
             Engine::Loom => Either::Loom(RawAtomic::new(v)),
+            Engine::Shuttle => Either::Shuttle(RawAtomic::new(v)),
+        })
+    }
+    fn new_late(v: *mut T) -> Self {
+        DynAtomicPtr(match engine_for("atomic") {
+            Engine::Stress => Either::Std(RawAtomic::new(v)),
+            Engine::Loom => Either::Loom(RawAtomic::new_late(v)),
             Engine::Shuttle => Either::Shuttle(RawAtomic::new(v)),
         })
     }

@@ -10,6 +10,7 @@
 //! counts; every other operation then costs one thread-local flag test.
 
 mod backends;
+pub mod bind;
 pub mod dynamic;
 pub mod signal;
 
@@ -19,7 +20,7 @@ use std::panic::Location;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-pub use backends::{Loom, LoomAtomic, SeqCstModel, Shuttle, StdThreads};
+pub use backends::{pool, Loom, LoomAtomic, LoomAtomicPtr, SeqCstModel, Shuttle, StdThreads};
 pub use dynamic::Dynamic;
 
 use crate::trace::{self, Hold, ObjectId, ObjectKind, Op, Target, Waited};
@@ -200,6 +201,11 @@ pub trait RawAtomic: Sized {
     type Value: TraceValue;
     /// A new atomic.
     fn new(v: Self::Value) -> Self;
+    /// A new atomic, made at its first use rather than where the program made it (a facade
+    /// atomic: [`bind`]); loom's comes from the execution's pool ([`LoomAtomic`]).
+    fn new_late(v: Self::Value) -> Self {
+        Self::new(v)
+    }
     /// Atomic load.
     fn load(&self, o: Ordering) -> Self::Value;
     /// Atomic store.
@@ -272,7 +278,12 @@ impl<T, B: Backend> Mutex<T, B> {
     /// [`Mutex::named`] in scenarios.
     #[track_caller]
     pub fn new(value: T) -> Self {
-        Self { raw: B::mutex(value), id: ObjectId::new(ObjectKind::Mutex, None, Location::caller()) }
+        Self::at(None, Location::caller(), value)
+    }
+
+    /// A mutex named `name`, or else after `made`, where it was made.
+    pub fn at(name: Option<&'static str>, made: &'static Location<'static>, value: T) -> Self {
+        Self { raw: B::mutex(value), id: ObjectId::new(ObjectKind::Mutex, name, made) }
     }
 
     /// Names the mutex `name` in traces, instead of after where it was made.
@@ -411,7 +422,12 @@ impl<T, B: Backend> RwLock<T, B> {
     /// (`rwlock@scenarios/cache.rs:12`); prefer [`RwLock::named`] in scenarios.
     #[track_caller]
     pub fn new(value: T) -> Self {
-        Self { raw: B::rwlock(value), id: ObjectId::new(ObjectKind::RwLock, None, Location::caller()) }
+        Self::at(None, Location::caller(), value)
+    }
+
+    /// A reader-writer lock named `name`, or else after `made`, where it was made.
+    pub fn at(name: Option<&'static str>, made: &'static Location<'static>, value: T) -> Self {
+        Self { raw: B::rwlock(value), id: ObjectId::new(ObjectKind::RwLock, name, made) }
     }
 
     /// Names the lock `name` in traces, instead of after where it was made.
@@ -629,7 +645,12 @@ impl<B: Backend> Condvar<B> {
     /// (`condvar@scenarios/queue.rs:30`).
     #[track_caller]
     pub fn new() -> Self {
-        Self { raw: B::condvar(), id: ObjectId::new(ObjectKind::Condvar, None, Location::caller()) }
+        Self::at(None, Location::caller())
+    }
+
+    /// A condition variable named `name`, or else after `made`, where it was made.
+    pub fn at(name: Option<&'static str>, made: &'static Location<'static>) -> Self {
+        Self { raw: B::condvar(), id: ObjectId::new(ObjectKind::Condvar, name, made) }
     }
 
     /// Names the condition variable `name` in traces, instead of after where it was made.
@@ -756,7 +777,13 @@ impl<A: RawAtomic, B: Backend> Atomic<A, B> {
     /// prefer [`Atomic::named`] in scenarios.
     #[track_caller]
     pub fn new(v: A::Value) -> Self {
-        Self { raw: A::new(v), id: ObjectId::new(ObjectKind::Atomic, None, Location::caller()), _b: PhantomData }
+        Self::at(None, Location::caller(), v)
+    }
+
+    /// An atomic named `name`, or else after `made`, where it was made; made at its first use
+    /// ([`RawAtomic::new_late`]).
+    pub fn at(name: Option<&'static str>, made: &'static Location<'static>, v: A::Value) -> Self {
+        Self { raw: A::new_late(v), id: ObjectId::new(ObjectKind::Atomic, name, made), _b: PhantomData }
     }
 
     /// Names the atomic `name` in traces, instead of after where it was made.
@@ -1022,7 +1049,7 @@ where
     }
     // A real thread needs the recorder and the modelled process handed over; the checkers run
     // every model thread on this OS thread, which has both already.
-    let handover = B::own_os_threads().then(|| (trace::current(), signal::inherit()));
+    let handover = B::own_os_threads().then(|| (trace::current(), signal::inherit(), bind::inherit()));
     let os_name = move || {
         name.or_else(|| recorded.and_then(|i| trace::with(|r| r.thread_name(i)))).unwrap_or_else(|| "thread".into())
     };
@@ -1030,9 +1057,10 @@ where
     let flag = SetOnDrop(finished.clone());
     let raw = B::spawn(os_name, move || {
         let flag = flag;
-        if let Some((rec, process)) = handover {
+        if let Some((rec, process, execution)) = handover {
             trace::set_current(rec);
             signal::adopt(process);
+            bind::adopt(execution);
         }
         B::set_thread_index(index);
         let v = f();

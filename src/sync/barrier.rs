@@ -23,10 +23,9 @@ impl BarrierWaitResult {
 }
 
 impl Barrier {
-    /// A barrier for `n` threads, bound to the engine of the running check (`n == 0` acts as 1,
-    /// as std's does).
+    /// A barrier for `n` threads (`n == 0` acts as 1, as std's does); `const`, as std's.
     #[track_caller]
-    pub fn new(n: usize) -> Self {
+    pub const fn new(n: usize) -> Self {
         Barrier { state: Mutex::new((0, 0)), all_in: Condvar::new(), parties: n }
     }
 

@@ -43,40 +43,50 @@ use std::time::{Duration, Instant};
 
 pub use std::sync::{Arc, LockResult, PoisonError, TryLockError, TryLockResult, Weak};
 
+use std::panic::Location;
+
+use crate::rt::bind::Bind;
 use crate::rt::{self, Dynamic, RawAtomic, RawAtomicInt};
 
-/// `std::sync::Mutex`, checked.
+/// `std::sync::Mutex`, checked. `new` is `const`, as std's: a `static` mutex starts from its
+/// initial value in every execution of a check (see [`crate::sync`]).
 pub struct Mutex<T> {
-    inner: rt::Mutex<T, Dynamic>,
+    inner: Bind<T, rt::Mutex<T, Dynamic>>,
 }
 
 impl<T> Mutex<T> {
-    /// A new mutex, bound to the engine of the running check.
+    /// A new mutex. It binds to the engine of the running check when first used.
     #[track_caller]
-    pub fn new(value: T) -> Self {
-        Mutex { inner: rt::Mutex::new(value) }
+    pub const fn new(value: T) -> Self {
+        Mutex { inner: Bind::new(value, Location::caller()) }
+    }
+
+    /// The running execution's mutex.
+    #[inline]
+    fn raw(&self) -> &rt::Mutex<T, Dynamic> {
+        self.inner.get(rt::Mutex::at)
     }
 
     /// Blocks until the lock is held. Always `Ok`: see the module docs on poisoning.
     #[track_caller]
     pub fn lock(&self) -> LockResult<MutexGuard<'_, T>> {
-        Ok(MutexGuard { inner: self.inner.lock() })
+        Ok(MutexGuard { inner: self.raw().lock() })
     }
 
     /// Takes the lock if it is free.
     #[track_caller]
     pub fn try_lock(&self) -> TryLockResult<MutexGuard<'_, T>> {
-        self.inner.try_lock().map(|inner| MutexGuard { inner }).ok_or(TryLockError::WouldBlock)
+        self.raw().try_lock().map(|inner| MutexGuard { inner }).ok_or(TryLockError::WouldBlock)
     }
 
     /// Consumes the mutex, returning its value.
     pub fn into_inner(self) -> LockResult<T> {
-        Ok(self.inner.into_inner())
+        Ok(self.inner.into_inner(rt::Mutex::into_inner))
     }
 
     /// The value, borrowed mutably: no lock is taken (the borrow is exclusive). Always `Ok`.
     pub fn get_mut(&mut self) -> LockResult<&mut T> {
-        Ok(self.inner.get_mut())
+        Ok(self.inner.get_mut(rt::Mutex::get_mut, |v| v))
     }
 
     /// Always `false`: poisoning is never reported (a panic on a model thread already ends the
@@ -162,7 +172,12 @@ impl<T: std::fmt::Display> std::fmt::Display for MutexGuard<'_, T> {
 /// `notify_one` meant for another waiter is counted notified while that waiter is woken too (a
 /// spurious wakeup, which std allows).
 pub struct Condvar {
-    inner: rt::Condvar<Dynamic>,
+    inner: Bind<(), CondvarCore>,
+}
+
+/// A [`Condvar`] in one execution.
+struct CondvarCore {
+    raw: rt::Condvar<Dynamic>,
     /// Notifies so far: a timed wait compares it before and after its window. The engine's own
     /// atomic, unrecorded (it is not the model's), so loom orders it against the waiter's reads.
     notifies: crate::rt::dynamic::DynAtomicUsize,
@@ -186,16 +201,26 @@ impl WaitTimeoutResult {
 }
 
 impl Condvar {
-    /// A new condition variable, bound to the engine of the running check.
+    /// A new condition variable. It binds to the engine of the running check when first used.
     #[track_caller]
-    pub fn new() -> Self {
-        Condvar { inner: rt::Condvar::new(), notifies: RawAtomic::new(0), timed: Default::default() }
+    pub const fn new() -> Self {
+        Condvar { inner: Bind::new((), Location::caller()) }
+    }
+
+    /// The running execution's condition variable.
+    #[inline]
+    fn core(&self) -> &CondvarCore {
+        self.inner.get(|name, made, ()| CondvarCore {
+            raw: rt::Condvar::at(name, made),
+            notifies: RawAtomic::new_late(0),
+            timed: Default::default(),
+        })
     }
 
     /// Releases the guard's lock, sleeps until notified, and returns holding it again.
     #[track_caller]
     pub fn wait<'a, T>(&self, guard: MutexGuard<'a, T>) -> LockResult<MutexGuard<'a, T>> {
-        Ok(MutexGuard { inner: self.inner.wait(guard.inner) })
+        Ok(MutexGuard { inner: self.core().raw.wait(guard.inner) })
     }
 
     /// Waits while `condition` holds.
@@ -218,11 +243,12 @@ impl Condvar {
         guard: MutexGuard<'a, T>,
         dur: Duration,
     ) -> LockResult<(MutexGuard<'a, T>, WaitTimeoutResult)> {
-        self.timed.store(true, SeqCst);
+        let core = self.core();
+        core.timed.store(true, SeqCst);
         // A read-modify-write reads the newest count (and leaves it as it is).
-        let before = self.notifies.fetch_add(0, SeqCst);
-        let notified = || self.notifies.fetch_add(0, SeqCst) != before;
-        let (inner, timed_out) = self.inner.wait_timeout(guard.inner, dur, notified);
+        let before = core.notifies.fetch_add(0, SeqCst);
+        let notified = || core.notifies.fetch_add(0, SeqCst) != before;
+        let (inner, timed_out) = core.raw.wait_timeout(guard.inner, dur, notified);
         Ok((MutexGuard { inner }, WaitTimeoutResult(timed_out)))
     }
 
@@ -258,17 +284,19 @@ impl Condvar {
     /// Wakes one waiting thread.
     #[track_caller]
     pub fn notify_one(&self) {
-        self.count_notify();
-        self.inner.notify_one()
+        self.core().count_notify();
+        self.core().raw.notify_one()
     }
 
     /// Wakes every waiting thread.
     #[track_caller]
     pub fn notify_all(&self) {
-        self.count_notify();
-        self.inner.notify_all()
+        self.core().count_notify();
+        self.core().raw.notify_all()
     }
+}
 
+impl CondvarCore {
     /// Counts a notify, for timed waits (see [`Condvar::wait_timeout`]) if one ever began.
     fn count_notify(&self) {
         if self.timed.load(SeqCst) {
@@ -297,6 +325,8 @@ mod once;
 #[cfg(test)]
 mod ported;
 mod rwlock;
+#[cfg(test)]
+mod statics;
 
 pub use barrier::{Barrier, BarrierWaitResult};
 pub use once::{LazyLock, Once, OnceLock, OnceState};
@@ -305,16 +335,16 @@ pub use rwlock::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 impl<T> Mutex<T> {
     /// Names the mutex `name` in traces (`Mutex::new(v).named("ledger")`), instead of after
     /// where it was made (`mutex@src/bank.rs:12`): conclab's one addition to std's API.
-    pub fn named(mut self, name: &'static str) -> Self {
-        self.inner.rename(name);
+    pub const fn named(mut self, name: &'static str) -> Self {
+        self.inner.name(name);
         self
     }
 }
 
 impl Condvar {
     /// Names the condition variable `name` in traces (`Condvar::new().named("not_empty")`).
-    pub fn named(mut self, name: &'static str) -> Self {
-        self.inner.rename(name);
+    pub const fn named(mut self, name: &'static str) -> Self {
+        self.inner.name(name);
         self
     }
 }
@@ -671,13 +701,6 @@ mod tests {
             let r = runner::check_in_process("std-model", body, Checker::Stress, Some(20));
             assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
         }
-    }
-
-    #[test]
-    fn an_object_made_outside_any_check_says_so() {
-        let made = std::panic::catch_unwind(|| Mutex::new(1));
-        let message = crate::engine::panic_text(&*made.expect_err("refused"));
-        assert!(message.contains("outside any check"), "{message}");
     }
 
     /// A notify that touches nothing else the model shares (no lock, no atomic): only the count

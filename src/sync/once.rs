@@ -4,7 +4,10 @@
 //! `&T` safely.
 
 use super::atomic::{AtomicBool, Ordering};
+use std::panic::Location;
+
 use super::{Condvar, Mutex};
+use crate::rt::bind::Bind;
 
 /// Where an initialisation is.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -14,11 +17,11 @@ enum Init {
     Done,
 }
 
-/// `std::sync::OnceLock`, checked: a cell written at most once. Unlike std's, `new` is not
-/// `const`: a cell binds to the check that makes it, so it cannot be a `static`.
+/// `std::sync::OnceLock`, checked: a cell written at most once. `new` is `const`, as std's: a
+/// `static` cell is empty again at the start of every execution of a check.
 pub struct OnceLock<T> {
-    /// The value, once set (std's cell: it makes the `&T` of `get` sound).
-    value: std::sync::OnceLock<T>,
+    /// The value, once set (std's cell: it makes the `&T` of `get` sound), one per execution.
+    value: Bind<Option<T>, std::sync::OnceLock<T>>,
     /// Set (Release) after the value: `get` is one checked Acquire load, as std's is.
     done: AtomicBool,
     /// Who initialises: one thread runs `Empty -> Running -> Done`, the others wait.
@@ -27,22 +30,28 @@ pub struct OnceLock<T> {
 }
 
 impl<T> OnceLock<T> {
-    /// An empty cell, bound to the engine of the running check.
+    /// An empty cell. It binds to the engine of the running check when first used.
     #[track_caller]
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         OnceLock {
-            value: std::sync::OnceLock::new(),
+            value: Bind::owning_nothing(None, Location::caller()),
             done: AtomicBool::new(false),
             init: Mutex::new(Init::Empty),
             finished: Condvar::new(),
         }
     }
 
+    /// The running execution's value cell.
+    #[inline]
+    fn value(&self) -> &std::sync::OnceLock<T> {
+        self.value.get(|_, _, v| v.map_or_else(std::sync::OnceLock::new, std::sync::OnceLock::from))
+    }
+
     /// The value, if it is set; never blocks.
     #[track_caller]
     pub fn get(&self) -> Option<&T> {
         if self.done.load(Ordering::Acquire) {
-            self.value.get()
+            self.value().get()
         } else {
             None
         }
@@ -70,7 +79,7 @@ impl<T> OnceLock<T> {
         let mut init = self.init.lock().unwrap_or_else(|e| e.into_inner());
         loop {
             match *init {
-                Init::Done => return self.value.get().expect("set before Done"),
+                Init::Done => return self.value().get().expect("set before Done"),
                 Init::Running => init = self.finished.wait(init).unwrap_or_else(|e| e.into_inner()),
                 Init::Empty => break,
             }
@@ -81,29 +90,29 @@ impl<T> OnceLock<T> {
         let reset = Reset(self);
         let v = f();
         std::mem::forget(reset);
-        if self.value.set(v).is_err() {
+        if self.value().set(v).is_err() {
             unreachable!("only the thread that moved the cell to Running sets it");
         }
         self.done.store(true, Ordering::Release);
         *self.init.lock().unwrap_or_else(|e| e.into_inner()) = Init::Done;
         self.finished.notify_all();
-        self.value.get().expect("just set")
+        self.value().get().expect("just set")
     }
 
     /// The value, if it was set.
     pub fn into_inner(self) -> Option<T> {
-        self.value.into_inner()
+        self.value.into_inner(std::sync::OnceLock::into_inner)
     }
 
     /// The value, borrowed mutably, if it is set (the borrow is exclusive: nothing to wait for).
     pub fn get_mut(&mut self) -> Option<&mut T> {
-        self.value.get_mut()
+        self.value.get_mut(std::sync::OnceLock::get_mut, |v| v.as_mut())
     }
 
     /// Takes the value out, leaving the cell empty.
     #[track_caller]
     pub fn take(&mut self) -> Option<T> {
-        let v = self.value.take()?;
+        let v = self.value.get_mut(std::sync::OnceLock::take, Option::take)?;
         // Exclusive: nobody can race with these, but loom lends an atomic only through a store.
         self.done.store(false, Ordering::Relaxed);
         *self.init.get_mut().unwrap_or_else(|e| e.into_inner()) = Init::Empty;
@@ -122,7 +131,7 @@ impl<T> OnceLock<T> {
             init = self.finished.wait(init).unwrap_or_else(|e| e.into_inner());
         }
         drop(init);
-        self.value.get().expect("set before Done")
+        self.value().get().expect("set before Done")
     }
 }
 
@@ -151,7 +160,7 @@ impl<T> From<T> for OnceLock<T> {
     #[track_caller]
     fn from(value: T) -> Self {
         OnceLock {
-            value: std::sync::OnceLock::from(value),
+            value: Bind::new(Some(value), Location::caller()),
             done: AtomicBool::new(true),
             init: Mutex::new(Init::Done),
             finished: Condvar::new(),
@@ -184,7 +193,7 @@ impl<T: std::fmt::Debug> std::fmt::Debug for OnceLock<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // As std's: `OnceLock(value)`, or `OnceLock(<uninit>)` while it is empty.
         let mut d = f.debug_tuple("OnceLock");
-        match self.value.get() {
+        match self.value().get() {
             Some(v) => d.field(v),
             None => d.field(&format_args!("<uninit>")),
         };
@@ -194,22 +203,21 @@ impl<T: std::fmt::Debug> std::fmt::Debug for OnceLock<T> {
 
 /// `std::sync::LazyLock`, checked: a value computed by `F` on first use. The first thread to
 /// [`LazyLock::force`] it (or deref it) runs `F`; the others wait for it — exactly
-/// [`OnceLock::get_or_init`], whose races the checkers explore. Unlike std's, `new` is not
-/// `const`: a lock binds to the check that makes it, so it cannot be a `static` (make it in the
-/// model and share it, e.g. in an `Arc`). If `F` panics the lock is poisoned, as std's is: the
-/// next `force` panics too.
+/// [`OnceLock::get_or_init`], whose races the checkers explore. `new` is `const`, as std's: a
+/// `static` lock computes its value afresh in every execution of a check. If `F` panics the lock
+/// is poisoned, as std's is: the next `force` panics too.
 pub struct LazyLock<T, F = fn() -> T> {
     cell: OnceLock<T>,
     /// `F`, until the thread that initialises takes it. A std mutex: only that thread, inside
     /// the cell's initialisation (which the facade orders), ever locks it.
-    init: std::sync::Mutex<Option<F>>,
+    init: Bind<F, std::sync::Mutex<Option<F>>>,
 }
 
 impl<T, F: FnOnce() -> T> LazyLock<T, F> {
-    /// A lock whose value `f` computes on first use, bound to the engine of the running check.
+    /// A lock whose value `f` computes on first use.
     #[track_caller]
-    pub fn new(f: F) -> LazyLock<T, F> {
-        LazyLock { cell: OnceLock::new(), init: std::sync::Mutex::new(Some(f)) }
+    pub const fn new(f: F) -> LazyLock<T, F> {
+        LazyLock { cell: OnceLock::new(), init: Bind::new(f, Location::caller()) }
     }
 
     /// The value, computed first if nobody has (other threads wait while one computes it).
@@ -230,8 +238,12 @@ impl<T, F: FnOnce() -> T> LazyLock<T, F> {
         this.cell.get_mut().expect("just set")
     }
 
-    fn take_init(init: &std::sync::Mutex<Option<F>>) -> F {
-        let f = init.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    fn take_init(init: &Bind<F, std::sync::Mutex<Option<F>>>) -> F {
+        let f = init
+            .get(|_, _, f| std::sync::Mutex::new(Some(f)))
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
         f.expect("LazyLock instance has previously been poisoned")
     }
 }
@@ -286,17 +298,17 @@ impl<T: std::fmt::Debug, F> std::fmt::Debug for LazyLock<T, F> {
     }
 }
 
-/// `std::sync::Once`, checked: runs one closure once. Unlike std's, `new` is not `const` (it
-/// binds to the check that makes it), and a panicking closure does not poison: the next
-/// `call_once` runs its own.
+/// `std::sync::Once`, checked: runs one closure once (once per execution of a check, for a
+/// `static`). Unlike std's, a panicking closure does not poison: the next `call_once` runs its
+/// own.
 pub struct Once {
     cell: OnceLock<()>,
 }
 
 impl Once {
-    /// A new `Once`, bound to the engine of the running check.
+    /// A new `Once` (`const`, as std's).
     #[track_caller]
-    pub fn new() -> Self {
+    pub const fn new() -> Self {
         Once { cell: OnceLock::new() }
     }
 

@@ -1,0 +1,177 @@
+//! `static`s of the facade's types, as std code writes them (`static HITS: AtomicUsize =
+//! AtomicUsize::new(0);`): each execution of a check starts from their initial values, and
+//! outside any check they behave as std's.
+
+use super::atomic::{AtomicUsize, Ordering::SeqCst};
+use super::{Barrier, Condvar, LazyLock, Mutex, Once, OnceLock, RwLock};
+use crate::report::{Coverage, Kind, Report, Verdict};
+use crate::runner::{self, Checker};
+use crate::thread;
+
+fn check(body: fn(), checker: Checker) -> Report {
+    runner::check_in_process("statics", body, checker, Some(5_000))
+}
+
+/// A page counts its hits in a static, as a server would.
+static HITS: AtomicUsize = AtomicUsize::new(0);
+/// The same page, counted right, in a static of its own.
+static HITS_FIXED: AtomicUsize = AtomicUsize::new(0);
+
+/// Two requests each count a hit with a load and a store.
+fn hits_counted_with_load_then_store() {
+    let t = thread::spawn(|| {
+        let n = HITS.load(SeqCst);
+        HITS.store(n + 1, SeqCst); // BUG: the other request's hit may land in between
+    });
+    let n = HITS.load(SeqCst);
+    HITS.store(n + 1, SeqCst);
+    t.join().unwrap();
+    assert_eq!(HITS.load(SeqCst), 2, "a hit was lost");
+}
+
+/// The fix: one read-modify-write per hit. Passing it in a second execution needs the static to
+/// start from 0 again: kept from the first, it would read 4.
+fn hits_counted_with_fetch_add() {
+    let t = thread::spawn(|| {
+        HITS_FIXED.fetch_add(1, SeqCst);
+    });
+    HITS_FIXED.fetch_add(1, SeqCst);
+    t.join().unwrap();
+    assert_eq!(HITS_FIXED.load(SeqCst), 2, "a hit was lost");
+}
+
+#[test]
+fn a_static_counter_starts_afresh_in_every_execution() {
+    for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+        let r = check(hits_counted_with_load_then_store, checker);
+        assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+        assert!(r.message.as_deref().unwrap_or("").contains("a hit was lost"), "{}", r.render());
+        let r = check(hits_counted_with_fetch_add, checker);
+        assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+        assert!(r.executions > 1, "{}", r.render());
+    }
+    let r = check(hits_counted_with_fetch_add, Checker::Loom);
+    assert_eq!(r.coverage, Coverage::Exhaustive, "{}", r.render());
+    let r = runner::check_in_process("statics", hits_counted_with_fetch_add, Checker::Stress, Some(50));
+    assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+}
+
+/// Workers register by name in a static registry whose values own memory (`String`s).
+static WORKERS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+static WORKERS_FIXED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Registers `name` unless it is there: looked up under one lock, added under another.
+fn register_checked_then_added(name: &str) {
+    let known = WORKERS.lock().unwrap().iter().any(|n| n == name);
+    if !known {
+        WORKERS.lock().unwrap().push(name.to_string()); // BUG: another may have added it meanwhile
+    }
+}
+
+/// Two threads register the same worker: it must be there once.
+fn one_worker_registered_twice() {
+    let t = thread::spawn(|| register_checked_then_added("backup"));
+    register_checked_then_added("backup");
+    t.join().unwrap();
+    assert_eq!(WORKERS.lock().unwrap().len(), 1, "the worker was registered twice");
+}
+
+/// The fix: look up and add under one lock.
+fn one_worker_registered_under_one_lock() {
+    let register = || {
+        let mut workers = WORKERS_FIXED.lock().unwrap();
+        if !workers.iter().any(|n| n == "backup") {
+            workers.push("backup".to_string());
+        }
+    };
+    let t = thread::spawn(register);
+    register();
+    t.join().unwrap();
+    assert_eq!(*WORKERS_FIXED.lock().unwrap(), ["backup"], "the worker was registered twice");
+}
+
+#[test]
+fn a_static_registry_of_owned_values_starts_empty_in_every_execution() {
+    for checker in [Checker::Loom, Checker::ShuttleRandom] {
+        let r = check(one_worker_registered_twice, checker);
+        assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+        let r = check(one_worker_registered_under_one_lock, checker);
+        assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+        assert!(r.executions > 1, "{}", r.render());
+    }
+}
+
+/// Every kind of static std allows, used by two threads.
+static CONFIG: OnceLock<String> = OnceLock::new();
+static LOADS: AtomicUsize = AtomicUsize::new(0);
+static LIMITS: LazyLock<Mutex<u32>> = LazyLock::new(|| Mutex::new(10));
+static SETUP: Once = Once::new();
+static SETUPS: AtomicUsize = AtomicUsize::new(0);
+static TABLE: RwLock<[u8; 2]> = RwLock::new([0, 0]);
+static READY: (Mutex<bool>, Condvar) = (Mutex::new(false), Condvar::new());
+static BOTH: Barrier = Barrier::new(2);
+
+fn every_kind_of_static() {
+    let work = |i: usize| {
+        let config = CONFIG.get_or_init(|| {
+            LOADS.fetch_add(1, SeqCst);
+            "config".to_string()
+        });
+        assert_eq!(config, "config");
+        SETUP.call_once(|| {
+            SETUPS.fetch_add(1, SeqCst);
+        });
+        *LIMITS.lock().unwrap() -= 1;
+        TABLE.write().unwrap()[i] = 1;
+        BOTH.wait();
+    };
+    let t = thread::spawn(move || {
+        work(1);
+        *READY.0.lock().unwrap() = true;
+        READY.1.notify_one();
+    });
+    work(0);
+    let mut ready = READY.0.lock().unwrap();
+    while !*ready {
+        ready = READY.1.wait(ready).unwrap();
+    }
+    drop(ready);
+    t.join().unwrap();
+    assert_eq!((LOADS.load(SeqCst), SETUPS.load(SeqCst)), (1, 1), "initialised twice");
+    assert_eq!(*LIMITS.lock().unwrap(), 8);
+    assert_eq!(*TABLE.read().unwrap(), [1, 1]);
+}
+
+#[test]
+fn every_kind_of_static_starts_afresh_in_every_execution() {
+    for checker in [Checker::Loom, Checker::ShuttleRandom] {
+        let r = check(every_kind_of_static, checker);
+        assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+        assert!(r.executions > 1, "{}", r.render());
+    }
+}
+
+/// Outside any check the types are std's: a crate's other tests use them as they are.
+static OUTSIDE_HITS: AtomicUsize = AtomicUsize::new(0);
+
+#[test]
+fn outside_any_check_the_types_behave_as_std_s() {
+    let pair = std::sync::Arc::new((Mutex::new(0), Condvar::new()));
+    let p = pair.clone();
+    let t = thread::spawn(move || {
+        *p.0.lock().unwrap() += 1;
+        p.1.notify_one();
+        OUTSIDE_HITS.fetch_add(1, SeqCst);
+    });
+    let mut n = pair.0.lock().unwrap();
+    while *n == 0 {
+        n = pair.1.wait(n).unwrap();
+    }
+    drop(n);
+    t.join().unwrap();
+    OUTSIDE_HITS.fetch_add(1, SeqCst);
+    assert_eq!(OUTSIDE_HITS.load(SeqCst), 2);
+    let cell = OnceLock::new();
+    assert_eq!(*cell.get_or_init(|| 7), 7);
+    assert_eq!(crate::rt::dynamic::engine(), None, "a thread spawned outside any check is in none either");
+}

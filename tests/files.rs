@@ -166,15 +166,16 @@ fn a_file_named_main_rs_is_checked_too() {
 
 /// Programs written against std that the catalog never saw (`tests/unseen/`): a double-checked
 /// initialisation with a Relaxed flag, a condvar wait with `if`, a Relaxed single-producer ring
-/// (loom's DPOR gap) and a ticket lock that takes its ticket with a load and a store. The default
-/// check finds each buggy variant as an assertion and passes each fix having explored more than
-/// one execution.
+/// (loom's DPOR gap), a ticket lock that takes its ticket with a load and a store, and a service
+/// registry kept in statics (a fix that passes a second execution had its statics start afresh).
+/// The default check finds each buggy variant as an assertion and passes each fix having
+/// explored more than one execution.
 #[test]
 fn programs_the_catalog_never_saw_are_found_and_their_fixes_pass() {
     // One file (one scratch crate to build): each program in a module of its own, its variants
     // as `<name>_buggy` and `fixed_<name>`.
     let unseen = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/unseen");
-    let names = ["dcl", "condvar_if", "spsc", "ticket"];
+    let names = ["dcl", "condvar_if", "spsc", "ticket", "statics"];
     let mut text = String::new();
     for name in names {
         let source = std::fs::read_to_string(unseen.join(format!("{name}.rs"))).unwrap();

@@ -149,10 +149,36 @@ pub fn variants(text: &str) -> Vec<String> {
 }
 
 /// `text` with std's concurrency modules mapped to conclab's facade: `std::sync`, `std::thread`
-/// and `std::hint` (also `::std::…`), and `core::sync`, become `conclab::…`. Lines keep their
+/// and `std::hint` (also `::std::…`), and `core::sync`, become `conclab::…`, and
+/// `thread_local!` (std's prelude macro, or `std::thread_local!`) conclab's. Lines keep their
 /// numbers.
 pub fn map_std(text: &str) -> String {
-    map_crate(&map_crate(text, "std::"), "core::")
+    map_thread_local(&map_crate(&map_crate(text, "std::"), "core::"))
+}
+
+/// `thread_local!` as conclab's: `std::thread_local!` and the prelude's unqualified one.
+fn map_thread_local(text: &str) -> String {
+    const MACRO: &str = "thread_local!";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find(MACRO) {
+        let before = &rest[..i];
+        let (kept, path) = match before.strip_suffix("std::") {
+            Some(b) if b.chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_')) => {
+                (b.strip_suffix("::").unwrap_or(b), "::conclab::")
+            }
+            _ if before.chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_' || c == ':')) => {
+                (before, "::conclab::")
+            }
+            _ => (before, ""),
+        };
+        out.push_str(kept);
+        out.push_str(path);
+        out.push_str(MACRO);
+        rest = &rest[i + MACRO.len()..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn map_crate(text: &str, krate: &str) -> String {
@@ -287,6 +313,17 @@ mod tests {
             "use conclab::sync::{Arc, Mutex};\nuse conclab::thread;\nuse ::conclab::hint::spin_loop;\n\
              use std::collections::HashMap;\nuse my_std::sync::X;\nlet t = conclab::thread::spawn(f);\nstd::synced();\n\
              use conclab::sync::atomic::AtomicU8;\nuse core::hint::black_box;"
+        );
+    }
+
+    #[test]
+    fn thread_local_maps_to_the_facade_s_qualified_or_not() {
+        let text = "thread_local! {\n  static A: u8 = 0;\n}\nstd::thread_local!(static B: u8 = 0);\n\
+                    ::std::thread_local!(static C: u8 = 0);\nconclab::thread_local!(static D: u8 = 0);\nmy_thread_local!();";
+        assert_eq!(
+            map_std(text),
+            "::conclab::thread_local! {\n  static A: u8 = 0;\n}\n::conclab::thread_local!(static B: u8 = 0);\n\
+             ::conclab::thread_local!(static C: u8 = 0);\nconclab::thread_local!(static D: u8 = 0);\nmy_thread_local!();"
         );
     }
 

@@ -15,7 +15,11 @@ use std::time::Duration;
 
 pub use std::thread::{panicking, Result};
 
+pub use local::{AccessError, LocalKey};
+
 use crate::rt::{self, Dynamic};
+
+mod local;
 
 /// `std::thread::ThreadId`: a thread's identity in the running execution (`main` is the first).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

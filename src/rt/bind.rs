@@ -29,6 +29,8 @@ std::thread_local! {
 #[derive(Default)]
 pub struct Context {
     entries: parking_lot::Mutex<HashMap<usize, Entry>>,
+    /// Each model thread's values of thread-local keys, by (thread, key address).
+    locals: parking_lot::Mutex<HashMap<(usize, usize), Entry>>,
 }
 
 /// One engine object, boxed, with the function that drops it.
@@ -43,14 +45,15 @@ unsafe impl Send for Entry {}
 
 impl Drop for Context {
     fn drop(&mut self) {
-        let entries = std::mem::take(&mut *self.entries.lock());
+        let mut entries: Vec<Entry> = std::mem::take(&mut *self.locals.lock()).into_values().collect();
+        entries.extend(std::mem::take(&mut *self.entries.lock()).into_values());
         // An execution that ended in a panic (a bug, or the engine's own abort) may have left the
         // engine unable to drop its objects: they are leaked instead.
         if std::thread::panicking() {
             std::mem::forget(entries);
             return;
         }
-        for (_, e) in entries {
+        for e in entries {
             // SAFETY: `ptr` came from `Box::<O>::into_raw` and `drop` is `drop_box::<O>`.
             unsafe { (e.drop)(e.ptr) }
         }
@@ -65,12 +68,21 @@ unsafe fn drop_box<O>(p: *mut u8) {
 impl Context {
     /// The engine object bound at `key`, made by `make` if there is none yet.
     fn get_or_make<O>(&self, key: usize, make: impl FnOnce() -> O) -> *const O {
-        if let Some(e) = self.entries.lock().get(&key) {
+        Self::in_map(&self.entries, key, make)
+    }
+
+    /// The value at `key` in `map`, made by `make` if there is none yet.
+    fn in_map<K: std::hash::Hash + Eq + Copy, O>(
+        map: &parking_lot::Mutex<HashMap<K, Entry>>,
+        key: K,
+        make: impl FnOnce() -> O,
+    ) -> *const O {
+        if let Some(e) = map.lock().get(&key) {
             return e.ptr.cast_const().cast();
         }
         // Made without the lock held: making may bind other objects.
         let made = Box::into_raw(Box::new(make()));
-        let mut entries = self.entries.lock();
+        let mut entries = map.lock();
         match entries.entry(key) {
             std::collections::hash_map::Entry::Occupied(e) => {
                 // SAFETY: just made above, and not shared.
@@ -83,6 +95,14 @@ impl Context {
             }
         }
     }
+}
+
+/// The value of the thread-local `key` (its address) for the running model thread `thread` in
+/// the running execution, made by `init` at the thread's first access; `None` outside any
+/// execution. It lives until the execution ends.
+pub fn thread_local<T>(key: usize, thread: usize, init: impl FnOnce() -> T) -> Option<*const T> {
+    let context = CONTEXT.with(|c| c.borrow().clone())?;
+    Some(Context::in_map(&context.locals, (thread, key), init))
 }
 
 /// The bindings made outside any check: they last as long as the process.

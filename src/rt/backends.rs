@@ -726,8 +726,8 @@ pub mod pool {
     }
 
     /// A loom atomic of type `A` from the running execution's pool; `None` outside a loom
-    /// execution the engine began (an atomic is then made at its first use). Unwinds with
-    /// [`RanShort`] when the pool has none left.
+    /// execution the engine began, or while it unwinds (an atomic is then made at its first
+    /// use). Unwinds with [`RanShort`] when the pool has none left.
     pub(super) fn take<A: Zeroed>() -> Option<Arc<A>> {
         let got = POOL.with(|p| {
             let mut p = p.borrow_mut();
@@ -744,6 +744,10 @@ pub mod pool {
         })?;
         match got {
             Some(cell) => Some(cell.downcast::<A>().unwrap_or_else(|_| unreachable!("pooled by its type"))),
+            // A `Drop` that runs while the execution unwinds (from a bug, or from a short pool)
+            // must not unwind again, which would abort the process: the execution is over, and
+            // its atomic is made here, at its first use.
+            None if std::thread::panicking() => None,
             None => std::panic::resume_unwind(Box::new(RanShort)),
         }
     }

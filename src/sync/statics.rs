@@ -175,3 +175,33 @@ fn outside_any_check_the_types_behave_as_std_s() {
     assert_eq!(*cell.get_or_init(|| 7), 7);
     assert_eq!(crate::rt::dynamic::engine(), None, "a thread spawned outside any check is in none either");
 }
+
+/// Guards dropped so far: a static first used in a `Drop`.
+static DROPPED: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts itself dropped.
+struct Guard;
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        DROPPED.fetch_add(1, SeqCst);
+    }
+}
+
+/// A bug whose unwinding drops a guard that touches a static for the first time in the
+/// execution: under loom that atomic is made while the execution unwinds (it must not unwind
+/// again, which would abort the process).
+fn a_guard_dropped_while_a_bug_unwinds() {
+    let _guard = Guard;
+    let t = thread::spawn(|| ());
+    t.join().unwrap();
+    panic!("the bug");
+}
+
+#[test]
+fn a_static_first_used_while_an_execution_unwinds_is_no_abort() {
+    for checker in [Checker::Loom, Checker::ShuttleRandom] {
+        let r = check(a_guard_dropped_while_a_bug_unwinds, checker);
+        assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
+    }
+}

@@ -348,3 +348,18 @@ fn the_default_check_finds_a_retry_livelock_without_hints_and_passes_its_fix() {
     assert!(r.found_by.as_deref().is_some_and(|b| b.starts_with("shuttle")), "{}", r.render());
     conclab::check(|| polite(true));
 }
+
+/// An object the test sets up before the check and the model then uses: each execution would
+/// start from its initial value, not from the set-up, so the check refuses it and says why.
+#[test]
+fn an_object_set_up_before_the_check_is_refused_with_the_reason() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    hits.store(10, SeqCst);
+    let r = Check::new().checker(Checker::ShuttleRandom).iterations(10).report(move || {
+        let h = hits.clone();
+        thread::spawn(move || h.fetch_add(1, SeqCst)).join().unwrap();
+        assert!(hits.load(SeqCst) >= 11, "the set-up was lost");
+    });
+    assert_eq!(r.kind, Some(Kind::Panic), "{}", r.render());
+    assert!(r.message.as_deref().unwrap_or("").contains("used outside any check and then in one"), "{}", r.render());
+}

@@ -139,13 +139,16 @@ pub fn check_bare(builder: &::loom::model::Builder, f: impl Fn() + Sync + Send +
         let result = panic::catch_unwind(AssertUnwindSafe(|| {
             builder.check(move || {
                 crate::rt::pool::fill();
-                let _bindings = crate::rt::bind::begin();
+                crate::rt::bind::begin();
                 f();
+                if crate::rt::pool::abandoned() {
+                    panic::resume_unwind(Box::new(crate::rt::pool::RanShort));
+                }
                 crate::rt::pool::drain();
             })
         }));
         match result {
-            Err(p) if p.is::<crate::rt::pool::RanShort>() => continue,
+            Err(p) if p.is::<crate::rt::pool::RanShort>() || crate::rt::pool::abandoned() => continue,
             Err(p) => panic::resume_unwind(p),
             Ok(()) => return,
         }
@@ -187,11 +190,19 @@ pub fn run(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: us
                     let _execution = Execution::begin(&r2);
                     Loom::set_thread_index(0);
                     body();
+                    if crate::rt::pool::abandoned() {
+                        // The model caught the unwinding: end the execution all the same.
+                        panic::resume_unwind(Box::new(crate::rt::pool::RanShort));
+                    }
                 })
             }));
             match result {
-                // An execution's atomics outnumbered its pool, now larger: the same search again.
-                Err(p) if p.is::<crate::rt::pool::RanShort>() => rec.rewind_executions(start),
+                // An execution's atomics outnumbered its pool, now larger: the same search again
+                // (a failure the abandoned execution recorded is not the model's).
+                Err(p) if p.is::<crate::rt::pool::RanShort>() || crate::rt::pool::abandoned() => {
+                    rec.take_failure();
+                    rec.rewind_executions(start)
+                }
                 result => break result,
             }
         };

@@ -24,6 +24,11 @@ pub fn install_panic_hook() {
         let previous = panic::take_hook();
         panic::set_hook(Box::new(move |info| {
             let Some(rec) = trace::current() else { return previous(info) };
+            // An execution loom abandoned (its pool of atomics ran short) is run again: what
+            // panics in it is not the model's.
+            if crate::rt::pool::abandoned() {
+                return;
+            }
             let message = panic_text(info.payload());
             let location = info.location().map(|l| trace::short_location(l)).unwrap_or_default();
             if let Some(f) = rec.fail(message, location) {
@@ -76,10 +81,7 @@ pub fn blind_spots(engine: Engine) -> Vec<BlindSpot> {
 
 /// One execution's lifetime: counted when it begins; the modelled process's signal state is
 /// dropped when it ends (even by a panic), inside the engine's execution, as its objects must be.
-pub(crate) struct Execution {
-    /// The execution's own bindings of statics and captured objects.
-    _bindings: crate::rt::bind::ExecutionScope,
-}
+pub(crate) struct Execution;
 
 impl Execution {
     pub(crate) fn begin(rec: &Recorder) -> Execution {
@@ -90,7 +92,9 @@ impl Execution {
             // On the main thread, before the model: see `rt::LoomAtomic`.
             crate::rt::pool::fill();
         }
-        Execution { _bindings: crate::rt::bind::begin() }
+        // Its own bindings of statics and captured objects (`rt::bind`).
+        crate::rt::bind::begin();
+        Execution
     }
 }
 

@@ -689,6 +689,9 @@ pub mod pool {
         /// The running execution's atomics, and how many are handed out; `None` outside a
         /// loom execution that the engine began.
         made: Option<HashMap<TypeId, Made>>,
+        /// The running execution ran short: whatever it does now is not the model's (the model
+        /// may even have caught the unwinding), and the search is run again.
+        abandoned: bool,
     }
 
     std::thread_local! {
@@ -716,6 +719,7 @@ pub mod pool {
             types.sort_by_key(|(t, _)| *t);
             let made = types.into_iter().map(|(t, (n, make))| (t, ((0..n).map(|_| make()).collect(), 0))).collect();
             p.made = Some(made);
+            p.abandoned = false;
         })
     }
 
@@ -725,9 +729,18 @@ pub mod pool {
         drop(made);
     }
 
+    /// Whether the running execution ran short of atomics: the engine runs the search again,
+    /// and nothing it does now (a failure included) counts.
+    pub fn abandoned() -> bool {
+        POOL.with(|p| p.borrow().abandoned)
+    }
+
     /// A loom atomic of type `A` from the running execution's pool; `None` outside a loom
-    /// execution the engine began, or while it unwinds (an atomic is then made at its first
-    /// use). Unwinds with [`RanShort`] when the pool has none left.
+    /// execution the engine began (an atomic is then made at its first use). When the pool has
+    /// none left, the execution is abandoned and unwinds with [`RanShort`] — once: a `Drop` that
+    /// runs while it unwinds must not unwind again (that aborts the process), and a model that
+    /// caught the unwinding goes on with atomics made at their first use, in an execution that
+    /// does not count.
     pub(super) fn take<A: Zeroed>() -> Option<Arc<A>> {
         let got = POOL.with(|p| {
             let mut p = p.borrow_mut();
@@ -736,19 +749,19 @@ pub mod pool {
             let cell = cells.get(*next).cloned();
             *next += 1;
             let needed = *next;
+            let mut raise = false;
             if cell.is_none() {
                 let want = p.want.entry(TypeId::of::<A>()).or_insert((0, || Arc::new(A::zeroed())));
                 want.0 = want.0.saturating_mul(2).max(needed).max(4);
+                raise = !p.abandoned && !std::thread::panicking();
+                p.abandoned = true;
             }
-            Some(cell)
+            Some((cell, raise))
         })?;
         match got {
-            Some(cell) => Some(cell.downcast::<A>().unwrap_or_else(|_| unreachable!("pooled by its type"))),
-            // A `Drop` that runs while the execution unwinds (from a bug, or from a short pool)
-            // must not unwind again, which would abort the process: the execution is over, and
-            // its atomic is made here, at its first use.
-            None if std::thread::panicking() => None,
-            None => std::panic::resume_unwind(Box::new(RanShort)),
+            (Some(cell), _) => Some(cell.downcast::<A>().unwrap_or_else(|_| unreachable!("pooled by its type"))),
+            (None, true) => std::panic::resume_unwind(Box::new(RanShort)),
+            (None, false) => None,
         }
     }
 }

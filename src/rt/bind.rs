@@ -4,14 +4,16 @@
 //! value, in each execution — every execution starts from the program's initial state.
 //!
 //! An execution is what [`begin`] opens (each engine calls it per execution, through
-//! `engine::Execution`); real threads of a run inherit it ([`inherit`]/[`adopt`]). Outside any
-//! check the objects bind once, to real threads, and behave as std's.
+//! `engine::Execution`); real threads of a run inherit it ([`inherit`]/[`adopt`]), and it stays
+//! the thread's until the next one begins, so a thread nobody joined still runs in it after the
+//! model's main function returns. Outside any check the objects bind once, to real threads, and
+//! behave as std's.
 
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::HashMap;
-use std::mem::{needs_drop, ManuallyDrop};
+use std::mem::{needs_drop, size_of, ManuallyDrop};
 use std::panic::Location;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
 
 /// The next execution's number (0 is "no execution": outside any check).
@@ -24,53 +26,33 @@ std::thread_local! {
     static CONTEXT: RefCell<Option<Arc<Context>>> = const { RefCell::new(None) };
 }
 
-/// The bindings of one execution for the objects that outlive it, by address (a `static`'s, or
-/// a captured object's, which does not move while the model holds it).
+/// What a binding is found by: the object's address (a `static`'s, or a captured object's,
+/// which does not move while the model holds it) and its engine object's type.
+type Key = (usize, &'static str);
+
+/// The bindings of one execution for the objects that outlive it, and its thread-locals.
+///
+/// Its values are never dropped, as std never drops a `static`: a reference to one may outlive
+/// the model's main function (a thread nobody joined, a `&'static T` from a static `OnceLock`),
+/// and their `Drop`s would run outside the model. Only an object's own `Drop` (or `into_inner`)
+/// takes its binding out.
 #[derive(Default)]
 pub struct Context {
-    entries: parking_lot::Mutex<HashMap<usize, Entry>>,
+    entries: parking_lot::Mutex<HashMap<Key, Entry>>,
     /// Each model thread's values of thread-local keys, by (thread, key address).
     locals: parking_lot::Mutex<HashMap<(usize, usize), Entry>>,
 }
 
-/// One engine object, boxed, with the function that drops it.
+/// One engine object (or thread-local value), boxed.
 struct Entry {
     ptr: *mut u8,
-    drop: unsafe fn(*mut u8),
 }
 
 // SAFETY: an entry is the engine object of a facade object that is `Sync` (a `static`, or one
-// shared with the model's threads), so it may be dropped on whichever thread ends the execution.
+// shared with the model's threads), or a thread's value only that thread reaches.
 unsafe impl Send for Entry {}
 
-impl Drop for Context {
-    fn drop(&mut self) {
-        let mut entries: Vec<Entry> = std::mem::take(&mut *self.locals.lock()).into_values().collect();
-        entries.extend(std::mem::take(&mut *self.entries.lock()).into_values());
-        // An execution that ended in a panic (a bug, or the engine's own abort) may have left the
-        // engine unable to drop its objects: they are leaked instead.
-        if std::thread::panicking() {
-            std::mem::forget(entries);
-            return;
-        }
-        for e in entries {
-            // SAFETY: `ptr` came from `Box::<O>::into_raw` and `drop` is `drop_box::<O>`.
-            unsafe { (e.drop)(e.ptr) }
-        }
-    }
-}
-
-/// SAFETY: `p` must come from `Box::<O>::into_raw`, once.
-unsafe fn drop_box<O>(p: *mut u8) {
-    drop(unsafe { Box::from_raw(p.cast::<O>()) })
-}
-
 impl Context {
-    /// The engine object bound at `key`, made by `make` if there is none yet.
-    fn get_or_make<O>(&self, key: usize, make: impl FnOnce() -> O) -> *const O {
-        Self::in_map(&self.entries, key, make)
-    }
-
     /// The value at `key` in `map`, made by `make` if there is none yet.
     fn in_map<K: std::hash::Hash + Eq + Copy, O>(
         map: &parking_lot::Mutex<HashMap<K, Entry>>,
@@ -90,52 +72,58 @@ impl Context {
                 e.get().ptr.cast_const().cast()
             }
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(Entry { ptr: made.cast(), drop: drop_box::<O> });
+                v.insert(Entry { ptr: made.cast() });
                 made
             }
         }
+    }
+
+    /// Takes the binding at `key` out, if there is one.
+    ///
+    /// SAFETY: `O` must be the type the entry was made with (the key names it), and no
+    /// reference to it may be alive.
+    unsafe fn take<O>(&self, key: Key) -> Option<Box<O>> {
+        let e = self.entries.lock().remove(&key)?;
+        // SAFETY: made by `Box::<O>::into_raw` in `in_map`; removed, so taken once.
+        Some(unsafe { Box::from_raw(e.ptr.cast::<O>()) })
     }
 }
 
 /// The value of the thread-local `key` (its address) for the running model thread `thread` in
 /// the running execution, made by `init` at the thread's first access; `None` outside any
-/// execution. It lives until the execution ends.
+/// execution. It is never dropped (see [`Context`]).
 pub fn thread_local<T>(key: usize, thread: usize, init: impl FnOnce() -> T) -> Option<*const T> {
     let context = CONTEXT.with(|c| c.borrow().clone())?;
     Some(Context::in_map(&context.locals, (thread, key), init))
 }
 
-/// The bindings made outside any check: they last as long as the process.
+/// The bindings made outside any check, of objects first used in one.
 static OUTSIDE: LazyLock<Context> = LazyLock::new(Context::default);
 
-/// While alive, an execution runs on this OS thread; its bindings go when the last thread that
-/// runs it lets go of them.
-pub struct ExecutionScope {
-    previous: (u64, Option<Arc<Context>>),
-}
-
-/// Opens a new execution on this OS thread (each engine, before each execution of the model).
-pub fn begin() -> ExecutionScope {
-    let id = NEXT_EXECUTION.fetch_add(1, Ordering::Relaxed);
-    let context = CONTEXT.with(|c| c.replace(Some(Arc::new(Context::default()))));
-    ExecutionScope { previous: (CURRENT.with(|c| c.replace(id)), context) }
-}
-
-impl Drop for ExecutionScope {
-    fn drop(&mut self) {
-        let (id, context) = (self.previous.0, self.previous.1.take());
-        CURRENT.with(|c| c.set(id));
-        let mine = CONTEXT.with(|c| c.replace(context));
-        drop(mine);
+/// Runs `f` with the bindings of execution `now` (0: outside any check).
+fn with_context<R>(now: u64, f: impl FnOnce(&Context) -> R) -> R {
+    match CONTEXT.with(|c| c.borrow().clone()) {
+        Some(c) if now != 0 => f(&c),
+        _ => f(&OUTSIDE),
     }
 }
 
-/// The execution running on this OS thread, for a real thread it spawns ([`adopt`]).
+/// Opens a new execution on this OS thread (each engine, before each execution of the model).
+/// It stays this thread's until the next one, or until the search's [`crate::rt::dynamic::EngineScope`]
+/// ends and puts back what was there before.
+pub fn begin() {
+    let id = NEXT_EXECUTION.fetch_add(1, Ordering::Relaxed);
+    CONTEXT.with(|c| *c.borrow_mut() = Some(Arc::new(Context::default())));
+    CURRENT.with(|c| c.set(id));
+}
+
+/// The execution running on this OS thread, for a real thread it spawns ([`adopt`]), or to put
+/// back when a search ends.
 pub fn inherit() -> (u64, Option<Arc<Context>>) {
     (current(), CONTEXT.with(|c| c.borrow().clone()))
 }
 
-/// Runs this (new) OS thread in its parent's execution ([`inherit`]).
+/// Runs this OS thread in the execution `inherit` gave.
 pub fn adopt((id, context): (u64, Option<Arc<Context>>)) {
     CURRENT.with(|c| c.set(id));
     CONTEXT.with(|c| *c.borrow_mut() = context);
@@ -146,6 +134,12 @@ pub fn adopt((id, context): (u64, Option<Arc<Context>>)) {
 pub fn current() -> u64 {
     CURRENT.with(Cell::get)
 }
+
+/// Whether an object's initial value is known to be a constant, so that a bitwise copy of it
+/// owns nothing.
+const UNKNOWN: u8 = 0;
+const CONSTANT: u8 = 1;
+const NOT_CONSTANT: u8 = 2;
 
 /// A facade object's initial value and, once used, its engine object `O`.
 pub struct Bind<I, O> {
@@ -159,8 +153,12 @@ pub struct Bind<I, O> {
     /// `init` may own memory (a copy of its bits would share it): false for a value known to
     /// own none, such as an empty cell's `None`.
     owns: bool,
-    /// `init` was moved into a binding: it may own memory and this object is not a `static`.
+    /// `init` was moved into a binding: it may own memory and is no constant.
     moved: AtomicBool,
+    /// The object has bindings in executions' contexts (its `Drop` takes them out).
+    shared: AtomicBool,
+    /// Whether `init` is a `static`'s constant ([`UNKNOWN`] until asked).
+    constant: AtomicU8,
 }
 
 // SAFETY: sharing a `Bind` shares `O` (hence `Send + Sync`) and lets any thread read `init` into
@@ -177,6 +175,8 @@ impl<I, O> Bind<I, O> {
             local: OnceLock::new(),
             owns: true,
             moved: AtomicBool::new(false),
+            shared: AtomicBool::new(false),
+            constant: AtomicU8::new(UNKNOWN),
         }
     }
 
@@ -200,7 +200,7 @@ impl<I, O> Bind<I, O> {
         let now = current();
         match self.local.get() {
             Some((e, o)) if *e == now => o,
-            Some(_) => self.shared(now, make),
+            Some((e, _)) => self.shared(now, *e, make),
             None => self.first(now, make),
         }
     }
@@ -214,7 +214,7 @@ impl<I, O> Bind<I, O> {
             (now, make(self.name, self.made, self.take_init()))
         });
         match make {
-            Some(make) if *e != now => self.shared(now, make),
+            Some(make) if *e != now => self.shared(now, *e, make),
             _ => o,
         }
     }
@@ -222,47 +222,77 @@ impl<I, O> Bind<I, O> {
     /// An object used in an execution other than the one that first used it: the execution's
     /// own binding, made from the initial value.
     #[cold]
-    fn shared(&self, now: u64, make: impl FnOnce(Option<&'static str>, &'static Location<'static>, I) -> O) -> &O {
-        if now == 0 && crate::rt::dynamic::engine().is_some_and(|e| e != crate::vocab::Engine::Stress) {
-            panic!(
-                "a conclab object made at {} was used after the model's main function returned: a model's statics \
-                 (and the objects it captures) start afresh in each execution, and last until its main function \
-                 returns; join the threads that use them",
-                self.made
-            );
-        }
+    fn shared(
+        &self,
+        now: u64,
+        first: u64,
+        make: impl FnOnce(Option<&'static str>, &'static Location<'static>, I) -> O,
+    ) -> &O {
+        self.refuse_unless_fresh(now, first);
+        self.shared.store(true, Ordering::Release);
+        let o = with_context(now, |c| {
+            Context::in_map(&c.entries, self.key(), || make(self.name, self.made, self.read_init()))
+        });
+        // SAFETY: a binding is never dropped while its object lives (see `Context`) but by the
+        // object's own `Drop` or `into_inner`, which take it by `&mut`/value: no `&O` from
+        // `&self` is alive then.
+        unsafe { &*o }
+    }
+
+    /// Panics, saying why, unless each execution can start from a fresh copy of the initial
+    /// value: it must not have been moved into a binding, and an object that is no `static`,
+    /// used outside any check first, would start from its initial value, not from what that use
+    /// left (which a test that sets it up before the check means).
+    fn refuse_unless_fresh(&self, now: u64, first: u64) {
         if self.moved.load(Ordering::Acquire) {
             panic!(
                 "a conclab object made at {} was used in more than one execution, and its initial value owns memory \
                  that the first execution consumed: each execution must start from the initial value. Make the \
-                 object inside the model, or make it a `static` (whose initial value is a constant)",
+                 object inside the model, or make it a `static` with a constant initial value (a conclab object \
+                 kept in std's `LazyLock`, `OnceLock` or `lazy_static!` counts as made at run time: use \
+                 conclab's `LazyLock`/`OnceLock`, which start afresh in every execution)",
                 self.made
             );
         }
-        let key = self as *const Self as usize;
-        let make = || make(self.name, self.made, self.read_init());
-        let o = if now == 0 {
-            OUTSIDE.get_or_make(key, make)
-        } else {
-            let context = CONTEXT.with(|c| c.borrow().clone());
-            match context {
-                Some(c) => c.get_or_make(key, make),
-                None => OUTSIDE.get_or_make(key, make),
-            }
-        };
-        // SAFETY: the binding lives until its execution's context is dropped, which happens
-        // after the execution's model code (which alone uses this object in it) has returned;
-        // outside any check it lives as long as the process.
-        unsafe { &*o }
+        if first == 0 && now != 0 && !in_static_memory(self as *const Self as usize) {
+            panic!(
+                "a conclab object made at {} was used outside any check and then in one: each execution of the \
+                 check starts from the object's initial value, not from what the use outside left. Make and set \
+                 it up inside the model",
+                self.made
+            );
+        }
     }
 
-    /// The initial value for the first binding: moved if it owns memory and this is no
-    /// `static` (whose initial value is a constant, so a copy of its bits owns nothing).
+    /// The key of this object's bindings.
+    fn key(&self) -> Key {
+        (self as *const Self as usize, std::any::type_name::<O>())
+    }
+
+    /// The initial value for the first binding: moved if it may own memory and is no `static`'s
+    /// constant (a copy of a constant's bits owns nothing).
     fn take_init(&self) -> I {
-        if needs_drop::<I>() && self.owns && !in_static_memory(self as *const Self as usize) {
+        if needs_drop::<I>() && self.owns && !self.is_constant() {
             self.moved.store(true, Ordering::Release);
         }
         self.read_init()
+    }
+
+    /// Whether `init` is a `static`'s constant: it lies in a loaded program image and its bytes
+    /// are the image's (a value made at run time, kept in a static cell, is not).
+    fn is_constant(&self) -> bool {
+        match self.constant.load(Ordering::Acquire) {
+            CONSTANT => true,
+            NOT_CONSTANT => false,
+            _ => {
+                let at = self.init.get() as *const u8;
+                // SAFETY: `init` is `size_of::<I>()` readable bytes, never written through `&self`.
+                let bytes = unsafe { std::slice::from_raw_parts(at, size_of::<I>()) };
+                let constant = size_of::<I>() == 0 || image_holds(at as usize, bytes);
+                self.constant.store(if constant { CONSTANT } else { NOT_CONSTANT }, Ordering::Release);
+                constant
+            }
+        }
     }
 
     /// A bitwise copy of the initial value.
@@ -272,24 +302,57 @@ impl<I, O> Bind<I, O> {
         unsafe { std::ptr::read(&**self.init.get()) }
     }
 
-    /// The value, exclusively: `bound` of the binding, if the object was used, else `unbound`
-    /// of the initial value.
+    /// The value, exclusively: `bound` of the running execution's binding, if the object has
+    /// one, else `unbound` of the initial value.
     pub fn get_mut<'a, R>(&'a mut self, bound: impl FnOnce(&'a mut O) -> R, unbound: impl FnOnce(&'a mut I) -> R) -> R {
-        match self.local.get_mut() {
-            Some((_, o)) => bound(o),
-            None => unbound(self.init.get_mut()),
+        let now = current();
+        let first = match self.local.get() {
+            Some((e, _)) if *e == now => {
+                let (_, o) = self.local.get_mut().expect("bound");
+                return bound(o);
+            }
+            Some((e, _)) => *e,
+            None => return unbound(self.init.get_mut()),
+        };
+        if self.shared.load(Ordering::Acquire) {
+            let key = self.key();
+            if let Some(p) = with_context(now, |c| c.entries.lock().get(&key).map(|e| e.ptr.cast::<O>())) {
+                // SAFETY: this execution's binding of this object, borrowed exclusively with it.
+                return bound(unsafe { &mut *p });
+            }
         }
+        // Not used in this execution yet: its value here is the initial one.
+        self.refuse_unless_fresh(now, first);
+        unbound(self.init.get_mut())
     }
 
-    /// The value, consumed: the binding's, if the object was used, else the initial value.
+    /// The value, consumed: the running execution's binding's, if the object has one, else the
+    /// initial value.
     pub fn into_inner(self, bound: impl FnOnce(O) -> I) -> I {
-        let mut this = ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again; each field is taken once.
-        let local = unsafe { std::ptr::read(&this.local) };
-        match local.into_inner() {
-            Some((_, o)) => bound(o),
-            None => unsafe { ManuallyDrop::take(this.init.get_mut()) },
+        let now = current();
+        let this = ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again; `local` is taken once here.
+        let local = unsafe { std::ptr::read(&this.local) }.into_inner();
+        let first = match local {
+            Some((e, o)) if e == now => return bound(o),
+            // Another execution's engine object: left, as that execution's values are.
+            Some((e, o)) => {
+                std::mem::forget(o);
+                Some(e)
+            }
+            None => None,
+        };
+        if this.shared.load(Ordering::Acquire) {
+            // SAFETY: the key names `O`; `self` was taken by value, so no reference is alive.
+            if let Some(o) = with_context(now, |c| unsafe { c.take::<O>(this.key()) }) {
+                return bound(*o);
+            }
         }
+        if let Some(first) = first {
+            this.refuse_unless_fresh(now, first);
+        }
+        // SAFETY: not moved (checked above, or never bound), and taken once.
+        unsafe { std::ptr::read(&**this.init.get()) }
     }
 
     /// Where the object was made.
@@ -300,63 +363,141 @@ impl<I, O> Bind<I, O> {
 
 impl<I, O> Drop for Bind<I, O> {
     fn drop(&mut self) {
-        // Unused, the initial value is still the object's own (a used one moved it or copied
-        // bits that own nothing).
-        if self.local.get().is_none() && !*self.moved.get_mut() {
-            // SAFETY: never dropped before, and `self` is going.
-            unsafe { ManuallyDrop::drop(self.init.get_mut()) }
+        let now = current();
+        if *self.shared.get_mut() {
+            // Its bindings in this execution and outside any go with it (another object may be
+            // made at its address).
+            let key = self.key();
+            // SAFETY: the key names `O`; `self` is borrowed exclusively, so no `&O` is alive.
+            drop(with_context(now, |c| unsafe { c.take::<O>(key) }));
+            drop(unsafe { OUTSIDE.take::<O>(key) });
+        }
+        match self.local.take() {
+            Some((e, o)) if e == now => drop(o),
+            // Another execution's engine object: left, as that execution's values are (its
+            // engine's drop may need that execution).
+            Some((_, o)) => std::mem::forget(o),
+            // Unused, the initial value is still the object's own.
+            None if !*self.moved.get_mut() => {
+                // SAFETY: never dropped before, and `self` is going.
+                unsafe { ManuallyDrop::drop(self.init.get_mut()) }
+            }
+            None => {}
         }
     }
 }
 
-/// Whether `addr` lies in a writable segment of a loaded program image: where a `static` with
-/// interior mutability lives. Images loaded after the first call are not seen (their statics
-/// then count as other objects: refused in a second execution if their value owns memory).
+/// A writable segment of a loaded program image: where it is, and where its bytes come from.
+struct Segment {
+    start: usize,
+    end: usize,
+    /// The image file, and the file offset and length of the segment's bytes (the rest of it is
+    /// zeros: `.bss`).
+    file: std::path::PathBuf,
+    offset: u64,
+    file_len: usize,
+}
+
+/// The writable segments of the loaded program images (seen at the first call).
 #[cfg(target_os = "linux")]
-fn in_static_memory(addr: usize) -> bool {
-    static RANGES: OnceLock<Vec<(usize, usize)>> = OnceLock::new();
+fn segments() -> &'static [Segment] {
+    static SEGMENTS: OnceLock<Vec<Segment>> = OnceLock::new();
     unsafe extern "C" fn each(info: *mut libc::dl_phdr_info, _: libc::size_t, data: *mut libc::c_void) -> libc::c_int {
         // SAFETY: the loader passes a valid `info`, and `data` is the vector below.
-        let (info, ranges) = unsafe { (&*info, &mut *data.cast::<Vec<(usize, usize)>>()) };
+        let (info, segments) = unsafe { (&*info, &mut *data.cast::<Vec<Segment>>()) };
+        let name = if info.dlpi_name.is_null() {
+            Default::default()
+        } else {
+            // SAFETY: a NUL-terminated path from the loader.
+            unsafe { std::ffi::CStr::from_ptr(info.dlpi_name) }.to_string_lossy().into_owned()
+        };
+        // The program itself has no name here.
+        let file = if name.is_empty() { "/proc/self/exe".into() } else { std::path::PathBuf::from(name) };
         for i in 0..usize::from(info.dlpi_phnum) {
             // SAFETY: `dlpi_phdr` holds `dlpi_phnum` headers.
             let ph = unsafe { &*info.dlpi_phdr.add(i) };
             if ph.p_type == libc::PT_LOAD && ph.p_flags & libc::PF_W != 0 {
                 let start = (info.dlpi_addr as usize).wrapping_add(ph.p_vaddr as usize);
-                ranges.push((start, start.wrapping_add(ph.p_memsz as usize)));
+                segments.push(Segment {
+                    start,
+                    end: start.wrapping_add(ph.p_memsz as usize),
+                    file: file.clone(),
+                    // `u32` on 32-bit targets.
+                    #[allow(clippy::unnecessary_cast)]
+                    offset: ph.p_offset as u64,
+                    file_len: ph.p_filesz as usize,
+                });
             }
         }
         0
     }
-    let ranges = RANGES.get_or_init(|| {
-        let mut ranges: Vec<(usize, usize)> = Vec::new();
-        // SAFETY: `each` only reads the headers and pushes onto `ranges`.
-        unsafe { libc::dl_iterate_phdr(Some(each), (&mut ranges as *mut Vec<(usize, usize)>).cast()) };
-        ranges
-    });
-    ranges.iter().any(|&(start, end)| (start..end).contains(&addr))
+    SEGMENTS.get_or_init(|| {
+        let mut segments: Vec<Segment> = Vec::new();
+        // SAFETY: `each` only reads the headers and pushes onto `segments`.
+        unsafe { libc::dl_iterate_phdr(Some(each), (&mut segments as *mut Vec<Segment>).cast()) };
+        segments
+    })
 }
 
 /// Elsewhere no address counts as a `static`'s.
 #[cfg(not(target_os = "linux"))]
-fn in_static_memory(_: usize) -> bool {
-    false
+fn segments() -> &'static [Segment] {
+    &[]
+}
+
+/// Whether `addr` lies in a writable segment of a loaded program image: where a `static` with
+/// interior mutability lives (so does a value a std `LazyLock` static made at run time).
+fn in_static_memory(addr: usize) -> bool {
+    segments().iter().any(|s| (s.start..s.end).contains(&addr))
+}
+
+/// Whether `bytes`, at `addr`, are what the program image holds there: a `static`'s constant,
+/// never written since the image was loaded (a value made at run time and kept in a static cell
+/// differs from the image, which holds the cell's empty state).
+fn image_holds(addr: usize, bytes: &[u8]) -> bool {
+    let Some(s) = segments().iter().find(|s| s.start <= addr && addr + bytes.len() <= s.end) else {
+        return false;
+    };
+    let at = addr - s.start;
+    let mut image = vec![0u8; bytes.len()];
+    let from_file = s.file_len.saturating_sub(at).min(bytes.len());
+    if from_file > 0 {
+        use std::os::unix::fs::FileExt;
+        let read =
+            std::fs::File::open(&s.file).and_then(|f| f.read_exact_at(&mut image[..from_file], s.offset + at as u64));
+        if read.is_err() {
+            return false;
+        }
+    }
+    image == bytes
 }
 
 #[cfg(test)]
 mod tests {
-    use super::in_static_memory;
+    use super::{image_holds, in_static_memory};
 
-    static IN_DATA: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    static IN_DATA: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0x5eed);
     static IN_BSS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    static WRITTEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+
+    fn bytes_of<T>(v: &T) -> &[u8] {
+        // SAFETY: `v` is `size_of::<T>()` readable bytes.
+        unsafe { std::slice::from_raw_parts((v as *const T).cast(), std::mem::size_of::<T>()) }
+    }
 
     #[test]
-    fn statics_are_told_from_the_stack_and_the_heap() {
+    fn statics_are_told_from_the_stack_and_the_heap_and_constants_from_values_made_later() {
         assert!(in_static_memory(&IN_DATA as *const _ as usize));
         assert!(in_static_memory(&IN_BSS as *const _ as usize));
         let on_stack = 5u64;
         assert!(!in_static_memory(&on_stack as *const _ as usize));
         let on_heap = Box::new(5u64);
         assert!(!in_static_memory(&*on_heap as *const _ as usize));
+        // The image holds a static's constant, in `.data` or `.bss`; not a value written since.
+        assert!(image_holds(&IN_DATA as *const _ as usize, bytes_of(&IN_DATA)));
+        assert!(image_holds(&IN_BSS as *const _ as usize, bytes_of(&IN_BSS)));
+        WRITTEN.store(2, std::sync::atomic::Ordering::Relaxed);
+        assert!(!image_holds(&WRITTEN as *const _ as usize, bytes_of(&WRITTEN)));
+        assert!(!image_holds(&on_stack as *const _ as usize, bytes_of(&on_stack)));
     }
 }

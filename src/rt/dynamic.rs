@@ -35,19 +35,27 @@ pub fn engine() -> Option<Engine> {
 
 /// While alive, objects made on this OS thread bind to one engine; the previous engine is
 /// restored when it drops. The runner holds one around each engine's search.
-#[derive(Debug)]
-pub struct EngineScope(Option<Engine>);
+/// The scope also puts back the execution ([`super::bind`]) that ran on the thread before: a
+/// search's last execution stays the thread's until its scope ends.
+pub struct EngineScope(Option<Engine>, (u64, Option<std::sync::Arc<super::bind::Context>>));
 
 impl EngineScope {
     /// Binds objects made on this OS thread to `engine` until the scope drops.
     pub fn enter(engine: Engine) -> EngineScope {
-        EngineScope(set_engine(Some(engine)))
+        EngineScope(set_engine(Some(engine)), super::bind::inherit())
     }
 }
 
 impl Drop for EngineScope {
     fn drop(&mut self) {
         set_engine(self.0);
+        super::bind::adopt(std::mem::take(&mut self.1));
+    }
+}
+
+impl std::fmt::Debug for EngineScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("EngineScope").field(&self.0).finish_non_exhaustive()
     }
 }
 

@@ -205,3 +205,97 @@ fn a_static_first_used_while_an_execution_unwinds_is_no_abort() {
         assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Assertion)), "{}", r.render());
     }
 }
+
+/// A registry a std `LazyLock` makes at run time, holding a conclab lock: the lock's initial value
+/// is no constant (the image holds the empty `LazyLock`), so it cannot be copied for a second
+/// execution, and the check says so instead of sharing the first execution's strings.
+static STD_LAZY: std::sync::LazyLock<Mutex<Vec<String>>> =
+    std::sync::LazyLock::new(|| Mutex::new(vec![String::from("seed")]));
+
+fn a_conclab_lock_in_a_std_lazy_lock() {
+    let t = thread::spawn(|| ());
+    let seed = STD_LAZY.lock().unwrap().pop();
+    assert_eq!(seed.as_deref(), Some("seed"), "the seed was corrupted");
+    STD_LAZY.lock().unwrap().push(String::from("grown"));
+    t.join().unwrap();
+}
+
+#[test]
+fn a_conclab_object_a_std_lazy_lock_made_is_refused_in_a_second_execution_with_the_reason() {
+    for checker in [Checker::Loom, Checker::ShuttleRandom] {
+        let r = check(a_conclab_lock_in_a_std_lazy_lock, checker);
+        assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Panic)), "{}", r.render());
+        assert!(r.message.as_deref().unwrap_or("").contains("std's `LazyLock`"), "{}", r.render());
+    }
+}
+
+/// Connections open now; a connection closes (and counts it) when dropped.
+static OPEN: AtomicUsize = AtomicUsize::new(0);
+static CONNECTIONS: Mutex<Vec<Connection>> = Mutex::new(Vec::new());
+
+struct Connection;
+
+impl Drop for Connection {
+    fn drop(&mut self) {
+        OPEN.fetch_sub(1, SeqCst);
+    }
+}
+
+/// A thread nobody joins keeps a static's lock past the model's main function, and the static
+/// holds values whose `Drop` uses another static: a static's value lives on, as std's does (it
+/// is never dropped), and the thread runs in its execution to the end.
+fn a_thread_nobody_joins_holds_a_static_past_main() {
+    OPEN.fetch_add(1, SeqCst);
+    CONNECTIONS.lock().unwrap().push(Connection);
+    thread::spawn(|| {
+        let mut connections = CONNECTIONS.lock().unwrap();
+        OPEN.fetch_add(1, SeqCst);
+        connections.push(Connection);
+        thread::yield_now();
+        assert_eq!(connections.len(), 2);
+    });
+}
+
+#[test]
+fn statics_outlive_the_model_s_main_function_and_are_never_dropped() {
+    for checker in [Checker::Loom, Checker::ShuttleRandom, Checker::ShuttlePct] {
+        let r = check(a_thread_nobody_joins_holds_a_static_past_main, checker);
+        assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+        assert!(r.executions > 1, "{}", r.render());
+    }
+}
+
+/// How often the model caught a panic around a static's first use.
+static CAUGHT: AtomicUsize = AtomicUsize::new(0);
+
+/// A model that catches panics around an atomic's first use: under loom that first use may be
+/// where the execution's pool of atomics runs short, which must not reach the model as a panic.
+fn catches_panics_around_a_first_use() {
+    let t = thread::spawn(|| ());
+    let r = std::panic::catch_unwind(|| CAUGHT.fetch_add(1, SeqCst));
+    assert!(r.is_ok(), "the first use of an atomic panicked");
+    t.join().unwrap();
+}
+
+#[test]
+fn a_model_that_catches_panics_never_sees_the_engine_s_own() {
+    let r = check(catches_panics_around_a_first_use, Checker::Loom);
+    assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+}
+
+/// An object used in an execution and then outside any check gets a binding outside, which goes
+/// with the object: another object made later at the same address starts from its own initial
+/// value, not from what the first left.
+#[test]
+fn an_object_s_bindings_go_with_it() {
+    use super::atomic::AtomicU64;
+    let _engine = crate::rt::dynamic::EngineScope::enter(crate::vocab::Engine::Stress);
+    for _ in 0..3 {
+        crate::rt::bind::begin();
+        let a = Box::new(AtomicU64::new(0));
+        a.fetch_add(1000, SeqCst);
+        // The execution is over; outside any check now.
+        crate::rt::bind::adopt((0, None));
+        assert_eq!(a.fetch_add(1, SeqCst), 0, "an earlier object's binding was found");
+    }
+}

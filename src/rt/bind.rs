@@ -32,20 +32,28 @@ type Key = (usize, &'static str);
 
 /// The bindings of one execution for the objects that outlive it, and its thread-locals.
 ///
-/// Its values are never dropped, as std never drops a `static`: a reference to one may outlive
-/// the model's main function (a thread nobody joined, a `&'static T` from a static `OnceLock`),
-/// and their `Drop`s would run outside the model. Only an object's own `Drop` (or `into_inner`)
-/// takes its binding out.
+/// They are dropped when the model's main function returns with no other thread of the
+/// execution running ([`main_returned`]): then no model code can reach them any more. While a
+/// thread nobody joined runs on, they are left, never dropped (std never drops a `static`
+/// either). An object's own `Drop` (or `into_inner`) takes its binding out.
 #[derive(Default)]
 pub struct Context {
     entries: parking_lot::Mutex<HashMap<Key, Entry>>,
     /// Each model thread's values of thread-local keys, by (thread, key address).
     locals: parking_lot::Mutex<HashMap<(usize, usize), Entry>>,
+    /// Threads of the execution, besides its main thread, that are running.
+    running: std::sync::atomic::AtomicUsize,
 }
 
-/// One engine object (or thread-local value), boxed.
+/// One engine object (or thread-local value), boxed, with the function that drops it.
 struct Entry {
     ptr: *mut u8,
+    drop: unsafe fn(*mut u8),
+}
+
+/// SAFETY: `p` must come from `Box::<O>::into_raw`, once.
+unsafe fn drop_box<O>(p: *mut u8) {
+    drop(unsafe { Box::from_raw(p.cast::<O>()) })
 }
 
 // SAFETY: an entry is the engine object of a facade object that is `Sync` (a `static`, or one
@@ -72,7 +80,7 @@ impl Context {
                 e.get().ptr.cast_const().cast()
             }
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(Entry { ptr: made.cast() });
+                v.insert(Entry { ptr: made.cast(), drop: drop_box::<O> });
                 made
             }
         }
@@ -91,10 +99,54 @@ impl Context {
 
 /// The value of the thread-local `key` (its address) for the running model thread `thread` in
 /// the running execution, made by `init` at the thread's first access; `None` outside any
-/// execution. It is never dropped (see [`Context`]).
+/// execution. It is dropped with the execution's bindings (see [`Context`]).
 pub fn thread_local<T>(key: usize, thread: usize, init: impl FnOnce() -> T) -> Option<*const T> {
     let context = CONTEXT.with(|c| c.borrow().clone())?;
     Some(Context::in_map(&context.locals, (thread, key), init))
+}
+
+/// A thread of the running execution, running: the execution's bindings stay while it does.
+pub struct Running(Option<Arc<Context>>);
+
+/// Counts a thread of the running execution as running until the value is dropped (when the
+/// thread's function is over, returned or unwound).
+pub fn thread_started() -> Running {
+    let context = CONTEXT.with(|c| c.borrow().clone());
+    if let Some(c) = &context {
+        c.running.fetch_add(1, Ordering::AcqRel);
+    }
+    Running(context)
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(c) = &self.0 {
+            c.running.fetch_sub(1, Ordering::AcqRel);
+        }
+    }
+}
+
+/// The model's main function returned (each engine calls it, on the main thread, inside the
+/// execution): with no other thread running, no model code can reach the execution's bindings
+/// any more, and they are dropped here — inside the execution, so that a value's `Drop` may use
+/// the facade. A binding a `Drop` makes meanwhile goes too (a few rounds; then it is left).
+pub fn main_returned() {
+    let Some(context) = CONTEXT.with(|c| c.borrow().clone()) else { return };
+    if context.running.load(Ordering::Acquire) != 0 || std::thread::panicking() {
+        return;
+    }
+    for _ in 0..4 {
+        let mut gone: Vec<Entry> = std::mem::take(&mut *context.locals.lock()).into_values().collect();
+        gone.extend(std::mem::take(&mut *context.entries.lock()).into_values());
+        if gone.is_empty() {
+            return;
+        }
+        for e in gone {
+            // SAFETY: made by `Box::into_raw` with this `drop`; taken out of the map, once; no
+            // model code runs that could hold a reference to it.
+            unsafe { (e.drop)(e.ptr) }
+        }
+    }
 }
 
 /// The bindings made outside any check, of objects first used in one.

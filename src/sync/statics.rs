@@ -299,3 +299,42 @@ fn an_object_s_bindings_go_with_it() {
         assert_eq!(a.fetch_add(1, SeqCst), 0, "an earlier object's binding was found");
     }
 }
+
+/// An object used in an execution and then outside any check gets a binding outside, which goes
+/// with the object: another object made later at the same address starts from its own initial
+/// value, not from what the first left.
+#[test]
+fn an_object_s_bindings_go_with_it() {
+    use super::atomic::AtomicU64;
+    let _engine = crate::rt::dynamic::EngineScope::enter(crate::vocab::Engine::Stress);
+    for _ in 0..3 {
+        crate::rt::bind::begin();
+        let a = Box::new(AtomicU64::new(0));
+        a.fetch_add(1000, SeqCst);
+        // The execution is over; outside any check now.
+        crate::rt::bind::adopt((0, None));
+        assert_eq!(a.fetch_add(1, SeqCst), 0, "an earlier object's binding was found");
+    }
+}
+
+#[test]
+#[ignore]
+fn tmp_memory() {
+    fn rss() -> u64 {
+        let s = std::fs::read_to_string("/proc/self/status").unwrap();
+        s.lines().find(|l| l.starts_with("VmRSS")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
+    }
+    let before = rss();
+    let t = std::time::Instant::now();
+    let r = runner::check_in_process(
+        "statics",
+        one_worker_registered_under_one_lock,
+        Checker::ShuttleRandom,
+        Some(100_000),
+    );
+    eprintln!("TMP execs {} rss {} -> {} kB in {:?}", r.executions, before, rss(), t.elapsed());
+    let before = rss();
+    let t = std::time::Instant::now();
+    let r = runner::check_in_process("statics", hits_counted_with_fetch_add, Checker::ShuttleRandom, Some(100_000));
+    eprintln!("TMP atomics execs {} rss {} -> {} kB in {:?}", r.executions, before, rss(), t.elapsed());
+}

@@ -11,7 +11,7 @@
 
 use std::cell::{Cell, RefCell, UnsafeCell};
 use std::collections::HashMap;
-use std::mem::{needs_drop, size_of, ManuallyDrop};
+use std::mem::{size_of, ManuallyDrop};
 use std::panic::Location;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, LazyLock, OnceLock};
@@ -27,8 +27,9 @@ std::thread_local! {
 }
 
 /// What a binding is found by: the object's address (a `static`'s, or a captured object's,
-/// which does not move while the model holds it) and its engine object's type.
-type Key = (usize, &'static str);
+/// which does not move while the model holds it) and its engine object's type (name, size and
+/// alignment: a type name alone may be two closures' of one function).
+type Key = (usize, &'static str, usize, usize);
 
 /// The bindings of one execution for the objects that outlive it, and its thread-locals.
 ///
@@ -202,8 +203,8 @@ pub struct Bind<I, O> {
     made: &'static Location<'static>,
     /// The binding made at first use, with its execution.
     local: OnceLock<(u64, O)>,
-    /// `init` may own memory (a copy of its bits would share it): false for a value known to
-    /// own none, such as an empty cell's `None`.
+    /// `init` may own memory or be unique (a copy of its bits would share it): false for plain
+    /// data (an atomic's integer, a pointer, `()`, an empty cell's `None`).
     owns: bool,
     /// `init` was moved into a binding: it may own memory and is no constant.
     moved: AtomicBool,
@@ -232,9 +233,9 @@ impl<I, O> Bind<I, O> {
         }
     }
 
-    /// As [`Bind::new`], for an initial value that owns no memory whatever its type (`None`):
-    /// every execution may copy it.
-    pub const fn owning_nothing(init: I, made: &'static Location<'static>) -> Self {
+    /// As [`Bind::new`], for an initial value that is plain data (an integer, a `bool`, a raw
+    /// pointer, `()`, `None`): every execution may copy it.
+    pub const fn plain(init: I, made: &'static Location<'static>) -> Self {
         let mut b = Bind::new(init, made);
         b.owns = false;
         b
@@ -263,6 +264,10 @@ impl<I, O> Bind<I, O> {
         let mut make = Some(make);
         let (e, o) = self.local.get_or_init(|| {
             let make = make.take().expect("called once");
+            // A first binding whose making unwound left the value moved (and dropped).
+            if self.moved.load(Ordering::Acquire) {
+                self.refuse_unless_fresh(now, now);
+            }
             (now, make(self.name, self.made, self.take_init()))
         });
         match make {
@@ -292,21 +297,22 @@ impl<I, O> Bind<I, O> {
     }
 
     /// Panics, saying why, unless each execution can start from a fresh copy of the initial
-    /// value: it must not have been moved into a binding, and an object that is no `static`,
-    /// used outside any check first, would start from its initial value, not from what that use
-    /// left (which a test that sets it up before the check means).
+    /// value: it must be copyable (plain data, or a `static`'s constant, and not moved into a
+    /// binding), and an object that is no `static`, used outside any check first, would start
+    /// from its initial value, not from what that use left (which a test that sets it up before
+    /// the check means).
     fn refuse_unless_fresh(&self, now: u64, first: u64) {
-        if self.moved.load(Ordering::Acquire) {
+        if self.moved.load(Ordering::Acquire) || (self.owns && !self.is_constant()) {
             panic!(
-                "a conclab object made at {} was used in more than one execution, and its initial value owns memory \
-                 that the first execution consumed: each execution must start from the initial value. Make the \
-                 object inside the model, or make it a `static` with a constant initial value (a conclab object \
-                 kept in std's `LazyLock`, `OnceLock` or `lazy_static!` counts as made at run time: use \
-                 conclab's `LazyLock`/`OnceLock`, which start afresh in every execution)",
+                "a conclab object made at {} was used in more than one execution, and its initial value may own \
+                 memory (it is no atomic's, nor a `static`'s constant), so it cannot be copied for each execution, \
+                 which must start from it. Make the object inside the model, or make it a `static` with a \
+                 constant initial value (a conclab object kept in std's `LazyLock`, `OnceLock` or `lazy_static!` \
+                 is made at run time: use conclab's `LazyLock`/`OnceLock`, which start afresh in every execution)",
                 self.made
             );
         }
-        if first == 0 && now != 0 && !in_static_memory(self as *const Self as usize) {
+        if first == 0 && now != 0 && !self.is_constant() {
             panic!(
                 "a conclab object made at {} was used outside any check and then in one: each execution of the \
                  check starts from the object's initial value, not from what the use outside left. Make and set \
@@ -318,29 +324,28 @@ impl<I, O> Bind<I, O> {
 
     /// The key of this object's bindings.
     fn key(&self) -> Key {
-        (self as *const Self as usize, std::any::type_name::<O>())
+        (self as *const Self as usize, std::any::type_name::<O>(), size_of::<O>(), std::mem::align_of::<O>())
     }
 
-    /// The initial value for the first binding: moved if it may own memory and is no `static`'s
-    /// constant (a copy of a constant's bits owns nothing).
+    /// The initial value for the first binding: copied if it is plain data or a `static`'s
+    /// constant (a copy of either owns nothing), else moved (and a second execution refused).
     fn take_init(&self) -> I {
-        if needs_drop::<I>() && self.owns && !self.is_constant() {
+        if self.owns && !self.is_constant() {
             self.moved.store(true, Ordering::Release);
         }
         self.read_init()
     }
 
     /// Whether `init` is a `static`'s constant: it lies in a loaded program image and its bytes
-    /// are the image's (a value made at run time, kept in a static cell, is not).
+    /// are the image's, but for pointers the loader relocated to read-only data (a value made at
+    /// run time and kept in a static cell is not: the image holds the empty cell).
     fn is_constant(&self) -> bool {
         match self.constant.load(Ordering::Acquire) {
             CONSTANT => true,
             NOT_CONSTANT => false,
             _ => {
-                let at = self.init.get() as *const u8;
-                // SAFETY: `init` is `size_of::<I>()` readable bytes, never written through `&self`.
-                let bytes = unsafe { std::slice::from_raw_parts(at, size_of::<I>()) };
-                let constant = size_of::<I>() == 0 || image_holds(at as usize, bytes);
+                let at = self.init.get() as usize;
+                let constant = size_of::<I>() == 0 || image_holds(at, size_of::<I>());
                 self.constant.store(if constant { CONSTANT } else { NOT_CONSTANT }, Ordering::Release);
                 constant
             }
@@ -364,7 +369,11 @@ impl<I, O> Bind<I, O> {
                 return bound(o);
             }
             Some((e, _)) => *e,
-            None => return unbound(self.init.get_mut()),
+            None => {
+                // Written through, it is no constant any more.
+                *self.constant.get_mut() = NOT_CONSTANT;
+                return unbound(self.init.get_mut());
+            }
         };
         if self.shared.load(Ordering::Acquire) {
             let key = self.key();
@@ -375,6 +384,7 @@ impl<I, O> Bind<I, O> {
         }
         // Not used in this execution yet: its value here is the initial one.
         self.refuse_unless_fresh(now, first);
+        *self.constant.get_mut() = NOT_CONSTANT;
         unbound(self.init.get_mut())
     }
 
@@ -395,10 +405,15 @@ impl<I, O> Bind<I, O> {
             None => None,
         };
         if this.shared.load(Ordering::Acquire) {
+            let key = this.key();
             // SAFETY: the key names `O`; `self` was taken by value, so no reference is alive.
-            if let Some(o) = with_context(now, |c| unsafe { c.take::<O>(this.key()) }) {
+            let (here, outside) =
+                (with_context(now, |c| unsafe { c.take::<O>(key) }), unsafe { OUTSIDE.take::<O>(key) });
+            if let Some(o) = here {
+                drop(outside);
                 return bound(*o);
             }
+            drop(outside);
         }
         if let Some(first) = first {
             this.refuse_unless_fresh(now, first);
@@ -439,10 +454,12 @@ impl<I, O> Drop for Bind<I, O> {
     }
 }
 
-/// A writable segment of a loaded program image: where it is, and where its bytes come from.
+/// A loaded segment of a program image: where it is, whether it is writable, and where its bytes
+/// come from.
 struct Segment {
     start: usize,
     end: usize,
+    writable: bool,
     /// The image file, and the file offset and length of the segment's bytes (the rest of it is
     /// zeros: `.bss`).
     file: std::path::PathBuf,
@@ -450,7 +467,9 @@ struct Segment {
     file_len: usize,
 }
 
-/// The writable segments of the loaded program images (seen at the first call).
+/// The loaded segments of the program images (seen at the first call: a library loaded later
+/// has none here, so its statics count as values made at run time — refused in a second
+/// execution, never copied).
 #[cfg(target_os = "linux")]
 fn segments() -> &'static [Segment] {
     static SEGMENTS: OnceLock<Vec<Segment>> = OnceLock::new();
@@ -468,11 +487,12 @@ fn segments() -> &'static [Segment] {
         for i in 0..usize::from(info.dlpi_phnum) {
             // SAFETY: `dlpi_phdr` holds `dlpi_phnum` headers.
             let ph = unsafe { &*info.dlpi_phdr.add(i) };
-            if ph.p_type == libc::PT_LOAD && ph.p_flags & libc::PF_W != 0 {
+            if ph.p_type == libc::PT_LOAD {
                 let start = (info.dlpi_addr as usize).wrapping_add(ph.p_vaddr as usize);
                 segments.push(Segment {
                     start,
                     end: start.wrapping_add(ph.p_memsz as usize),
+                    writable: ph.p_flags & libc::PF_W != 0,
                     file: file.clone(),
                     // `u32` on 32-bit targets.
                     #[allow(clippy::unnecessary_cast)]
@@ -497,22 +517,33 @@ fn segments() -> &'static [Segment] {
     &[]
 }
 
-/// Whether `addr` lies in a writable segment of a loaded program image: where a `static` with
-/// interior mutability lives (so does a value a std `LazyLock` static made at run time).
-fn in_static_memory(addr: usize) -> bool {
-    segments().iter().any(|s| (s.start..s.end).contains(&addr))
+/// The loaded writable segment that holds `addr..addr + len`, if one does.
+fn writable_segment(addr: usize, len: usize) -> Option<&'static Segment> {
+    segments().iter().find(|s| s.writable && s.start <= addr && addr.checked_add(len).is_some_and(|e| e <= s.end))
 }
 
-/// Whether `bytes`, at `addr`, are what the program image holds there: a `static`'s constant,
-/// never written since the image was loaded (a value made at run time and kept in a static cell
-/// differs from the image, which holds the cell's empty state).
-fn image_holds(addr: usize, bytes: &[u8]) -> bool {
-    let Some(s) = segments().iter().find(|s| s.start <= addr && addr + bytes.len() <= s.end) else {
+/// Whether `addr` lies in a writable segment of a loaded program image: where a `static` with
+/// interior mutability lives (so does a value a std `LazyLock` static made at run time).
+#[cfg(test)]
+fn in_static_memory(addr: usize) -> bool {
+    writable_segment(addr, 1).is_some()
+}
+
+/// Whether the `len` bytes at `addr` are what the program image holds there: a `static`'s
+/// constant, never written since the image was loaded — but for pointer-sized words the loader
+/// relocated, which must point into a read-only segment (string literals, `&'static` data,
+/// functions: sharing those is sound). A value made at run time and kept in a static cell is
+/// not: the image holds the cell's empty state, and its heap pointers point into no image.
+fn image_holds(addr: usize, len: usize) -> bool {
+    let Some(s) = writable_segment(addr, len) else {
         return false;
     };
+    // SAFETY: inside a loaded segment: `len` readable bytes, initialised (from the file, or
+    // zeros).
+    let memory = unsafe { std::slice::from_raw_parts(addr as *const u8, len) };
     let at = addr - s.start;
-    let mut image = vec![0u8; bytes.len()];
-    let from_file = s.file_len.saturating_sub(at).min(bytes.len());
+    let mut image = vec![0u8; len];
+    let from_file = s.file_len.saturating_sub(at).min(len);
     if from_file > 0 {
         use std::os::unix::fs::FileExt;
         let read =
@@ -521,20 +552,42 @@ fn image_holds(addr: usize, bytes: &[u8]) -> bool {
             return false;
         }
     }
-    image == bytes
+    const WORD: usize = size_of::<usize>();
+    let mut i = 0;
+    while i < len {
+        if memory[i] == image[i] {
+            i += 1;
+            continue;
+        }
+        // A difference: only a relocated pointer may make one — a whole aligned word, inside
+        // the value, pointing into read-only data.
+        let word = (addr + i) & !(WORD - 1);
+        if word < addr || word + WORD > addr + len {
+            return false;
+        }
+        let w = word - addr;
+        let value = usize::from_ne_bytes(memory[w..w + WORD].try_into().expect("a word"));
+        if !segments().iter().any(|s| !s.writable && (s.start..s.end).contains(&value)) {
+            return false;
+        }
+        i = w + WORD;
+    }
+    true
 }
 
 #[cfg(test)]
 mod tests {
     use super::{image_holds, in_static_memory};
 
+    /// A constant holding a pointer the loader relocates (a string literal's).
+    static NAMED: std::sync::Mutex<(u64, &str)> = std::sync::Mutex::new((7, "seven"));
+
     static IN_DATA: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0x5eed);
     static IN_BSS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     static WRITTEN: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
-    fn bytes_of<T>(v: &T) -> &[u8] {
-        // SAFETY: `v` is `size_of::<T>()` readable bytes.
-        unsafe { std::slice::from_raw_parts((v as *const T).cast(), std::mem::size_of::<T>()) }
+    fn at<T>(v: &T) -> (usize, usize) {
+        (v as *const T as usize, std::mem::size_of::<T>())
     }
 
     #[test]
@@ -546,10 +599,15 @@ mod tests {
         let on_heap = Box::new(5u64);
         assert!(!in_static_memory(&*on_heap as *const _ as usize));
         // The image holds a static's constant, in `.data` or `.bss`; not a value written since.
-        assert!(image_holds(&IN_DATA as *const _ as usize, bytes_of(&IN_DATA)));
-        assert!(image_holds(&IN_BSS as *const _ as usize, bytes_of(&IN_BSS)));
+        let holds = |(addr, len): (usize, usize)| image_holds(addr, len);
+        assert!(holds(at(&IN_DATA)));
+        assert!(holds(at(&IN_BSS)));
+        assert!(holds(at(&NAMED)), "a relocated pointer to a string literal is part of a constant");
         WRITTEN.store(2, std::sync::atomic::Ordering::Relaxed);
-        assert!(!image_holds(&WRITTEN as *const _ as usize, bytes_of(&WRITTEN)));
-        assert!(!image_holds(&on_stack as *const _ as usize, bytes_of(&on_stack)));
+        assert!(!holds(at(&WRITTEN)));
+        assert!(!holds(at(&on_stack)));
+        // A heap pointer written into a static is no constant.
+        NAMED.lock().unwrap().1 = Box::leak(String::from("heap").into_boxed_str());
+        assert!(!holds(at(&NAMED)));
     }
 }

@@ -45,7 +45,7 @@ macro_rules! common {
             /// when first used.
             #[track_caller]
             pub const fn new(v: $v) -> Self {
-                $name { inner: Bind::new(v, Location::caller()) }
+                $name { inner: Bind::plain(v, Location::caller()) }
             }
 
             /// The running execution's atomic.
@@ -326,7 +326,7 @@ impl<T> AtomicPtr<T> {
     /// when first used.
     #[track_caller]
     pub const fn new(p: *mut T) -> Self {
-        AtomicPtr { inner: Bind::new(p, Location::caller()) }
+        AtomicPtr { inner: Bind::plain(p, Location::caller()) }
     }
 
     /// The running execution's atomic.

@@ -204,7 +204,7 @@ impl Condvar {
     /// A new condition variable. It binds to the engine of the running check when first used.
     #[track_caller]
     pub const fn new() -> Self {
-        Condvar { inner: Bind::new((), Location::caller()) }
+        Condvar { inner: Bind::plain((), Location::caller()) }
     }
 
     /// The running execution's condition variable.

@@ -34,7 +34,7 @@ impl<T> OnceLock<T> {
     #[track_caller]
     pub const fn new() -> Self {
         OnceLock {
-            value: Bind::owning_nothing(None, Location::caller()),
+            value: Bind::plain(None, Location::caller()),
             done: AtomicBool::new(false),
             init: Mutex::new(Init::Empty),
             finished: Condvar::new(),

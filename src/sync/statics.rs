@@ -299,3 +299,73 @@ fn an_object_s_bindings_go_with_it() {
         assert_eq!(a.fetch_add(1, SeqCst), 0, "an earlier object's binding was found");
     }
 }
+
+/// A static whose constant holds a pointer the loader relocates (a string literal's): still a
+/// constant, copied for each execution.
+static GREETING: Mutex<(String, &str)> = Mutex::new((String::new(), "hello"));
+
+fn a_constant_with_a_string_literal() {
+    let t = thread::spawn(|| GREETING.lock().unwrap().0.push('!'));
+    GREETING.lock().unwrap().0.push('!');
+    t.join().unwrap();
+    let g = GREETING.lock().unwrap();
+    assert_eq!((g.0.as_str(), g.1), ("!!", "hello"));
+}
+
+/// A lock whose value is held in `ManuallyDrop` (no drop glue, but it owns its buffer), made at
+/// run time by a std `LazyLock`: a copy for a second execution would share the first's freed
+/// buffer, so it is refused.
+static STD_LAZY_MANUAL: std::sync::LazyLock<Mutex<std::mem::ManuallyDrop<Vec<u64>>>> =
+    std::sync::LazyLock::new(|| Mutex::new(std::mem::ManuallyDrop::new(vec![1, 2])));
+
+fn a_manually_dropped_vector_made_at_run_time() {
+    let t = thread::spawn(|| ());
+    let mut guard = STD_LAZY_MANUAL.lock().unwrap();
+    drop(std::mem::take(&mut **guard));
+    drop(guard);
+    t.join().unwrap();
+}
+
+/// A static conclab lock kept in a std lock, written through `get_mut` in one execution: its
+/// initial value is no constant any more, and a later execution is refused instead of copying
+/// the string it holds.
+static HOLDER: std::sync::Mutex<Mutex<Option<String>>> = std::sync::Mutex::new(Mutex::new(None));
+
+fn written_through_get_mut() {
+    let t = thread::spawn(|| ());
+    // (A refusal unwinds while it holds this std lock: it is poisoned for the next check.)
+    let mut holder = HOLDER.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let value = holder.get_mut().unwrap();
+    *value = Some(value.take().unwrap_or_default() + "x");
+    drop(holder);
+    t.join().unwrap();
+}
+
+/// Executions of `used_then_written_through_get_mut` so far (std's: it counts across them).
+static RUNS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// The first execution uses the lock; the next ones write it through `get_mut` before any use.
+fn used_then_written_through_get_mut() {
+    if RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+        let t = thread::spawn(|| ());
+        let _ = HOLDER.lock().unwrap_or_else(std::sync::PoisonError::into_inner).lock().unwrap().is_some();
+        t.join().unwrap();
+    } else {
+        written_through_get_mut();
+    }
+}
+
+#[test]
+fn only_constants_and_plain_values_are_copied_for_each_execution() {
+    for checker in [Checker::Loom, Checker::ShuttleRandom] {
+        let r = check(a_constant_with_a_string_literal, checker);
+        assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+        assert!(r.executions > 1, "{}", r.render());
+        for model in [a_manually_dropped_vector_made_at_run_time as fn(), used_then_written_through_get_mut] {
+            RUNS.store(0, std::sync::atomic::Ordering::Relaxed);
+            let r = check(model, checker);
+            assert_eq!((r.verdict, r.kind), (Verdict::BugFound, Some(Kind::Panic)), "{}", r.render());
+            assert!(r.message.as_deref().unwrap_or("").contains("cannot be copied"), "{}", r.render());
+        }
+    }
+}

@@ -14,8 +14,13 @@
 //! [`Barrier`], [`Once`], [`OnceLock`], [`LazyLock`], [`mpsc`] (`recv_timeout` "may time out"
 //! too) and [`atomic`] (every integer width, `AtomicBool`, `AtomicPtr`, `into_inner`,
 //! `get_mut`, `fence`), with `Default`, `From<T>` and `Debug` where std has them; threads,
-//! scopes, `is_finished` and parking in [`crate::thread`]. Poisoning is never reported: a panic
-//! on a model thread already ends the execution as a failure.
+//! scopes, `is_finished`, parking and `thread_local!` in [`crate::thread`]. Poisoning is never
+//! reported: a panic on a model thread already ends the execution as a failure.
+//!
+//! Every `new` that is `const` in std is `const` here, so statics port as they are: an object
+//! binds to the running check's engine at its first use, and a static (or an object the model
+//! captured) starts from its initial value in every execution ([`crate::rt::bind`]). Outside
+//! any check the types behave as std's.
 //!
 //! # What each engine cannot model
 //!
@@ -28,7 +33,9 @@
 //!   found (loom deprioritises a yielding thread). An atomic's `get_mut` panics, naming the
 //!   limit (loom lends the value only through a closure). SeqCst loads and stores: see
 //!   [`crate::rt::SeqCstModel`]. loom has no `thread::scope` and no `Barrier` of its own; the
-//!   facade builds both from what loom has.
+//!   facade builds both from what loom has. Each atomic counts as made when the execution began
+//!   ([`crate::rt::LoomAtomic`]): a read racing with an atomic's making, published through a raw
+//!   pointer, reads its initial value.
 //! - **shuttle**: every atomic access is sequentially consistent: no weak-memory bug (a stale
 //!   read, a missing fence) can show, and its reports say so. It samples schedules: a pass is
 //!   not a proof.

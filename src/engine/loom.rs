@@ -144,7 +144,6 @@ pub fn check_bare(builder: &::loom::model::Builder, f: impl Fn() + Sync + Send +
                 if crate::rt::pool::abandoned() {
                     panic::resume_unwind(Box::new(crate::rt::pool::RanShort));
                 }
-                crate::rt::bind::main_returned();
                 crate::rt::pool::drain();
             })
         }));
@@ -195,7 +194,6 @@ pub fn run(rec: &Arc<Recorder>, body: fn(), stages: &[Option<usize>], budget: us
                         // The model caught the unwinding: end the execution all the same.
                         panic::resume_unwind(Box::new(crate::rt::pool::RanShort));
                     }
-                    crate::rt::bind::main_returned();
                 })
             }));
             match result {

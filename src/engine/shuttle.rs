@@ -54,7 +54,6 @@ pub fn run<S: Scheduler + 'static>(rec: &Arc<Recorder>, body: fn(), scheduler: S
             let _execution = Execution::begin(&r2);
             Shuttle::set_thread_index(0);
             body();
-            crate::rt::bind::main_returned();
         })
     }));
     let executions = rec.executions();

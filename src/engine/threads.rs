@@ -52,10 +52,7 @@ pub fn run(rec: &Arc<Recorder>, body: fn(), runs: usize, watchdog: Option<Durati
         done += 1;
         let execution = Execution::begin(rec);
         StdThreads::set_thread_index(0);
-        let result = panic::catch_unwind(|| {
-            body();
-            crate::rt::bind::main_returned();
-        });
+        let result = panic::catch_unwind(body);
         drop(execution);
         if result.is_err() || rec.failed_this_execution() {
             failing_runs += 1;

@@ -33,23 +33,25 @@ type Key = (usize, &'static str, usize, usize);
 
 /// The bindings of one execution for the objects that outlive it, and its thread-locals.
 ///
-/// They are dropped when the model's main function returns with no other thread of the
-/// execution running ([`main_returned`]): then no model code can reach them any more. While a
-/// thread nobody joined runs on, they are left, never dropped (std never drops a `static`
-/// either). An object's own `Drop` (or `into_inner`) takes its binding out.
+/// A binding that may have lent a reference to safe code (a lock's value through a guard that
+/// may be leaked, a cell's `&'static T`) is never dropped, as std never drops a `static`: the
+/// reference may be kept anywhere, past the execution. The others — an atomic's, a condition
+/// variable's, a thread-local value without drop glue — are dropped when the next execution on
+/// the thread begins and nothing else holds the context ([`begin`]): no model code of theirs
+/// runs any more, and dropping them runs none. An object's own `Drop` (or `into_inner`) takes
+/// its binding out.
 #[derive(Default)]
 pub struct Context {
     entries: parking_lot::Mutex<HashMap<Key, Entry>>,
     /// Each model thread's values of thread-local keys, by (thread, key address).
     locals: parking_lot::Mutex<HashMap<(usize, usize), Entry>>,
-    /// Threads of the execution, besides its main thread, that are running.
-    running: std::sync::atomic::AtomicUsize,
 }
 
-/// One engine object (or thread-local value), boxed, with the function that drops it.
+/// One engine object (or thread-local value), boxed, and the function that drops it when that
+/// is sound once its execution is over (`None`: left).
 struct Entry {
     ptr: *mut u8,
-    drop: unsafe fn(*mut u8),
+    reclaim: Option<unsafe fn(*mut u8)>,
 }
 
 /// SAFETY: `p` must come from `Box::<O>::into_raw`, once.
@@ -62,10 +64,12 @@ unsafe fn drop_box<O>(p: *mut u8) {
 unsafe impl Send for Entry {}
 
 impl Context {
-    /// The value at `key` in `map`, made by `make` if there is none yet.
+    /// The value at `key` in `map`, made by `make` if there is none yet; `reclaim`: whether it
+    /// may be dropped once its execution is over (see [`Context`]).
     fn in_map<K: std::hash::Hash + Eq + Copy, O>(
         map: &parking_lot::Mutex<HashMap<K, Entry>>,
         key: K,
+        reclaim: bool,
         make: impl FnOnce() -> O,
     ) -> *const O {
         if let Some(e) = map.lock().get(&key) {
@@ -81,7 +85,7 @@ impl Context {
                 e.get().ptr.cast_const().cast()
             }
             std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(Entry { ptr: made.cast(), drop: drop_box::<O> });
+                v.insert(Entry { ptr: made.cast(), reclaim: reclaim.then_some(drop_box::<O> as unsafe fn(*mut u8)) });
                 made
             }
         }
@@ -103,51 +107,9 @@ impl Context {
 /// execution. It is dropped with the execution's bindings (see [`Context`]).
 pub fn thread_local<T>(key: usize, thread: usize, init: impl FnOnce() -> T) -> Option<*const T> {
     let context = CONTEXT.with(|c| c.borrow().clone())?;
-    Some(Context::in_map(&context.locals, (thread, key), init))
-}
-
-/// A thread of the running execution, running: the execution's bindings stay while it does.
-pub struct Running(Option<Arc<Context>>);
-
-/// Counts a thread of the running execution as running until the value is dropped (when the
-/// thread's function is over, returned or unwound).
-pub fn thread_started() -> Running {
-    let context = CONTEXT.with(|c| c.borrow().clone());
-    if let Some(c) = &context {
-        c.running.fetch_add(1, Ordering::AcqRel);
-    }
-    Running(context)
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(c) = &self.0 {
-            c.running.fetch_sub(1, Ordering::AcqRel);
-        }
-    }
-}
-
-/// The model's main function returned (each engine calls it, on the main thread, inside the
-/// execution): with no other thread running, no model code can reach the execution's bindings
-/// any more, and they are dropped here — inside the execution, so that a value's `Drop` may use
-/// the facade. A binding a `Drop` makes meanwhile goes too (a few rounds; then it is left).
-pub fn main_returned() {
-    let Some(context) = CONTEXT.with(|c| c.borrow().clone()) else { return };
-    if context.running.load(Ordering::Acquire) != 0 || std::thread::panicking() {
-        return;
-    }
-    for _ in 0..4 {
-        let mut gone: Vec<Entry> = std::mem::take(&mut *context.locals.lock()).into_values().collect();
-        gone.extend(std::mem::take(&mut *context.entries.lock()).into_values());
-        if gone.is_empty() {
-            return;
-        }
-        for e in gone {
-            // SAFETY: made by `Box::into_raw` with this `drop`; taken out of the map, once; no
-            // model code runs that could hold a reference to it.
-            unsafe { (e.drop)(e.ptr) }
-        }
-    }
+    // `with` lends the value only inside its closure; dropping one with drop glue would run
+    // model code (its `Drop`) outside its execution: those are left.
+    Some(Context::in_map(&context.locals, (thread, key), !std::mem::needs_drop::<T>(), init))
 }
 
 /// The bindings made outside any check, of objects first used in one.
@@ -163,11 +125,23 @@ fn with_context<R>(now: u64, f: impl FnOnce(&Context) -> R) -> R {
 
 /// Opens a new execution on this OS thread (each engine, before each execution of the model).
 /// It stays this thread's until the next one, or until the search's [`crate::rt::dynamic::EngineScope`]
-/// ends and puts back what was there before.
+/// ends and puts back what was there before. The previous execution's bindings that may be
+/// dropped are, if no other thread holds them (a real thread nobody joined may).
 pub fn begin() {
     let id = NEXT_EXECUTION.fetch_add(1, Ordering::Relaxed);
-    CONTEXT.with(|c| *c.borrow_mut() = Some(Arc::new(Context::default())));
+    let previous = CONTEXT.with(|c| c.replace(Some(Arc::new(Context::default()))));
     CURRENT.with(|c| c.set(id));
+    if let Some(context) = previous.and_then(|c| Arc::try_unwrap(c).ok()) {
+        let entries = context.entries.into_inner().into_values().chain(context.locals.into_inner().into_values());
+        for e in entries {
+            if let Some(reclaim) = e.reclaim {
+                // SAFETY: made by `Box::into_raw` with this function; its execution is over, no
+                // reference to it was lent that could outlive it, and dropping it runs no model
+                // code.
+                unsafe { reclaim(e.ptr) }
+            }
+        }
+    }
 }
 
 /// The execution running on this OS thread, for a real thread it spawns ([`adopt`]), or to put
@@ -206,6 +180,9 @@ pub struct Bind<I, O> {
     /// `init` may own memory or be unique (a copy of its bits would share it): false for plain
     /// data (an atomic's integer, a pointer, `()`, an empty cell's `None`).
     owns: bool,
+    /// The engine object may lend safe code a reference that outlives its execution (a lock's
+    /// guard, a cell's `&T`): then its bindings are never dropped (see [`Context`]).
+    lends: bool,
     /// `init` was moved into a binding: it may own memory and is no constant.
     moved: AtomicBool,
     /// The object has bindings in executions' contexts (its `Drop` takes them out).
@@ -227,6 +204,7 @@ impl<I, O> Bind<I, O> {
             made,
             local: OnceLock::new(),
             owns: true,
+            lends: true,
             moved: AtomicBool::new(false),
             shared: AtomicBool::new(false),
             constant: AtomicU8::new(UNKNOWN),
@@ -235,10 +213,17 @@ impl<I, O> Bind<I, O> {
 
     /// As [`Bind::new`], for an initial value that is plain data (an integer, a `bool`, a raw
     /// pointer, `()`, `None`): every execution may copy it.
+    /// Its engine object lends no reference either (an atomic's, a condition variable's).
     pub const fn plain(init: I, made: &'static Location<'static>) -> Self {
         let mut b = Bind::new(init, made);
         b.owns = false;
+        b.lends = false;
         b
+    }
+
+    /// Says the engine object lends references ([`Bind::plain`] says it does not).
+    pub const fn lending(&mut self) {
+        self.lends = true;
     }
 
     /// Names the object in traces; bindings made from now on carry the name.
@@ -288,7 +273,7 @@ impl<I, O> Bind<I, O> {
         self.refuse_unless_fresh(now, first);
         self.shared.store(true, Ordering::Release);
         let o = with_context(now, |c| {
-            Context::in_map(&c.entries, self.key(), || make(self.name, self.made, self.read_init()))
+            Context::in_map(&c.entries, self.key(), !self.lends, || make(self.name, self.made, self.read_init()))
         });
         // SAFETY: a binding is never dropped while its object lives (see `Context`) but by the
         // object's own `Drop` or `into_inner`, which take it by `&mut`/value: no `&O` from
@@ -487,12 +472,13 @@ fn segments() -> &'static [Segment] {
         for i in 0..usize::from(info.dlpi_phnum) {
             // SAFETY: `dlpi_phdr` holds `dlpi_phnum` headers.
             let ph = unsafe { &*info.dlpi_phdr.add(i) };
-            if ph.p_type == libc::PT_LOAD {
+            // RELRO is read-only once relocated (`&'static` data with pointers: `&["a", "b"]`).
+            if ph.p_type == libc::PT_LOAD || ph.p_type == libc::PT_GNU_RELRO {
                 let start = (info.dlpi_addr as usize).wrapping_add(ph.p_vaddr as usize);
                 segments.push(Segment {
                     start,
                     end: start.wrapping_add(ph.p_memsz as usize),
-                    writable: ph.p_flags & libc::PF_W != 0,
+                    writable: ph.p_type == libc::PT_LOAD && ph.p_flags & libc::PF_W != 0,
                     file: file.clone(),
                     // `u32` on 32-bit targets.
                     #[allow(clippy::unnecessary_cast)]

@@ -1050,8 +1050,6 @@ where
     // A real thread needs the recorder and the modelled process handed over; the checkers run
     // every model thread on this OS thread, which has both already.
     let handover = B::own_os_threads().then(|| (trace::current(), signal::inherit(), bind::inherit()));
-    // The execution's bindings stay while the thread runs (`bind::main_returned`).
-    let running = bind::thread_started();
     let os_name = move || {
         name.or_else(|| recorded.and_then(|i| trace::with(|r| r.thread_name(i)))).unwrap_or_else(|| "thread".into())
     };
@@ -1065,7 +1063,6 @@ where
             bind::adopt(execution);
         }
         B::set_thread_index(index);
-        let _running = running;
         let v = f();
         trace::with_events(|r| r.record(index, Op::Finish, "", None));
         if !B::own_os_threads() {

@@ -33,12 +33,10 @@ impl<T> OnceLock<T> {
     /// An empty cell. It binds to the engine of the running check when first used.
     #[track_caller]
     pub const fn new() -> Self {
-        OnceLock {
-            value: Bind::plain(None, Location::caller()),
-            done: AtomicBool::new(false),
-            init: Mutex::new(Init::Empty),
-            finished: Condvar::new(),
-        }
+        // `None` is plain; the cell lends `&T`.
+        let mut value = Bind::plain(None, Location::caller());
+        value.lending();
+        OnceLock { value, done: AtomicBool::new(false), init: Mutex::new(Init::Empty), finished: Condvar::new() }
     }
 
     /// The running execution's value cell.

@@ -369,3 +369,42 @@ fn only_constants_and_plain_values_are_copied_for_each_execution() {
         }
     }
 }
+
+/// A static whose constant points to `&'static` data with pointers of its own (in RELRO): a
+/// constant too.
+static WORDS: Mutex<&[&str]> = Mutex::new(&["a", "b"]);
+
+fn a_constant_pointing_to_relocated_data() {
+    let t = thread::spawn(|| *WORDS.lock().unwrap() = &["c"]);
+    let first = WORDS.lock().unwrap()[0];
+    t.join().unwrap();
+    assert!(first == "a" || first == "c");
+    assert_eq!(*WORDS.lock().unwrap(), ["c"]);
+}
+
+/// The name a static cell holds, and a std static that keeps a `&'static` to it across
+/// executions (safe code may): the cell's values are never dropped, so it stays readable.
+static NAME: OnceLock<String> = OnceLock::new();
+static KEPT: std::sync::Mutex<Option<&'static String>> = std::sync::Mutex::new(None);
+
+fn a_reference_kept_past_its_execution() {
+    if let Some(old) = *KEPT.lock().unwrap() {
+        assert_eq!(old.as_str(), "A".repeat(48), "a kept reference reads freed memory");
+    }
+    let t = thread::spawn(|| ());
+    let name: &'static String = NAME.get_or_init(|| "A".repeat(48));
+    *KEPT.lock().unwrap() = Some(name);
+    let _ = std::hint::black_box("B".repeat(48));
+    t.join().unwrap();
+}
+
+#[test]
+fn references_a_static_lent_stay_valid_and_relocated_constants_copy() {
+    for checker in [Checker::Loom, Checker::ShuttleRandom] {
+        for model in [a_constant_pointing_to_relocated_data as fn(), a_reference_kept_past_its_execution] {
+            let r = check(model, checker);
+            assert_eq!(r.verdict, Verdict::Passed, "{}", r.render());
+            assert!(r.executions > 1, "{}", r.render());
+        }
+    }
+}

@@ -1,8 +1,8 @@
 //! `std::thread_local!` and `std::thread::LocalKey`, checked: loom and shuttle run every model
 //! thread on one OS thread, where std's thread-locals would be one value shared by all of them.
 //! Here each model thread of an execution has its own value, made by the key's initialiser at
-//! the thread's first access and dropped with the execution's statics (when its main function
-//! returns and no other thread runs: `rt::bind::main_returned`); outside any check a key is
+//! the thread's first access (dropped when the next execution begins if it has no drop glue;
+//! else left, so that no `Drop` runs outside its execution); outside any check a key is
 //! std's (one value per OS thread). Port with `use conclab::thread_local;` beside the other
 //! `use` lines.
 

@@ -378,6 +378,16 @@ impl<I, O> Bind<I, O> {
     pub fn into_inner(self, bound: impl FnOnce(O) -> I) -> I {
         let now = current();
         let this = ManuallyDrop::new(self);
+        // Its bindings go with it, in this execution and outside any (another object may be
+        // made at its address).
+        let (here, outside) = if this.shared.load(Ordering::Acquire) {
+            let key = this.key();
+            // SAFETY: the key names `O`; `self` was taken by value, so no reference is alive.
+            (with_context(now, |c| unsafe { c.take::<O>(key) }), unsafe { OUTSIDE.take::<O>(key) })
+        } else {
+            (None, None)
+        };
+        drop(outside);
         // SAFETY: `this` is never used or dropped again; `local` is taken once here.
         let local = unsafe { std::ptr::read(&this.local) }.into_inner();
         let first = match local {
@@ -389,16 +399,8 @@ impl<I, O> Bind<I, O> {
             }
             None => None,
         };
-        if this.shared.load(Ordering::Acquire) {
-            let key = this.key();
-            // SAFETY: the key names `O`; `self` was taken by value, so no reference is alive.
-            let (here, outside) =
-                (with_context(now, |c| unsafe { c.take::<O>(key) }), unsafe { OUTSIDE.take::<O>(key) });
-            if let Some(o) = here {
-                drop(outside);
-                return bound(*o);
-            }
-            drop(outside);
+        if let Some(o) = here {
+            return bound(*o);
         }
         if let Some(first) = first {
             this.refuse_unless_fresh(now, first);

@@ -3,9 +3,9 @@
 //! races; the value itself sits in std's `OnceLock`, which is what lets [`OnceLock::get`] lend
 //! `&T` safely.
 
-use super::atomic::{AtomicBool, Ordering};
 use std::panic::Location;
 
+use super::atomic::{AtomicBool, Ordering};
 use super::{Condvar, Mutex};
 use crate::rt::bind::Bind;
 

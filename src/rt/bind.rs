@@ -281,15 +281,16 @@ impl<I, O> Bind<I, O> {
         unsafe { &*o }
     }
 
-    /// Panics, saying why, unless each execution can start from a fresh copy of the initial
-    /// value: it must be copyable (plain data, or a `static`'s constant, and not moved into a
+    /// Panics, saying why (an engine limit: the check cannot model the program as written, which
+    /// is no bug of it), unless each execution can start from a fresh copy of the initial value: it must be copyable (plain data, or a `static`'s constant, and not moved into a
     /// binding), and an object that is no `static`, used outside any check first, would start
     /// from its initial value, not from what that use left (which a test that sets it up before
     /// the check means).
     fn refuse_unless_fresh(&self, now: u64, first: u64) {
         if self.moved.load(Ordering::Acquire) || (self.owns && !self.is_constant()) {
             panic!(
-                "a conclab object made at {} was used in more than one execution, and its initial value may own \
+                "engine limit: a conclab object made at {} was used in more than one execution, and its initial \
+                 value may own \
                  memory (it is no atomic's, nor a `static`'s constant), so it cannot be copied for each execution, \
                  which must start from it. Make the object inside the model, or make it a `static` with a \
                  constant initial value (a conclab object kept in std's `LazyLock`, `OnceLock` or `lazy_static!` \
@@ -299,7 +300,8 @@ impl<I, O> Bind<I, O> {
         }
         if first == 0 && now != 0 && !self.is_constant() {
             panic!(
-                "a conclab object made at {} was used outside any check and then in one: each execution of the \
+                "engine limit: a conclab object made at {} was used outside any check and then in one: each \
+                 execution of the \
                  check starts from the object's initial value, not from what the use outside left. Make and set \
                  it up inside the model",
                 self.made

@@ -1005,6 +1005,14 @@ impl pool::Zeroed for ::loom::sync::atomic::AtomicPtr<()> {
     }
 }
 
+/// The pointer a pooled cell holding `p` stands for ([`LoomAtomicPtr`]).
+fn ptr_up<T>(p: *mut (), base: u64) -> *mut T {
+    if base == 0 {
+        return p.cast();
+    }
+    std::ptr::with_exposed_provenance_mut(p.expose_provenance().wrapping_add(base as usize))
+}
+
 /// A loom atomic pointer ([`LoomAtomic`] of untyped pointers, so that it can be pooled): a pooled
 /// one made with a pointer other than null holds addresses offset by it, each exposed (as an
 /// `as` cast would) so that the pointer read back has its provenance.
@@ -1018,10 +1026,7 @@ unsafe impl<T> Sync for LoomAtomicPtr<T> {}
 
 impl<T> LoomAtomicPtr<T> {
     fn up(&self, p: *mut ()) -> *mut T {
-        if self.0.base == 0 {
-            return p.cast();
-        }
-        std::ptr::with_exposed_provenance_mut(p.expose_provenance().wrapping_add(self.0.base as usize))
+        ptr_up(p, self.0.base)
     }
     fn down(&self, p: *mut T) -> *mut () {
         if self.0.base == 0 {
@@ -1079,10 +1084,7 @@ impl<T> RawAtomic for LoomAtomicPtr<T> {
             // SAFETY: owning the facade atomic, this thread is its only user.
             Err(a) => unsafe { a.unsync_load() },
         };
-        if self.0.base == 0 {
-            return p.cast();
-        }
-        std::ptr::with_exposed_provenance_mut(p.expose_provenance().wrapping_add(self.0.base as usize))
+        ptr_up(p, self.0.base)
     }
     fn get_mut(&mut self) -> Option<&mut *mut T> {
         None

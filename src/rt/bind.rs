@@ -410,11 +410,6 @@ impl<I, O> Bind<I, O> {
         // SAFETY: not moved (checked above, or never bound), and taken once.
         unsafe { std::ptr::read(&**this.init.get()) }
     }
-
-    /// Where the object was made.
-    pub fn made(&self) -> &'static Location<'static> {
-        self.made
-    }
 }
 
 impl<I, O> Drop for Bind<I, O> {
@@ -512,13 +507,6 @@ fn writable_segment(addr: usize, len: usize) -> Option<&'static Segment> {
     segments().iter().find(|s| s.writable && s.start <= addr && addr.checked_add(len).is_some_and(|e| e <= s.end))
 }
 
-/// Whether `addr` lies in a writable segment of a loaded program image: where a `static` with
-/// interior mutability lives (so does a value a std `LazyLock` static made at run time).
-#[cfg(test)]
-fn in_static_memory(addr: usize) -> bool {
-    writable_segment(addr, 1).is_some()
-}
-
 /// Whether the `len` bytes at `addr` are what the program image holds there: a `static`'s
 /// constant, never written since the image was loaded — but for pointer-sized words the loader
 /// relocated, which must point into a read-only segment (string literals, `&'static` data,
@@ -567,7 +555,12 @@ fn image_holds(addr: usize, len: usize) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{image_holds, in_static_memory};
+    use super::{image_holds, writable_segment};
+
+    /// Whether `addr` lies in a writable segment of a loaded program image.
+    fn in_static_memory(addr: usize) -> bool {
+        writable_segment(addr, 1).is_some()
+    }
 
     /// A constant holding a pointer the loader relocates (a string literal's).
     static NAMED: std::sync::Mutex<(u64, &str)> = std::sync::Mutex::new((7, "seven"));
